@@ -1,0 +1,14 @@
+import { startLocalCluster } from './src/localcluster/localCluster.ts';
+process.env.KUBEPEER_CONTROLPLANE_BIN = process.argv[2];
+const t = Date.now();
+const c = await startLocalCluster({ name: 'scratch' });
+console.log('ready in', Date.now() - t, 'ms', c.apiUrl, c.kubeconfig);
+const cl = c.client();
+console.log(JSON.stringify(await cl.get('/version')));
+const nodes = await cl.list<any>('/api/v1/nodes');
+console.log(nodes.items.map((n: any) => [n.metadata.name, n.status.capacity]));
+await new Promise(r => setTimeout(r, 3000));
+const sas = await cl.list<any>('/api/v1/namespaces/default/serviceaccounts');
+console.log('SAs', sas.items.map((s: any) => s.metadata.name));
+await c.stop();
+console.log('stopped');

@@ -1,0 +1,88 @@
+/**
+ * Every name that other programs, people or tests depend on: API groups, labels, annotations,
+ * well-known object names and default ports. Change them here and nowhere else.
+ */
+
+export const DISCOVERY_GROUP = 'discovery.liqo.io';
+export const SHARING_GROUP = 'sharing.liqo.io';
+export const CONFIG_GROUP = 'config.liqo.io';
+
+/** The agent's own namespace on every cluster (DESIGN.md section 2). */
+export const LIQO_NAMESPACE = 'liqo';
+
+export const Labels = {
+  clusterID: 'discovery.liqo.io/cluster-id',
+  discoveryType: 'discovery.liqo.io/discovery-type',
+  searchDomain: 'discovery.liqo.io/searchdomain',
+  /** Marks objects that kubepeer created and owns, so uninstall and garbage checks can find them. */
+  managedBy: 'app.kubernetes.io/managed-by',
+  /** Host Node registered by a local control plane (it has no kubelet). */
+  localNode: 'kubepeer.io/local-node',
+  /** Virtual node labels (DESIGN.md section 5, step 7). */
+  nodeType: 'type',
+  nodeRole: 'kubernetes.io/role',
+  remoteClusterID: 'liqo.io/remote-cluster-id',
+  /** Credentials minted for a peer. */
+  remoteCredential: 'discovery.liqo.io/remote-credential',
+} as const;
+
+export const MANAGED_BY = 'kubepeer';
+
+export const Annotations = {
+  /** Set on ForeignClusters by `kubepeer trust reset` to re-approve a changed CA. */
+  trustResetAt: 'discovery.liqo.io/trust-reset-at',
+  /** Set by `kubepeer peer accept|reject` on a PeeringRequest waiting for approval. */
+  approval: 'discovery.liqo.io/approval',
+  /** The `liqo-<id>`-style virtual node that an Advertisement produced. */
+  virtualNode: 'sharing.liqo.io/virtual-node',
+} as const;
+
+export const Names = {
+  clusterIDConfigMap: 'cluster-id',
+  clusterIDKey: 'cluster-id',
+  clusterInfoConfigMap: 'liqo-cluster-info',
+  trustedCAConfigMap: 'trusted-ca-certificates',
+  clusterConfig: 'liqo-configuration',
+  virtualNodePrefix: 'liqo-',
+  advertisementPrefix: 'advertisement-',
+  remoteCredentialPrefix: 'liqo-remote-',
+  agentServiceAccount: 'kubepeer-agent',
+  agentClusterRole: 'kubepeer-agent',
+  agentLease: 'kubepeer-agent',
+  anonymousClusterRole: 'kubepeer-anonymous-peering',
+  anonymousRole: 'kubepeer-anonymous-cluster-info',
+  webhookConfiguration: 'kubepeer-peeringrequest-validation',
+  virtualNodeTaintKey: 'virtual-node.liqo.io/not-allowed',
+  /** ClusterProperty holding the SIG-Multicluster cluster ID, when the About API is installed. */
+  clusterProperty: 'cluster.clusterset.k8s.io',
+} as const;
+
+/** Keys of the public `liqo-cluster-info` ConfigMap. */
+export const ClusterInfoKeys = {
+  clusterID: 'cluster-id',
+  clusterName: 'cluster-name',
+  namespace: 'namespace',
+  caCert: 'ca.crt',
+} as const;
+
+export const Defaults = {
+  dashboardListen: '127.0.0.1:8443',
+  metricsListen: '127.0.0.1:9464',
+  webhookListen: '0.0.0.0:9443',
+  apiServerPort: 6443,
+  mdnsService: '_liqo._tcp',
+  mdnsDomain: 'local.',
+  mdnsName: 'MyLiqo',
+  dnsServer: '8.8.8.8:53',
+  ttlSeconds: 90,
+  resyncSeconds: 30,
+  heartbeatSeconds: 10,
+  maxPendingRequests: 50,
+  resourceSharingPercentage: 30,
+  /** client-go leader election defaults. */
+  leaseDurationSeconds: 15,
+  renewDeadlineSeconds: 10,
+  retryPeriodSeconds: 2,
+} as const;
+
+export const FIELD_MANAGER = 'kubepeer';

@@ -1,0 +1,137 @@
+/**
+ * "Give me the TYPE records of NAME", for one browse: asks the transport, follows CNAME chains
+ * (within one answer and across queries, bounded depth, loops detected), and remembers what servers
+ * volunteer in the additional section so the next lookup can skip its query. Additional records
+ * are believed only for names inside the browsed domain (bailiwick): a server for example.com must
+ * not be able to plant an address for bank.com.
+ *
+ * The memory lives as long as one browse; nothing is cached between resyncs.
+ */
+import { followChain } from './chain.js';
+import type { QueryType, Rr, RrOf } from './message.js';
+import { isAtOrBelow, nameKey } from './names.js';
+import type { DnsTransport, QueryFailure } from './transport.js';
+
+export const DEFAULT_MAX_CNAME_DEPTH = 8;
+
+export type LookupFailureReason = 'QueryFailed' | 'NotAuthoritative' | 'CNAMELoop' | 'CNAMEChainTooLong';
+
+export type LookupResult<T extends QueryType> =
+  | {
+      ok: true;
+      /** Records found; empty for a negative answer. */
+      records: RrOf<T>[];
+      /** Where the records are (the name itself, or the end of its CNAME chain). */
+      terminal: string;
+      /** Smallest TTL of the records and CNAMEs used. */
+      ttl: number;
+      /** For an empty answer: the server said the name does not exist, or has no such record. */
+      negative?: 'NXDOMAIN' | 'NODATA';
+      /** "A www.example.com." or "A www.example.com. (CNAME -> web.example.com.)": for messages. */
+      asked: string;
+    }
+  | { ok: false; reason: LookupFailureReason; failure?: QueryFailure; asked: string; detail: string };
+
+const CACHEABLE = new Set<Rr['type']>(['A', 'AAAA', 'CNAME', 'SRV', 'TXT', 'PTR']);
+
+export class RecordLookup {
+  private readonly cache = new Map<string, Rr[]>();
+
+  constructor(
+    private readonly transport: DnsTransport,
+    /** Only additional records at or below this domain are remembered. */
+    private readonly bailiwick: string,
+    private readonly maxCnameDepth = DEFAULT_MAX_CNAME_DEPTH,
+  ) {}
+
+  /** Records of `type` at `name` that an earlier answer already carried, without asking. */
+  peek<T extends QueryType>(name: string, type: T): RrOf<T>[] | undefined {
+    return this.cache.get(cacheKey(name, type)) as RrOf<T>[] | undefined;
+  }
+
+  async lookup<T extends QueryType>(name: string, type: T): Promise<LookupResult<T>> {
+    const visited = new Set<string>();
+    const cnames: RrOf<'CNAME'>[] = [];
+    let current = name;
+    const asked = (): string => (cnames.length === 0 ? `${type} ${name}` : `${type} ${name} (CNAME -> ${cnames.map((c) => c.target).join(' -> ')})`);
+    const minTtl = (records: readonly Rr[]): number => Math.min(...records.map((r) => r.ttl), ...cnames.map((c) => c.ttl));
+
+    for (;;) {
+      const cached = this.peek(current, type);
+      if (cached && cached.length > 0) return { ok: true, records: cached, terminal: current, ttl: minTtl(cached), asked: asked() };
+      const cachedAlias = type === 'CNAME' ? undefined : this.peek(current, 'CNAME')?.[0];
+      if (cachedAlias) {
+        const step = this.step(visited, cnames, current, cachedAlias, asked);
+        if (step) return step;
+        current = cachedAlias.target;
+        continue;
+      }
+
+      visited.add(nameKey(current));
+      const outcome = await this.transport.query({ name: current, type });
+      if (!outcome.ok) return { ok: false, reason: 'QueryFailed', failure: outcome.failure, asked: `${type} ${current}`, detail: outcome.failure.detail };
+      const response = outcome.response;
+      this.absorb(response.additionals);
+
+      const chain = followChain(current, type, response.answers, visited);
+      cnames.push(...chain.cnames);
+      if (chain.loop) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: `CNAME loop back to ${chain.loop}` };
+      if (cnames.length > this.maxCnameDepth) {
+        return { ok: false, reason: 'CNAMEChainTooLong', asked: asked(), detail: `more than ${this.maxCnameDepth} CNAMEs in a row` };
+      }
+      if (chain.records.length > 0) {
+        return { ok: true, records: chain.records, terminal: chain.terminal, ttl: minTtl(chain.records), asked: asked() };
+      }
+      const hasSoa = response.authorities.some((r) => r.type === 'SOA');
+      if (response.rcode === 'NXDOMAIN') return { ok: true, records: [], terminal: chain.terminal, ttl: minTtl([]), negative: 'NXDOMAIN', asked: asked() };
+      if (nameKey(chain.terminal) !== nameKey(current) && !hasSoa) {
+        // The answer stopped at an alias the server does not serve: ask for the alias's target.
+        current = chain.terminal;
+        continue;
+      }
+      if (!hasSoa && response.authorities.some((r) => r.type === 'NS') && !response.authoritative) {
+        // A referral: an authoritative-only server that does not hold this name. Reading it as
+        // "no records" would make a whole domain's clusters vanish, so it is a failure.
+        return {
+          ok: false,
+          reason: 'NotAuthoritative',
+          asked: `${type} ${current}`,
+          detail: `${this.transport.serverName} answered with a referral (it does not serve this name and does not recurse)`,
+        };
+      }
+      return { ok: true, records: [], terminal: chain.terminal, ttl: minTtl([]), negative: 'NODATA', asked: asked() };
+    }
+  }
+
+  private step(
+    visited: Set<string>,
+    cnames: RrOf<'CNAME'>[],
+    current: string,
+    alias: RrOf<'CNAME'>,
+    asked: () => string,
+  ): LookupResult<never> | undefined {
+    visited.add(nameKey(current));
+    cnames.push(alias);
+    if (visited.has(nameKey(alias.target))) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: `CNAME loop back to ${alias.target}` };
+    if (cnames.length > this.maxCnameDepth) return { ok: false, reason: 'CNAMEChainTooLong', asked: asked(), detail: `more than ${this.maxCnameDepth} CNAMEs in a row` };
+    return undefined;
+  }
+
+  /** Remembers in-bailiwick additional records, one RRset per name and type, first answer wins. */
+  private absorb(additionals: readonly Rr[]): void {
+    const sets = new Map<string, Rr[]>();
+    for (const rr of additionals) {
+      if (!CACHEABLE.has(rr.type) || !isAtOrBelow(rr.name, this.bailiwick)) continue;
+      const key = cacheKey(rr.name, rr.type);
+      if (this.cache.has(key)) continue;
+      const set = sets.get(key) ?? [];
+      set.push(rr);
+      sets.set(key, set);
+    }
+    for (const [key, set] of sets) this.cache.set(key, set);
+  }
+}
+
+function cacheKey(name: string, type: string): string {
+  return `${type} ${nameKey(name)}`;
+}

@@ -1,0 +1,117 @@
+/**
+ * The controller shape of controller-runtime: informers feed keys into a rate-limited work queue;
+ * workers call `reconcile(key)`; an error requeues the key with exponential backoff, a result may
+ * ask for a later requeue; a key is never reconciled by two workers at once.
+ */
+import { Counter, Histogram, Gauge } from 'prom-client';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { WorkQueue } from './workqueue.js';
+import { keyOf, type Informer } from './informer.js';
+import { registry } from '../observability/metrics.js';
+import { logger, type Logger } from '../observability/logger.js';
+
+const reconcileTotal = new Counter({
+  name: 'kubepeer_reconcile_total',
+  help: 'Reconciles by controller and result (success, error, requeue).',
+  labelNames: ['controller', 'result'],
+  registers: [registry],
+});
+const reconcileDuration = new Histogram({
+  name: 'kubepeer_reconcile_duration_seconds',
+  help: 'Time spent in one reconcile.',
+  labelNames: ['controller'],
+  buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+const queueDepth = new Gauge({ name: 'kubepeer_workqueue_depth', help: 'Keys waiting in a controller queue.', labelNames: ['controller'], registers: [registry] });
+
+export interface ReconcileResult {
+  /** Reconcile this key again after this many milliseconds (periodic work, polling a peer). */
+  requeueAfterMs?: number;
+}
+
+export type ReconcileFn = (key: string) => Promise<ReconcileResult | void>;
+
+export interface ControllerOptions {
+  name: string;
+  reconcile: ReconcileFn;
+  workers?: number;
+  /** Called when a reconcile fails, to record the error on the object (condition + event). */
+  onError?: (key: string, err: Error, attempt: number) => void | Promise<void>;
+}
+
+export class Controller {
+  readonly queue = new WorkQueue();
+  readonly log: Logger;
+  private running = false;
+  private workers: Promise<void>[] = [];
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.log = logger('controller', { controller: opts.name });
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+
+  /** Enqueue `map(obj)` (default: the object's own key) for every change the informer sees. */
+  watch<T extends KubernetesObject>(informer: Informer<T>, map: (obj: T) => string | string[] | null | undefined = keyOf): this {
+    const push = (obj: T) => {
+      const keys = map(obj);
+      for (const k of Array.isArray(keys) ? keys : keys ? [keys] : []) this.queue.add(k);
+    };
+    informer.on('add', push);
+    informer.on('update', (_old, obj) => push(obj));
+    informer.on('delete', push);
+    return this;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (let i = 0; i < (this.opts.workers ?? 1); i++) this.workers.push(this.worker());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.queue.shutDown();
+    await Promise.all(this.workers);
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === null) return;
+      queueDepth.set({ controller: this.opts.name }, this.queue.length);
+      const end = reconcileDuration.startTimer({ controller: this.opts.name });
+      try {
+        const res = await this.opts.reconcile(key);
+        this.queue.forget(key);
+        if (res?.requeueAfterMs !== undefined && this.running) {
+          this.queue.addAfter(key, res.requeueAfterMs);
+          reconcileTotal.inc({ controller: this.opts.name, result: 'requeue' });
+        } else {
+          reconcileTotal.inc({ controller: this.opts.name, result: 'success' });
+        }
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        reconcileTotal.inc({ controller: this.opts.name, result: 'error' });
+        const attempt = this.queue.numRequeues(key) + 1;
+        const delay = this.running ? this.queue.addRateLimited(key) : 0;
+        this.log.warn({ key, err: err.message, reason: (err as { reason?: string }).reason, attempt, retryInMs: delay }, 'reconcile failed');
+        try {
+          await this.opts.onError?.(key, err, attempt);
+        } catch (e2) {
+          this.log.warn({ key, err: (e2 as Error).message }, 'recording the reconcile error failed');
+        }
+      } finally {
+        end();
+        this.queue.done(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * A small REST client for the Kubernetes API on top of @kubernetes/client-node's KubeConfig (which
+ * does the authentication: client certs, tokens, exec plugins).
+ *
+ * Why not only the generated typed APIs: the agent needs the same handful of verbs on built-in and
+ * custom resources alike (merge patch and server-side apply, the status subresource of CRs), a
+ * watch it can resume from a resourceVersion with bookmarks, one error type with the API's reason
+ * and message, keep-alive connections, and a count of requests per verb for the benchmarks.
+ */
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpRequest, Agent as HttpAgent } from 'node:http';
+import { createInterface } from 'node:readline';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+
+export interface ResourceRef {
+  group: string;
+  version: string;
+  plural: string;
+  namespaced?: boolean;
+}
+
+export const Core = {
+  namespaces: { group: '', version: 'v1', plural: 'namespaces' },
+  configMaps: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
+  secrets: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
+  serviceAccounts: { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
+  nodes: { group: '', version: 'v1', plural: 'nodes' },
+  pods: { group: '', version: 'v1', plural: 'pods', namespaced: true },
+  events: { group: '', version: 'v1', plural: 'events', namespaced: true },
+  leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
+  roles: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
+  roleBindings: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
+  clusterRoles: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles' },
+  clusterRoleBindings: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings' },
+  crds: { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' },
+  validatingWebhooks: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations' },
+} as const satisfies Record<string, ResourceRef>;
+
+/** /api/v1/namespaces/ns/configmaps/name/status style paths. */
+export function resourcePath(r: ResourceRef, opts: { namespace?: string; name?: string; subresource?: string } = {}): string {
+  let p = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+  if (opts.namespace) p += `/namespaces/${encodeURIComponent(opts.namespace)}`;
+  p += `/${r.plural}`;
+  if (opts.name !== undefined) p += `/${encodeURIComponent(opts.name)}`;
+  if (opts.subresource) p += `/${opts.subresource}`;
+  return p;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    /** The API's CamelCase reason (NotFound, Conflict, Forbidden, ...) or a network error code. */
+    readonly reason: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+  get notFound(): boolean {
+    return this.code === 404;
+  }
+  get conflict(): boolean {
+    return this.code === 409;
+  }
+  get alreadyExists(): boolean {
+    return this.code === 409 && this.reason === 'AlreadyExists';
+  }
+  get gone(): boolean {
+    return this.code === 410;
+  }
+}
+
+export const isNotFound = (e: unknown) => e instanceof ApiError && e.code === 404;
+export const isConflict = (e: unknown) => e instanceof ApiError && e.code === 409;
+export const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.alreadyExists;
+
+export interface RequestOpts {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ListResult<T> {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export const MergePatch = 'application/merge-patch+json';
+export const JsonPatch = 'application/json-patch+json';
+export const ApplyPatch = 'application/apply-patch+yaml';
+
+export class KubeClient {
+  readonly server: string;
+  /** Requests sent, by verb (GET, LIST, WATCH, POST, PUT, PATCH, DELETE). */
+  readonly requestCounts: Record<string, number> = {};
+  private agent?: Agent | HttpAgent;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    private readonly userAgent = 'kubepeer',
+  ) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster (set current-context or pass --context)');
+    this.server = cluster.server.replace(/\/+$/, '');
+  }
+
+  static fromFile(path?: string, context?: string): KubeClient {
+    return new KubeClient(loadKubeConfig(path, context));
+  }
+
+  /** A client for the same API server with only a bearer token (a person's, or a peer's). */
+  static withToken(server: string, token: string, caPem?: string, insecure = false): KubeClient {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server, caData: caPem ? Buffer.from(caPem).toString('base64') : undefined, skipTLSVerify: insecure }],
+      users: [{ name: 'u', token }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    return new KubeClient(kc);
+  }
+
+  /** An anonymous client (no credentials) for `server`, verifying TLS against `caPem` unless insecure. */
+  static anonymous(server: string, caPem?: string, insecure = false): KubeClient {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server, caData: caPem ? Buffer.from(caPem).toString('base64') : undefined, skipTLSVerify: insecure }],
+      users: [{ name: 'anonymous' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'anonymous' }],
+      currentContext: 'x',
+    });
+    return new KubeClient(kc);
+  }
+
+  private count(verb: string): void {
+    this.requestCounts[verb] = (this.requestCounts[verb] ?? 0) + 1;
+  }
+
+  totalRequests(): number {
+    return Object.values(this.requestCounts).reduce((a, b) => a + b, 0);
+  }
+
+  private async options(method: string, path: string, opts: RequestOpts): Promise<{ url: URL; req: RequestOptions }> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const base: RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(base);
+    if (!this.agent) {
+      this.agent =
+        url.protocol === 'https:'
+          ? new Agent({ keepAlive: true, maxSockets: 32, ca: base.ca, cert: base.cert, key: base.key, rejectUnauthorized: base.rejectUnauthorized ?? true })
+          : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+    }
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    for (const [k, v] of Object.entries(base.headers ?? {})) if (typeof v === 'string') headers[k] = v;
+    if (base.auth) headers.Authorization = `Basic ${Buffer.from(base.auth).toString('base64')}`;
+    if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+    return { url, req: { method, headers, agent: this.agent, signal: opts.signal } };
+  }
+
+  /** One request; resolves with the parsed JSON body, rejects with ApiError. */
+  async request<T = unknown>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
+    const verb = method === 'GET' && !/\/[^/]+\/[^/]+$/.test(path) ? method : method;
+    this.count(verb);
+    const { url, req } = await this.options(method, path, opts);
+    const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<T>((resolve, reject) => {
+      const r = send(url, req, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(networkError(err, url)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            try {
+              resolve((text ? JSON.parse(text) : {}) as T);
+            } catch {
+              resolve(text as T);
+            }
+            return;
+          }
+          reject(apiErrorFrom(status, text, method, url));
+        });
+      });
+      r.setTimeout(opts.timeoutMs ?? 30_000, () => r.destroy(Object.assign(new Error(`no answer from ${url.host} within ${(opts.timeoutMs ?? 30_000) / 1000}s`), { code: 'ETIMEDOUT' })));
+      r.on('error', (err) => reject(networkError(err, url)));
+      if (payload !== undefined) r.write(payload);
+      r.end();
+    });
+  }
+
+  get<T>(path: string, opts?: RequestOpts): Promise<T> {
+    return this.request<T>('GET', path, opts);
+  }
+  async getOrNull<T>(path: string, opts?: RequestOpts): Promise<T | null> {
+    try {
+      return await this.get<T>(path, opts);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+  list<T>(path: string, query?: RequestOpts['query']): Promise<ListResult<T>> {
+    return this.request<ListResult<T>>('GET', path, { query });
+  }
+  create<T>(path: string, body: unknown, query?: RequestOpts['query']): Promise<T> {
+    return this.request<T>('POST', path, { body, query });
+  }
+  replace<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, { body });
+  }
+  mergePatch<T>(path: string, patch: unknown, query?: RequestOpts['query']): Promise<T> {
+    return this.request<T>('PATCH', path, { body: patch, contentType: MergePatch, query });
+  }
+  jsonPatch<T>(path: string, ops: unknown[]): Promise<T> {
+    return this.request<T>('PATCH', path, { body: ops, contentType: JsonPatch });
+  }
+  /** Server-side apply with a fixed field manager. */
+  apply<T>(path: string, obj: unknown, fieldManager: string, force = true, dryRun = false): Promise<T> {
+    return this.request<T>('PATCH', path, {
+      body: JSON.stringify(obj),
+      contentType: ApplyPatch,
+      query: { fieldManager, force, dryRun: dryRun ? 'All' : undefined },
+    });
+  }
+  async delete(path: string, opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; preconditionsUid?: string } = {}): Promise<boolean> {
+    try {
+      await this.request('DELETE', path, {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background', ...(opts.preconditionsUid ? { preconditions: { uid: opts.preconditionsUid } } : {}) },
+      });
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Streams watch events until the server closes the stream (resolves) or an error happens
+   * (rejects with ApiError; code 410 when the resourceVersion is too old).
+   */
+  async watch<T>(path: string, query: RequestOpts['query'], onEvent: (e: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
+    this.count('WATCH');
+    const { url, req } = await this.options('GET', path, { query: { ...query, watch: true }, signal });
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    await new Promise<void>((resolve, reject) => {
+      const r = send(url, req, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => reject(apiErrorFrom(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), 'WATCH', url)));
+          return;
+        }
+        let failed: ApiError | undefined;
+        const lines = createInterface({ input: res, crlfDelay: Infinity });
+        lines.on('line', (line) => {
+          if (!line || failed) return;
+          let ev: WatchEvent<T>;
+          try {
+            ev = JSON.parse(line) as WatchEvent<T>;
+          } catch {
+            return;
+          }
+          if (ev.type === 'ERROR') {
+            const st = ev.object as unknown as { code?: number; reason?: string; message?: string };
+            failed = new ApiError(st.code ?? 500, st.reason ?? 'WatchError', st.message ?? 'watch error');
+            res.destroy();
+            return;
+          }
+          onEvent(ev);
+        });
+        res.on('close', () => (failed ? reject(failed) : resolve()));
+        res.on('error', (err) => reject(failed ?? networkError(err, url)));
+      });
+      // A watch that hears nothing (not even bookmarks) for this long is treated as dead.
+      r.setTimeout(((Number(query?.timeoutSeconds) || 300) + 60) * 1000, () => r.destroy(Object.assign(new Error('watch stalled'), { code: 'ETIMEDOUT' })));
+      r.on('error', (err) => reject(signal?.aborted ? new ApiError(0, 'Aborted', 'watch stopped') : networkError(err, url)));
+      r.end();
+    });
+  }
+
+  close(): void {
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
+}
+
+export function loadKubeConfig(path?: string, context?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (context) {
+    if (!kc.getContextObject(context)) throw new Error(`context "${context}" not found in the kubeconfig`);
+    kc.setCurrentContext(context);
+  }
+  return kc;
+}
+
+function apiErrorFrom(status: number, text: string, method: string, url: URL): ApiError {
+  try {
+    const st = JSON.parse(text) as { kind?: string; reason?: string; message?: string; details?: unknown };
+    if (st.kind === 'Status') return new ApiError(status, st.reason ?? `HTTP${status}`, st.message ?? text, st.details);
+  } catch {
+    /* not JSON */
+  }
+  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'NotFound' : `HTTP${status}`;
+  return new ApiError(status, reason, `${method} ${url.pathname}: HTTP ${status} ${text.slice(0, 300)}`);
+}
+
+function networkError(err: Error & { code?: string }, url: URL): ApiError {
+  const code = err.code ?? 'NetworkError';
+  const what =
+    code === 'ECONNREFUSED'
+      ? `connection refused by ${url.host} (is the API server running?)`
+      : code === 'ETIMEDOUT'
+        ? err.message
+        : code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
+          ? `the certificate of ${url.host} is not signed by a trusted CA (${code})`
+          : `${err.message} (${url.host})`;
+  return new ApiError(0, code, what);
+}
+
+export type { KubernetesObject };

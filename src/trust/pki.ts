@@ -1,0 +1,130 @@
+/**
+ * Throwaway X.509 PKI: a CA and certificates it signs. Used for local control planes (CA, API
+ * server serving cert, admin client cert), for the agent's webhook and dashboard serving certs, and
+ * by tests that need a second, unrelated CA. ECDSA P-256 keeps generation in the milliseconds.
+ */
+// @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs this polyfill loaded first.
+import 'reflect-metadata';
+import { webcrypto, X509Certificate, createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY_MS = 86_400_000;
+
+export interface KeyPairPem {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface CertificateAuthority extends KeyPairPem {
+  cert: x509.X509Certificate;
+  keys: CryptoKeyPair;
+}
+
+export interface IssueOptions {
+  commonName: string;
+  organizations?: string[];
+  /** DNS names and IP addresses (IPv4/IPv6) for the subjectAltName. */
+  hosts?: string[];
+  usage: 'server' | 'client' | 'both';
+  days?: number;
+}
+
+function pemOfKey(pkcs8: ArrayBuffer): string {
+  const b64 = Buffer.from(pkcs8).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`;
+}
+
+function serial(): string {
+  // positive, 16 random bytes
+  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return Buffer.from(b).toString('hex');
+}
+
+function escapeRdn(value: string): string {
+  return value.replace(/([,+"\\<>;=])/g, '\\$1');
+}
+
+async function generateKeys(): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+export async function createCA(commonName: string, days = 3650): Promise<CertificateAuthority> {
+  const keys = await generateKeys();
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${escapeRdn(commonName)}`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + days * DAY_MS),
+    signingAlgorithm: ALG,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const keyPem = pemOfKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { cert, keys, certPem: cert.toString('pem') + '\n', keyPem };
+}
+
+export async function issueCertificate(ca: CertificateAuthority, opts: IssueOptions): Promise<KeyPairPem> {
+  const keys = await generateKeys();
+  const now = Date.now();
+  const subject = [`CN=${escapeRdn(opts.commonName)}`, ...(opts.organizations ?? []).map((o) => `O=${escapeRdn(o)}`)].join(', ');
+  const usages = opts.usage === 'server' ? [x509.ExtendedKeyUsage.serverAuth] : opts.usage === 'client' ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension(usages),
+    await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+  ];
+  const hosts = opts.hosts ?? [];
+  if (hosts.length) {
+    extensions.push(
+      new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(stripBrackets(h)) ? { type: 'ip' as const, value: stripBrackets(h) } : { type: 'dns' as const, value: h }))),
+    );
+  }
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject,
+    issuer: ca.cert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + (opts.days ?? 365) * DAY_MS),
+    signingAlgorithm: ALG,
+    publicKey: keys.publicKey,
+    signingKey: ca.keys.privateKey,
+    extensions,
+  });
+  return { certPem: cert.toString('pem') + '\n', keyPem: pemOfKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+/** An ECDSA key pair for signing service-account tokens: PKCS#8 private and SPKI public PEM. */
+export async function createSigningKeyPair(): Promise<{ privatePem: string; publicPem: string }> {
+  const keys = await generateKeys();
+  const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return {
+    privatePem: pemOfKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
+    publicPem: `-----BEGIN PUBLIC KEY-----\n${spki}\n-----END PUBLIC KEY-----\n`,
+  };
+}
+
+function stripBrackets(h: string): string {
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+/** `sha256:<hex>` of a certificate's DER encoding: the form of `spec.caFingerprint` and DNS `ca=` pins. */
+export function certificateFingerprint(pem: string | Buffer): string {
+  const der = new X509Certificate(pem).raw;
+  return `sha256:${createHash('sha256').update(der).digest('hex')}`;
+}
+
+/** Splits a PEM bundle into its certificates (ignores anything else). */
+export function splitPemBundle(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => c + '\n') ?? [];
+}
