@@ -68,7 +68,7 @@ export const ClusterInfoKeys = {
 export const Defaults = {
   dashboardListen: '127.0.0.1:8443',
   metricsListen: '127.0.0.1:9464',
-  webhookListen: '0.0.0.0:9443',
+  webhookListen: '127.0.0.1:9443',
   apiServerPort: 6443,
   mdnsService: '_liqo._tcp',
   mdnsDomain: 'local.',

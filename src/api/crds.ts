@@ -7,7 +7,7 @@ import type { KubernetesObject, V1ObjectMeta } from '@kubernetes/client-node';
 import { CONFIG_GROUP, Defaults, DISCOVERY_GROUP, SHARING_GROUP } from './constants.js';
 import {
   array, boolean, dateTime, integer, object, optional, quantity, string, stringEnum, stringMap, withDefault,
-  type JSONSchemaProps, type Schema, type TypeOf,
+  withDefaults, type JSONSchemaProps, type Schema, type TypeOf,
 } from './schema.js';
 
 // ---------------------------------------------------------------- shared pieces
@@ -82,7 +82,7 @@ const foreignClusterSpec = object(
     namespace: withDefault(namespaceName(), 'liqo'),
     apiUrl: optional(apiUrl('the remote API server')),
     join: withDefault(boolean({ description: 'Peer with this cluster (send a PeeringRequest and keep the peering up).' }), false),
-    discoveryType: withDefault(stringEnum(DISCOVERY_TYPES, { description: 'How this cluster was found.' }), 'Manual' as DiscoveryType),
+    discoveryType: withDefault(stringEnum(DISCOVERY_TYPES, { description: 'How this cluster was found.', field: 'discoveryType' }), 'Manual' as DiscoveryType),
     allowUntrustedCA: withDefault(
       boolean({ description: 'Peer even when the remote CA is not trusted: fetch it from liqo-cluster-info and pin it (trust on first use).' }),
       false,
@@ -451,4 +451,9 @@ export function toCRD(def: ResourceDefinition): Record<string, unknown> {
       })),
     },
   };
+}
+
+/** A ClusterConfig spec with every absent field set to its schema default. */
+export function clusterConfigWithDefaults(spec: unknown): ClusterConfigSpec {
+  return withDefaults<ClusterConfigSpec>(clusterConfigSpec.json, spec);
 }

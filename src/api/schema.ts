@@ -74,8 +74,15 @@ export function string(opts: Common & Pick<JSONSchemaProps, 'pattern' | 'format'
   return make<string>({ type: 'string', ...opts });
 }
 
-export function stringEnum<const E extends readonly string[]>(values: E, opts: Common = {}) {
-  return make<E[number]>({ type: 'string', enum: values, ...opts });
+export function stringEnum<const E extends readonly string[]>(values: E, opts: Common & { field?: string } = {}) {
+  const { field, ...rest } = opts;
+  if (field) {
+    // A CEL rule instead of `enum`: an enum failure makes the API server skip every CEL rule of
+    // the object, so a person would see only one of their mistakes at a time.
+    const rule = { rule: `self in [${values.map((v) => `'${v}'`).join(', ')}]`, message: `${field} must be one of ${values.join(', ')}` };
+    return make<E[number]>({ type: 'string', maxLength: 64, ...rest, 'x-kubernetes-validations': [rule, ...(rest['x-kubernetes-validations'] ?? [])] });
+  }
+  return make<E[number]>({ type: 'string', enum: values, ...rest });
 }
 
 export function boolean(opts: Common = {}) {
@@ -115,4 +122,32 @@ export function object<P extends Props>(props: P, opts: Common = {}) {
     if (v.isRequired) required.push(k);
   }
   return make<ObjectOf<P>>({ type: 'object', properties, ...(required.length ? { required } : {}), ...opts });
+}
+
+/**
+ * The object the API server's structural defaulting would produce from `{}`: every property with a
+ * `default`, recursively (an object default of `{}` is expanded with its own properties' defaults).
+ */
+export function defaultsOf(schema: JSONSchemaProps): unknown {
+  if (schema.type === 'object' && schema.properties) {
+    const out: Record<string, unknown> = {};
+    for (const [k, p] of Object.entries(schema.properties)) {
+      if (p.default === undefined) continue;
+      out[k] = p.type === 'object' && p.properties ? { ...(defaultsOf(p) as object), ...(p.default as object) } : structuredClone(p.default);
+    }
+    return out;
+  }
+  return structuredClone(schema.default);
+}
+
+/** Fills the absent fields of `value` with the schema's defaults, recursively (objects only). */
+export function withDefaults<T>(schema: JSONSchemaProps, value: unknown): T {
+  if (schema.type !== 'object' || !schema.properties) return (value ?? structuredClone(schema.default)) as T;
+  const v = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...v };
+  for (const [k, p] of Object.entries(schema.properties)) {
+    if (out[k] === undefined && p.default === undefined) continue;
+    out[k] = p.type === 'object' && p.properties ? withDefaults(p, out[k] ?? p.default) : (out[k] ?? structuredClone(p.default));
+  }
+  return out as T;
 }

@@ -135,7 +135,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> extends Eve
         this.stats.errors++;
         this.log.warn({ err: (err as Error).message, retryInMs: backoff }, 'watch failed; retrying');
         await sleep(backoff, undefined, { signal: this.abort.signal }).catch(() => {});
-        backoff = Math.min(backoff * 2, 30_000);
+        backoff = Math.min(backoff * 2, 5_000);
         // After a failure we may have missed a compaction: a 410 on resume will tell us.
       }
     }

@@ -261,10 +261,15 @@ export class KubeClient {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => reject(apiErrorFrom(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), 'WATCH', url)));
+          res.on('error', (err) => reject(networkError(err, url)));
           return;
         }
         let failed: ApiError | undefined;
+        // A connection cut mid-stream (API server restart) surfaces as an 'error' on res and
+        // then 'close': the watch simply ends and the informer resumes it.
+        res.on('error', () => {});
         const lines = createInterface({ input: res, crlfDelay: Infinity });
+        lines.on('error', () => {}); // readline re-emits the input's error; 'close' follows
         lines.on('line', (line) => {
           if (!line || failed) return;
           let ev: WatchEvent<T>;
@@ -282,7 +287,6 @@ export class KubeClient {
           onEvent(ev);
         });
         res.on('close', () => (failed ? reject(failed) : resolve()));
-        res.on('error', (err) => reject(failed ?? networkError(err, url)));
       });
       // A watch that hears nothing (not even bookmarks) for this long is treated as dead.
       r.setTimeout(((Number(query?.timeoutSeconds) || 300) + 60) * 1000, () => r.destroy(Object.assign(new Error('watch stalled'), { code: 'ETIMEDOUT' })));

@@ -67,6 +67,8 @@ const CONTROLLERS = [
 export class ControlPlane {
   private procs: Managed[] = [];
   private stopping = false;
+  /** Processes we are stopping on purpose (restart): their exit is expected. */
+  private expected = new Set<ChildProcess>();
   info!: ControlPlaneInfo;
   onUnexpectedExit?: (component: string, code: number | null) => void;
 
@@ -213,7 +215,7 @@ export class ControlPlane {
     const managed: Managed = { name: component, proc, logFile, exited: false };
     proc.on('exit', (code) => {
       managed.exited = true;
-      if (!this.stopping) {
+      if (!this.stopping && !this.expected.has(proc)) {
         log.error({ component, code, logFile }, `${component} exited unexpectedly`);
         this.onUnexpectedExit?.(component, code);
       }
@@ -240,7 +242,11 @@ export class ControlPlane {
     const managed = this.procs.find((p) => p.name === component);
     if (!managed) throw new Error(`no ${component}`);
     const { spawnargs } = managed.proc;
-    await terminate(managed, 15_000);
+    this.expected.add(managed.proc);
+    // kube-apiserver's graceful drain waits for long-running requests for many seconds; a local
+    // cluster has nothing worth draining, so give it a short grace.
+    await terminate(managed, 3_000);
+    this.expected.delete(managed.proc);
     this.procs = this.procs.filter((p) => p !== managed);
     this.launch(component, spawnargs[0]!, spawnargs.slice(1));
     this.info.pids[component] = this.procs.at(-1)!.proc.pid ?? 0;
@@ -249,7 +255,7 @@ export class ControlPlane {
   /** Stops every process (kcm, apiserver, then etcd), SIGKILL after a grace period. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const p of [...this.procs].reverse()) await terminate(p, 10_000);
+    for (const p of [...this.procs].reverse()) await terminate(p, 3_000);
     this.procs = [];
   }
 }

@@ -54,14 +54,17 @@ export class RecordLookup {
     const cnames: RrOf<'CNAME'>[] = [];
     let current = name;
     const asked = (): string => (cnames.length === 0 ? `${type} ${name}` : `${type} ${name} (CNAME -> ${cnames.map((c) => c.target).join(' -> ')})`);
-    const minTtl = (records: readonly Rr[]): number => Math.min(...records.map((r) => r.ttl), ...cnames.map((c) => c.ttl));
+    const minTtl = (records: readonly Rr[]): number => {
+      const ttls = [...records, ...cnames].map((r) => r.ttl);
+      return ttls.length === 0 ? 0 : Math.min(...ttls);
+    };
 
     for (;;) {
       const cached = this.peek(current, type);
       if (cached && cached.length > 0) return { ok: true, records: cached, terminal: current, ttl: minTtl(cached), asked: asked() };
       const cachedAlias = type === 'CNAME' ? undefined : this.peek(current, 'CNAME')?.[0];
       if (cachedAlias) {
-        const step = this.step(visited, cnames, current, cachedAlias, asked);
+        const step = this.followCachedAlias(visited, cnames, current, cachedAlias, asked);
         if (step) return step;
         current = cachedAlias.target;
         continue;
@@ -69,15 +72,23 @@ export class RecordLookup {
 
       visited.add(nameKey(current));
       const outcome = await this.transport.query({ name: current, type });
-      if (!outcome.ok) return { ok: false, reason: 'QueryFailed', failure: outcome.failure, asked: `${type} ${current}`, detail: outcome.failure.detail };
+      if (!outcome.ok) {
+        // Servers answer SERVFAIL for a CNAME loop (bind9 and public resolvers do), which would tell
+        // an operator nothing; walking the aliases one CNAME query at a time names the loop.
+        if (outcome.failure.rcode === 'SERVFAIL' && type !== 'CNAME') {
+          const loop = await this.traceAliases(current, visited, cnames);
+          if (loop) return { ok: false, reason: loop, asked: asked(), detail: `${loopDetail(loop, cnames, this.maxCnameDepth)} (the server answered SERVFAIL)` };
+        }
+        return { ok: false, reason: 'QueryFailed', failure: outcome.failure, asked: `${type} ${current}`, detail: outcome.failure.detail };
+      }
       const response = outcome.response;
       this.absorb(response.additionals);
 
       const chain = followChain(current, type, response.answers, visited);
       cnames.push(...chain.cnames);
-      if (chain.loop) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: `CNAME loop back to ${chain.loop}` };
+      if (chain.loop) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: loopDetail('CNAMELoop', cnames, this.maxCnameDepth) };
       if (cnames.length > this.maxCnameDepth) {
-        return { ok: false, reason: 'CNAMEChainTooLong', asked: asked(), detail: `more than ${this.maxCnameDepth} CNAMEs in a row` };
+        return { ok: false, reason: 'CNAMEChainTooLong', asked: asked(), detail: loopDetail('CNAMEChainTooLong', cnames, this.maxCnameDepth) };
       }
       if (chain.records.length > 0) {
         return { ok: true, records: chain.records, terminal: chain.terminal, ttl: minTtl(chain.records), asked: asked() };
@@ -103,7 +114,7 @@ export class RecordLookup {
     }
   }
 
-  private step(
+  private followCachedAlias(
     visited: Set<string>,
     cnames: RrOf<'CNAME'>[],
     current: string,
@@ -112,9 +123,28 @@ export class RecordLookup {
   ): LookupResult<never> | undefined {
     visited.add(nameKey(current));
     cnames.push(alias);
-    if (visited.has(nameKey(alias.target))) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: `CNAME loop back to ${alias.target}` };
-    if (cnames.length > this.maxCnameDepth) return { ok: false, reason: 'CNAMEChainTooLong', asked: asked(), detail: `more than ${this.maxCnameDepth} CNAMEs in a row` };
+    if (visited.has(nameKey(alias.target))) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: loopDetail('CNAMELoop', cnames, this.maxCnameDepth) };
+    if (cnames.length > this.maxCnameDepth) return { ok: false, reason: 'CNAMEChainTooLong', asked: asked(), detail: loopDetail('CNAMEChainTooLong', cnames, this.maxCnameDepth) };
     return undefined;
+  }
+
+  /**
+   * Follows `start` with CNAME queries only, adding to `cnames`. Returns the kind of broken chain
+   * found, or undefined when the chain ends normally or cannot be read.
+   */
+  private async traceAliases(start: string, visited: Set<string>, cnames: RrOf<'CNAME'>[]): Promise<'CNAMELoop' | 'CNAMEChainTooLong' | undefined> {
+    let name = start;
+    for (;;) {
+      const outcome = await this.transport.query({ name, type: 'CNAME' });
+      if (!outcome.ok) return undefined;
+      const alias = followChain(name, 'CNAME', outcome.response.answers).records[0];
+      if (!alias) return undefined;
+      cnames.push(alias);
+      if (visited.has(nameKey(alias.target))) return 'CNAMELoop';
+      if (cnames.length > this.maxCnameDepth) return 'CNAMEChainTooLong';
+      visited.add(nameKey(alias.target));
+      name = alias.target;
+    }
   }
 
   /** Remembers in-bailiwick additional records, one RRset per name and type, first answer wins. */
@@ -130,6 +160,10 @@ export class RecordLookup {
     }
     for (const [key, set] of sets) this.cache.set(key, set);
   }
+}
+
+function loopDetail(kind: 'CNAMELoop' | 'CNAMEChainTooLong', cnames: readonly RrOf<'CNAME'>[], max: number): string {
+  return kind === 'CNAMELoop' ? `CNAME loop back to ${cnames[cnames.length - 1]!.target}` : `more than ${max} CNAMEs in a row`;
 }
 
 function cacheKey(name: string, type: string): string {

@@ -3,11 +3,12 @@
  * bytes into either the records we understand or a reason to drop them. No sockets here, so the
  * decoder can be fuzzed; it must never throw whatever the network sends.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet } from 'dns-packet';
 import { nameKey, toFqdn } from './names.js';
 
-export type QueryType = 'A' | 'AAAA' | 'CNAME' | 'PTR' | 'SRV' | 'TXT';
+export type QueryType = 'A' | 'AAAA' | 'CNAME' | 'PTR' | 'SRV' | 'TXT' | 'SOA';
 
 export interface Question {
   name: string;
@@ -20,11 +21,14 @@ interface RrBase {
   ttl: number;
 }
 export type Rr =
-  | (RrBase & { type: 'A' | 'AAAA'; address: string })
-  | (RrBase & { type: 'CNAME' | 'PTR' | 'NS'; target: string })
+  | (RrBase & { type: 'A'; address: string })
+  | (RrBase & { type: 'AAAA'; address: string })
+  | (RrBase & { type: 'CNAME'; target: string })
+  | (RrBase & { type: 'PTR'; target: string })
+  | (RrBase & { type: 'NS'; target: string })
   | (RrBase & { type: 'SRV'; priority: number; weight: number; port: number; target: string })
   | (RrBase & { type: 'TXT'; strings: Buffer[] })
-  | (RrBase & { type: 'SOA'; minimum: number });
+  | (RrBase & { type: 'SOA'; serial: number; minimum: number });
 export type RrOf<T extends Rr['type']> = Extract<Rr, { type: T }>;
 
 export interface DnsResponse {
@@ -101,6 +105,14 @@ function decodeUnsafe(buf: Buffer, expected: Question, id: number): DecodeResult
   const opcode = (rawFlags >> 11) & 0xf;
   if (opcode !== 0) return { ok: false, kind: 'mismatch', error: `opcode ${opcode} is not QUERY` };
 
+  // Each question takes at least 5 bytes and each record 11 (root name, type, class, TTL, length):
+  // counts the packet cannot hold are refused before dns-packet allocates arrays for them.
+  const claimed = buf.readUInt16BE(4) * 5 + (buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10)) * 11;
+  if (claimed > buf.length - HEADER_BYTES) {
+    if (rawFlags & FLAG_TC) return { ok: true, response: emptyResponse(rcodeName(rawFlags & 0xf), rawFlags) };
+    return { ok: false, kind: 'malformed', error: 'the header counts more records than the packet holds' };
+  }
+
   let packet: DecodedPacket;
   try {
     packet = dnsPacket.decode(buf);
@@ -109,6 +121,13 @@ function decodeUnsafe(buf: Buffer, expected: Question, id: number): DecodeResult
     // which checks everything again.
     if (rawFlags & FLAG_TC) return { ok: true, response: emptyResponse(rcodeName(rawFlags & 0xf), rawFlags) };
     throw err;
+  }
+  // dns-packet does not check every read against the end of the buffer (an A record cut short
+  // decodes as "1.undefined.undefined.undefined"), so a packet that claims more than it holds is
+  // rejected here.
+  if (dnsPacket.decode.bytes > buf.length) {
+    if (rawFlags & FLAG_TC) return { ok: true, response: emptyResponse(rcodeName(rawFlags & 0xf), rawFlags) };
+    return { ok: false, kind: 'malformed', error: 'the response ends in the middle of a record' };
   }
 
   const opt = (packet.additionals ?? []).find((a) => a.type === 'OPT') as { extendedRcode?: number } | undefined;
@@ -167,7 +186,7 @@ function convertRecord(a: Answer): Rr | undefined {
   switch (a.type) {
     case 'A':
     case 'AAAA':
-      if (!isName(a.data)) throw new Error(`${a.type} ${name} has no address`);
+      if (typeof a.data !== 'string' || !(a.type === 'A' ? isIPv4(a.data) : isIPv6(a.data))) throw new Error(`${a.type} ${name} has no valid address`);
       return { name, ttl, type: a.type, address: a.data };
     case 'CNAME':
     case 'PTR':
@@ -189,8 +208,9 @@ function convertRecord(a: Answer): Rr | undefined {
       return { name, ttl, type: 'TXT', strings: strings as Buffer[] };
     }
     case 'SOA': {
-      const d = a.data as { minimum?: unknown } | undefined;
-      return { name, ttl, type: 'SOA', minimum: typeof d?.minimum === 'number' ? d.minimum : 0 };
+      const d = a.data as { serial?: unknown; minimum?: unknown } | undefined;
+      const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+      return { name, ttl, type: 'SOA', serial: num(d?.serial), minimum: num(d?.minimum) };
     }
     default:
       return undefined;

@@ -4,6 +4,9 @@
  * without the trailing dot; the conversion happens in message.ts and nowhere else.
  */
 
+/** The DNS-SD service type kubepeer browses and publishes (RFC 6763 7; `_liqo` is a valid name). */
+export const SERVICE_TYPE = '_liqo._tcp';
+
 /** `example.com` -> `example.com.`; the root stays `.`. */
 export function toFqdn(name: string): string {
   if (name === '' || name === '.') return '.';
@@ -18,10 +21,6 @@ export function stripTrailingDot(name: string): string {
 /** The comparison key of a name: absolute and lower-case (ASCII only, as DNS compares). */
 export function nameKey(name: string): string {
   return toFqdn(name).replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
-
-export function sameName(a: string, b: string): boolean {
-  return nameKey(a) === nameKey(b);
 }
 
 /**

@@ -95,7 +95,6 @@ export function namespaceProblem(ns: string): string | undefined {
 export function clusterNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'it is empty';
   if (name.length > 253) return 'it is longer than 253 characters';
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) return 'it contains control characters';
   return undefined;
 }

@@ -1,0 +1,189 @@
+/**
+ * The kubepeer agent: one per cluster (more replicas stand by behind a Lease). It is stateless:
+ * all state is Kubernetes objects, so it can be killed at any moment and restarted.
+ *
+ * Start-up: resolve the cluster ID, serve /healthz /readyz /metrics and the admission webhook (in
+ * every replica), start the informer caches (warm standby), then run the controllers only while
+ * holding the leader Lease.
+ */
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { GVR, clusterConfigWithDefaults, type ClusterConfig, type ClusterConfigSpec } from '../api/crds.js';
+import { Defaults, LIQO_NAMESPACE, Labels, Names } from '../api/constants.js';
+import { Core, KubeClient } from '../k8s/rest.js';
+import { Informer } from '../k8s/informer.js';
+import { EventRecorder } from '../k8s/events.js';
+import { LeaderElector } from '../k8s/leaderElection.js';
+import type { Controller } from '../k8s/controller.js';
+import { ensureClusterID } from '../identity/clusterID.js';
+import { identityController } from '../identity/identityController.js';
+import { registry } from '../observability/metrics.js';
+import { logger } from '../observability/logger.js';
+import { listenWithFallback } from './listen.js';
+import type { AgentContext, Informers } from './context.js';
+import { agentPlugins, type AgentPlugin } from './plugins.js';
+
+const log = logger('agent');
+
+export interface AgentOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  /** Our API server URL as peers reach it (default: the kubeconfig's server). */
+  apiUrl?: string;
+  metricsListen?: string;
+  webhookListen?: string;
+  /** `namespace/name` of the Service in front of the webhook (in-cluster); else a URL is registered. */
+  webhookService?: string;
+  /** Host put in the registered webhook URL (default: the webhook listen host, or 127.0.0.1). */
+  webhookHost?: string;
+  dashboardListen?: string;
+  /** Serve the dashboard over plain HTTP (loopback only). */
+  dashboardInsecureHttp?: boolean;
+  disableDashboard?: boolean;
+  identity?: string;
+  leaseDurationMs?: number;
+}
+
+export interface RunningAgent {
+  ctx: AgentContext;
+  metricsUrl: string;
+  webhookUrl?: string;
+  dashboardUrl?: string;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+function caOf(client: KubeClient): string {
+  const cluster = client.kubeConfig.getCurrentCluster();
+  if (cluster?.caData) return Buffer.from(cluster.caData, 'base64').toString('utf8');
+  if (cluster?.caFile) return readFileSync(cluster.caFile, 'utf8');
+  return '';
+}
+
+export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent> {
+  const client = KubeClient.fromFile(opts.kubeconfig, opts.context);
+  const namespace = opts.namespace ?? LIQO_NAMESPACE;
+  const identity = opts.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+
+  // Fail early, and clearly, when kubepeer is not installed.
+  try {
+    await client.get(`/apis/${GVR.foreignCluster.group}/${GVR.foreignCluster.version}`);
+  } catch (e) {
+    throw new Error(`kubepeer is not installed in the cluster at ${client.server} (${(e as Error).message}); run: kubepeer install${opts.kubeconfig ? ` --kubeconfig ${opts.kubeconfig}` : ''}`);
+  }
+  const clusterID = await ensureClusterID(client, namespace);
+
+  const nsOpts = { namespace };
+  const informers: Informers = {
+    foreignClusters: new Informer(client, GVR.foreignCluster),
+    peeringRequests: new Informer(client, GVR.peeringRequest),
+    advertisements: new Informer(client, GVR.advertisement),
+    searchDomains: new Informer(client, GVR.searchDomain),
+    clusterConfigs: new Informer(client, GVR.clusterConfig),
+    configMaps: new Informer(client, Core.configMaps, nsOpts),
+    secrets: new Informer(client, Core.secrets, nsOpts),
+    nodes: new Informer(client, Core.nodes),
+    pods: new Informer(client, Core.pods, { fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+  };
+
+  let kubeRootCA = '';
+  const config = (): ClusterConfigSpec => clusterConfigWithDefaults((informers.clusterConfigs.get(Names.clusterConfig) as ClusterConfig | undefined)?.spec ?? {});
+  const ctx: AgentContext = {
+    client,
+    namespace,
+    clusterID,
+    get clusterName() {
+      return config().discoveryConfig.clusterName || clusterID;
+    },
+    apiUrl: opts.apiUrl ?? client.server,
+    get caPem() {
+      return caOf(client) || kubeRootCA;
+    },
+    informers,
+    events: new EventRecorder(client, 'kubepeer-agent', identity),
+    log,
+    config,
+    now: () => new Date(),
+  };
+
+  // --- health, readiness, metrics
+  const plugins: AgentPlugin[] = [];
+  let controllers: Controller[] = [];
+  let stopping = false;
+  const metricsServer: Server = createServer(async (req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/healthz' || url === '/livez') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+    } else if (url === '/readyz') {
+      const notSynced = Object.entries(informers).filter(([, i]) => !i.hasSynced()).map(([n]) => n);
+      const pluginIssues = plugins.flatMap((p) => p.notReady?.() ?? []);
+      const problems = [...(stopping ? ['shutting down'] : []), ...notSynced.map((n) => `cache ${n} not synced`), ...pluginIssues];
+      res.writeHead(problems.length ? 503 : 200, { 'Content-Type': 'text/plain' }).end(problems.length ? problems.join('\n') : 'ok');
+    } else if (url === '/metrics') {
+      res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  const m = await listenWithFallback(metricsServer, opts.metricsListen ?? Defaults.metricsListen, !opts.metricsListen);
+  const metricsUrl = `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}`;
+  log.info({ metricsUrl, clusterID }, 'serving /healthz, /readyz and /metrics');
+
+  for (const i of Object.values(informers)) i.start();
+  await Promise.all(Object.values(informers).map((i) => i.waitForSync(120_000)));
+  const rootCA = informers.configMaps.get(`${namespace}/kube-root-ca.crt`);
+  kubeRootCA = rootCA?.data?.['ca.crt'] ?? '';
+
+  // Plugins: the webhook, dashboard, peering, discovery. Each contributes servers (started in
+  // every replica) and controllers (run by the leader only).
+  for (const make of agentPlugins) plugins.push(await make(ctx, opts));
+  for (const p of plugins) await p.start?.();
+
+  const elector = new LeaderElector(client, {
+    namespace,
+    name: Names.agentLease,
+    identity,
+    leaseDurationMs: opts.leaseDurationMs,
+    onStartedLeading: async () => {
+      log.info({ identity }, 'leading: starting controllers');
+      controllers = [identityController(ctx), ...plugins.flatMap((p) => p.controllers?.() ?? [])];
+      for (const c of controllers) c.start();
+      for (const p of plugins) await p.onLeading?.();
+    },
+    onStoppedLeading: async () => {
+      log.info({ identity }, 'no longer leading: stopping controllers');
+      for (const p of plugins) await p.onNotLeading?.();
+      await Promise.all(controllers.map((c) => c.stop()));
+      controllers = [];
+    },
+  });
+  elector.start();
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await elector.stop();
+    for (const p of [...plugins].reverse()) await p.stop?.();
+    for (const i of Object.values(informers)) i.stop();
+    await new Promise<void>((r) => metricsServer.close(() => r()));
+    metricsServer.closeAllConnections?.();
+    client.close();
+  };
+
+  return {
+    ctx,
+    metricsUrl,
+    get webhookUrl() {
+      return plugins.map((p) => p.urls?.().webhook).find(Boolean);
+    },
+    get dashboardUrl() {
+      return plugins.map((p) => p.urls?.().dashboard).find(Boolean);
+    },
+    isLeader: () => elector.isLeader,
+    stop,
+  };
+}
+
+export { Labels };

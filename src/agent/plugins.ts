@@ -1,0 +1,23 @@
+/**
+ * The capabilities the agent is assembled from. Each plugin may start servers (in every replica)
+ * and return controllers (run only by the leader). Adding a capability means adding one entry.
+ */
+import type { Controller } from '../k8s/controller.js';
+import type { AgentContext } from './context.js';
+import type { AgentOptions } from './agent.js';
+
+export interface AgentPlugin {
+  name: string;
+  start?(): Promise<void>;
+  controllers?(): Controller[];
+  onLeading?(): Promise<void>;
+  onNotLeading?(): Promise<void>;
+  stop?(): Promise<void>;
+  /** Reasons this replica is not ready (empty when ready). */
+  notReady?(): string[];
+  urls?(): { webhook?: string; dashboard?: string };
+}
+
+export type AgentPluginFactory = (ctx: AgentContext, opts: AgentOptions) => Promise<AgentPlugin>;
+
+export const agentPlugins: AgentPluginFactory[] = [];

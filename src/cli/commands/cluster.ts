@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { readClusterID } from '../../identity/clusterID.js';
+import { install } from '../../install/install.js';
+import { CliError, print } from '../output.js';
+import { clientFor, globals } from '../globals.js';
+import { startAgent } from '../../agent/agent.js';
+import { logger } from '../../observability/logger.js';
+
+export function registerClusterCommands(program: Command): void {
+  program
+    .command('install')
+    .description('Install kubepeer into a cluster: namespace, CRDs, ClusterConfig, RBAC, anonymous peering grants. Idempotent.')
+    .option('--cluster-name <name>', 'name shown to peers (ClusterConfig discoveryConfig.clusterName)')
+    .addHelpText('after', '\nExamples:\n  kubepeer install --kubeconfig ~/.kube/config\n  kubepeer install --cluster-name edge-1')
+    .action(async (opts: { clusterName?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const client = clientFor(g);
+      const report = await install(client, { namespace: g.namespace, clusterName: opts.clusterName });
+      client.close();
+      if (g.output === 'json' || g.output === 'yaml') print(g.output, report);
+      else process.stdout.write(`kubepeer installed in ${client.server} (${report.applied.length} applied, ${report.created.length} created, ${report.kept.length} kept as they were)\n`);
+    });
+
+  program
+    .command('cluster-id')
+    .description("Print this cluster's ID (same as kubectl get configmap -n liqo cluster-id -o jsonpath='{.data.cluster-id}').")
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const client = clientFor(g);
+      const id = await readClusterID(client, g.namespace);
+      client.close();
+      if (!id) throw new CliError(`no cluster ID yet in ${g.namespace}/cluster-id: is the kubepeer agent running on this cluster? (kubepeer agent, or kubepeer local up --agent)`);
+      if (g.output === 'json' || g.output === 'yaml') print(g.output, { clusterID: id });
+      else process.stdout.write(id + '\n');
+    });
+
+  program
+    .command('agent')
+    .description('Run the kubepeer agent in the foreground against a cluster (stop with Ctrl-C / SIGTERM).')
+    .option('--api-url <url>', 'our API server URL as peers should reach it (default: the kubeconfig server)')
+    .option('--metrics-listen <host:port>', 'health and metrics address (default 127.0.0.1:9464, or a free port if taken)')
+    .option('--webhook-listen <host:port>', 'admission webhook address (default 127.0.0.1:9443, or a free port if taken)')
+    .option('--webhook-service <namespace/name>', 'register the webhook through this Service (in-cluster deployments)')
+    .option('--webhook-host <host>', 'host to put in the registered webhook URL')
+    .option('--dashboard-listen <host:port>', 'dashboard address (default 127.0.0.1:8443 over HTTPS, or a free port if taken)')
+    .option('--dashboard-http', 'serve the dashboard over plain HTTP (loopback only)')
+    .option('--no-dashboard', 'do not serve the dashboard')
+    .option('--identity <id>', 'leader-election identity (default: POD_NAME or host-pid)')
+    .option('--lease-duration <seconds>', 'leader-election lease duration', '15')
+    .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const g = globals(cmd);
+      const log = logger('cli');
+      const agent = await startAgent({
+        kubeconfig: g.kubeconfig,
+        context: g.context,
+        namespace: g.namespace,
+        apiUrl: opts.apiUrl as string | undefined,
+        metricsListen: opts.metricsListen as string | undefined,
+        webhookListen: opts.webhookListen as string | undefined,
+        webhookService: opts.webhookService as string | undefined,
+        webhookHost: opts.webhookHost as string | undefined,
+        dashboardListen: opts.dashboardListen as string | undefined,
+        dashboardInsecureHttp: !!opts.dashboardHttp,
+        disableDashboard: opts.dashboard === false,
+        identity: opts.identity as string | undefined,
+        leaseDurationMs: Number(opts.leaseDuration) * 1000,
+      });
+      log.info({ clusterID: agent.ctx.clusterID, metrics: agent.metricsUrl, webhook: agent.webhookUrl, dashboard: agent.dashboardUrl }, 'agent running');
+      await new Promise<void>((resolve) => {
+        const shutdown = () => resolve();
+        process.once('SIGTERM', shutdown);
+        process.once('SIGINT', shutdown);
+        // Test harnesses hold our stdin; when they die (even by SIGKILL) we must not linger.
+        if (process.env.KUBEPEER_EXIT_WITH_PARENT === '1') {
+          process.stdin.on('end', shutdown);
+          process.stdin.on('error', shutdown);
+          process.stdin.resume();
+        }
+      });
+      log.info('shutting down');
+      await agent.stop();
+      process.exit(0);
+    });
+}

@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getLocalCluster, listLocalClusters, recordAgent, startLocalCluster, stopLocalCluster, type ListedCluster } from '../../localcluster/localCluster.js';
+import { install } from '../../install/install.js';
+import { KubeClient } from '../../k8s/rest.js';
+import { CliError, age, print, progress, progressDone } from '../output.js';
+import { globals } from '../globals.js';
+
+const cliEntry = fileURLToPath(new URL('../../../bin/kubepeer.js', import.meta.url));
+
+/** Starts `kubepeer agent` for a local cluster in the background; returns its pid. */
+export async function spawnAgent(cluster: Pick<ListedCluster, 'name' | 'kubeconfig' | 'dir' | 'netns'>, extraArgs: string[] = []): Promise<{ pid: number; logFile: string }> {
+  const logFile = join(cluster.dir, 'logs', 'agent.log');
+  const out = openSync(logFile, 'a');
+  const argv = [process.execPath, cliEntry, 'agent', '--kubeconfig', cluster.kubeconfig, ...extraArgs];
+  const cmd = cluster.netns ? ['ip', 'netns', 'exec', cluster.netns, ...argv] : argv;
+  const child = spawn(cmd[0]!, cmd.slice(1), { detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  child.unref();
+  return { pid: child.pid!, logFile };
+}
+
+export function registerLocalCommands(program: Command): void {
+  const local = program.command('local').description('Local control planes: real etcd + kube-apiserver + kube-controller-manager, no containers.');
+
+  local
+    .command('up <name>')
+    .description('Start a local cluster in the background and print its kubeconfig path.')
+    .option('--address <ip>', 'address the API server listens on', '127.0.0.1')
+    .option('--agent', 'also install kubepeer and run its agent in the background')
+    .addHelpText('after', '\nExamples:\n  kubepeer local up a\n  kubectl --kubeconfig "$(kubepeer local up b --agent)" get nodes\n  kubepeer local up c --netns --agent -o json')
+    .action(async (name: string, opts: { address: string; agent?: boolean; netns?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      let address = opts.address;
+      let netns: string | undefined;
+      progress(`starting local cluster "${name}" on ${address}...`);
+      const cluster = await startLocalCluster({ name, address, netns, persistent: true });
+      let agentPid: number | undefined;
+      if (opts.agent) {
+        progress(`installing kubepeer into "${name}"...`);
+        const client = KubeClient.fromFile(cluster.kubeconfig);
+        await install(client, { clusterName: name });
+        client.close();
+        progress(`starting the kubepeer agent for "${name}"...`);
+        const agent = await spawnAgent({ ...cluster, netns });
+        recordAgent(name, agent);
+        agentPid = agent.pid;
+      }
+      progressDone();
+      if (g.output === 'json' || g.output === 'yaml') print(g.output, { name, kubeconfig: cluster.kubeconfig, apiUrl: cluster.apiUrl, ...(agentPid ? { agentPid } : {}), ...(netns ? { netns, address } : {}) });
+      else process.stdout.write(cluster.kubeconfig + '\n');
+    });
+
+  local
+    .command('list')
+    .description('List local clusters started with "kubepeer local up".')
+    .action((_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const rows = listLocalClusters();
+      print(g.output, rows, [
+        { header: 'Name', value: (r) => r.name },
+        { header: 'Status', value: (r) => (r.running ? 'Running' : 'Stopped') },
+        { header: 'API URL', value: (r) => r.apiUrl },
+        { header: 'Agent', value: (r) => (r.agent ? (isAlive(r.agent.pid) ? `pid ${r.agent.pid}` : 'stopped') : 'none') },
+        { header: 'Netns', value: (r) => r.netns ?? '', wide: true },
+        { header: 'Kubeconfig', value: (r) => r.kubeconfig },
+        { header: 'Age', value: (r) => age(r.startedAt) },
+      ], 'No local clusters. Start one with: kubepeer local up <name>');
+    });
+
+  local
+    .command('down [name]')
+    .description('Stop a local cluster (and its agent) and remove its files.')
+    .option('--all', 'stop every local cluster')
+    .action(async (name: string | undefined, opts: { all?: boolean }) => {
+      const names = opts.all ? listLocalClusters().map((c) => c.name) : name ? [name] : [];
+      if (!names.length) {
+        if (opts.all) return;
+        throw new CliError('name a cluster or pass --all (see: kubepeer local list)', 2);
+      }
+      for (const n of names) {
+        const c = getLocalCluster(n);
+        if (!c) throw new CliError(`no local cluster named "${n}" (see: kubepeer local list)`);
+        await stopLocalCluster(n);
+        process.stdout.write(`local cluster "${n}" stopped\n`);
+      }
+      await sleep(0);
+    });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

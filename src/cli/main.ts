@@ -1,0 +1,41 @@
+/**
+ * kubepeer CLI (also installed as kubectl-peer, so `kubectl peer ...` works). Commands are thin:
+ * they parse flags, call the same library functions the agent uses, and print with one printer.
+ */
+import { Command, CommanderError } from 'commander';
+import { CliError } from './output.js';
+import { registerClusterCommands } from './commands/cluster.js';
+import { registerLocalCommands } from './commands/local.js';
+import { LIQO_NAMESPACE } from '../api/constants.js';
+import { ApiError } from '../k8s/rest.js';
+
+export function buildProgram(argv0 = 'kubepeer'): Command {
+  const asPlugin = /kubectl-peer/.test(argv0);
+  const program = new Command(asPlugin ? 'kubectl peer' : 'kubepeer')
+    .description('Kubernetes clusters that find each other (LAN mDNS, DNS-SD, manual) and peer, ending in a virtual node per peer.')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('-n, --namespace <ns>', 'kubepeer agent namespace', LIQO_NAMESPACE)
+    .option('-o, --output <format>', 'output format: table, wide, json or yaml', 'table')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  registerClusterCommands(program);
+  registerLocalCommands(program);
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  const program = buildProgram(argv[1] ?? '');
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const err = e as Error;
+    const reason = e instanceof ApiError ? ` (${e.reason})` : '';
+    process.stderr.write(`error: ${err.message}${reason}\n`);
+    process.exitCode = e instanceof CliError ? e.exitCode : 1;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Keeps this cluster's identity published: ConfigMap `cluster-id` (re-created with the same ID if
+ * deleted; a changed value is put back, because peers know us by it), the public ConfigMap
+ * `liqo-cluster-info` (cluster ID, name, namespace, CA) that strangers may read, and the
+ * ClusterConfig `liqo-configuration` (re-created with defaults if deleted).
+ */
+import { GVR, apiVersionOf } from '../api/crds.js';
+import { ClusterInfoKeys, Labels, MANAGED_BY, Names } from '../api/constants.js';
+import { Core, isAlreadyExists, resourcePath } from '../k8s/rest.js';
+import { Controller } from '../k8s/controller.js';
+import type { AgentContext } from '../agent/context.js';
+
+type ConfigMap = { apiVersion?: string; kind?: string; metadata: { name: string; namespace: string; resourceVersion?: string; uid?: string }; data?: Record<string, string> };
+
+export const IdentityKeys = { clusterID: 'cluster-id', clusterInfo: 'cluster-info', clusterConfig: 'cluster-config' } as const;
+
+export function clusterInfoData(ctx: Pick<AgentContext, 'clusterID' | 'clusterName' | 'namespace' | 'caPem'>): Record<string, string> {
+  return {
+    [ClusterInfoKeys.clusterID]: ctx.clusterID,
+    [ClusterInfoKeys.clusterName]: ctx.clusterName,
+    [ClusterInfoKeys.namespace]: ctx.namespace,
+    [ClusterInfoKeys.caCert]: ctx.caPem,
+  };
+}
+
+export function identityController(ctx: AgentContext): Controller {
+  const { client, namespace, informers } = ctx;
+  const cmPath = (name?: string) => resourcePath(Core.configMaps, { namespace, name });
+
+  async function ensureConfigMap(name: string, data: Record<string, string>, onDrift?: (old: Record<string, string>) => void): Promise<void> {
+    const current = informers.configMaps.get(`${namespace}/${name}`) as ConfigMap | undefined;
+    if (!current) {
+      try {
+        await client.create(cmPath(), {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, namespace, labels: { [Labels.managedBy]: MANAGED_BY, 'app.kubernetes.io/part-of': 'kubepeer' } },
+          data,
+        });
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+      }
+      return;
+    }
+    const same = Object.entries(data).every(([k, v]) => current.data?.[k] === v);
+    if (same) return;
+    onDrift?.(current.data ?? {});
+    await client.mergePatch(cmPath(name), { data });
+  }
+
+  const reconcile = async (key: string) => {
+    switch (key) {
+      case IdentityKeys.clusterID:
+        return ensureConfigMap(Names.clusterIDConfigMap, { [Names.clusterIDKey]: ctx.clusterID }, (old) => {
+          const cm = informers.configMaps.get(`${namespace}/${Names.clusterIDConfigMap}`)!;
+          void ctx.events.record(
+            cm,
+            'Warning',
+            'ClusterIDRestored',
+            `cluster-id was changed to "${old[Names.clusterIDKey] ?? ''}"; restored to ${ctx.clusterID} because peers know this cluster by that ID. To change identity, uninstall kubepeer (all peerings end) and delete this ConfigMap.`,
+          );
+        });
+      case IdentityKeys.clusterInfo:
+        return ensureConfigMap(Names.clusterInfoConfigMap, clusterInfoData(ctx));
+      case IdentityKeys.clusterConfig: {
+        if (informers.clusterConfigs.get(Names.clusterConfig)) return;
+        try {
+          await client.create(resourcePath(GVR.clusterConfig), {
+            apiVersion: apiVersionOf(GVR.clusterConfig),
+            kind: 'ClusterConfig',
+            metadata: { name: Names.clusterConfig, labels: { [Labels.managedBy]: MANAGED_BY } },
+            spec: { discoveryConfig: { clusterName: ctx.clusterName }, peeringConfig: {} },
+          });
+          ctx.log.info('re-created ClusterConfig liqo-configuration with defaults');
+        } catch (e) {
+          if (!isAlreadyExists(e)) throw e;
+        }
+        return;
+      }
+    }
+  };
+
+  const c = new Controller({ name: 'identity', reconcile });
+  c.watch(informers.configMaps, (cm) =>
+    cm.metadata?.name === Names.clusterIDConfigMap ? IdentityKeys.clusterID : cm.metadata?.name === Names.clusterInfoConfigMap ? IdentityKeys.clusterInfo : null,
+  );
+  c.watch(informers.clusterConfigs, (cc) => (cc.metadata?.name === Names.clusterConfig ? [IdentityKeys.clusterConfig, IdentityKeys.clusterInfo] : null));
+  for (const k of Object.values(IdentityKeys)) c.enqueue(k);
+  return c;
+}

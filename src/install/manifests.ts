@@ -1,0 +1,191 @@
+/**
+ * Every object `kubepeer install` puts into a cluster, built here once: `kubepeer install` applies
+ * them with server-side apply, and `npm run gen:crds` writes the same objects to deploy/ for people
+ * who install with kubectl. A unit test fails when deploy/ is stale.
+ */
+import { ALL_RESOURCES, GVR, apiVersionOf, toCRD } from '../api/crds.js';
+import { CONFIG_GROUP, DISCOVERY_GROUP, LIQO_NAMESPACE, Labels, MANAGED_BY, Names, SHARING_GROUP } from '../api/constants.js';
+
+export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+
+const labels = { [Labels.managedBy]: MANAGED_BY, 'app.kubernetes.io/part-of': 'kubepeer' };
+
+export function crdManifests(): Manifest[] {
+  return ALL_RESOURCES.map((d) => toCRD(d) as Manifest);
+}
+
+export interface InstallOptions {
+  namespace?: string;
+  clusterName?: string;
+}
+
+/** Namespace, config, public info and RBAC: what every cluster running kubepeer needs. */
+export function baseManifests(opts: InstallOptions = {}): Manifest[] {
+  const ns = opts.namespace ?? LIQO_NAMESPACE;
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: Names.trustedCAConfigMap, namespace: ns, labels },
+      // Keys are free-form names; values are PEM CA certificates trusted for peers' API servers.
+      data: {},
+    },
+    {
+      apiVersion: apiVersionOf(GVR.clusterConfig),
+      kind: 'ClusterConfig',
+      metadata: { name: Names.clusterConfig, labels },
+      spec: { discoveryConfig: opts.clusterName ? { clusterName: opts.clusterName } : {}, peeringConfig: {} },
+    },
+    // --- the agent's own identity and rights
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: Names.agentServiceAccount, namespace: ns, labels } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: Names.agentClusterRole, labels },
+      rules: [
+        { apiGroups: [DISCOVERY_GROUP, SHARING_GROUP, CONFIG_GROUP], resources: ['*'], verbs: ['*'] },
+        { apiGroups: [''], resources: ['nodes', 'nodes/status'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+        { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list'] },
+        { apiGroups: ['about.k8s.io'], resources: ['clusterproperties'], verbs: ['get', 'list'] },
+        { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews'], verbs: ['create'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: Names.agentClusterRole, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: Names.agentClusterRole },
+      subjects: [{ kind: 'ServiceAccount', name: Names.agentServiceAccount, namespace: ns }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: Names.agentClusterRole, namespace: ns, labels },
+      rules: [
+        { apiGroups: [''], resources: ['configmaps', 'secrets', 'serviceaccounts', 'events'], verbs: ['*'] },
+        { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] },
+        { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ['*'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: Names.agentClusterRole, namespace: ns, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: Names.agentClusterRole },
+      subjects: [{ kind: 'ServiceAccount', name: Names.agentServiceAccount, namespace: ns }],
+    },
+    // --- what a stranger may do (DESIGN.md section 5, step 3): create PeeringRequests, and read
+    //     the one public ConfigMap. Nothing else.
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: Names.anonymousClusterRole, labels },
+      rules: [{ apiGroups: [DISCOVERY_GROUP], resources: ['peeringrequests'], verbs: ['create'] }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: Names.anonymousClusterRole, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: Names.anonymousClusterRole },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: Names.anonymousRole, namespace: ns, labels },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [Names.clusterInfoConfigMap], verbs: ['get'] }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: Names.anonymousRole, namespace: ns, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: Names.anonymousRole },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
+    },
+  ];
+}
+
+export const AGENT_IMAGE = 'ghcr.io/kubepeer/kubepeer:0.1.0';
+export const WEBHOOK_SERVICE = 'kubepeer-webhook';
+export const WEBHOOK_PATH = '/validate/peeringrequests';
+export const WEBHOOK_TLS_SECRET = 'kubepeer-webhook-tls';
+
+/** Running the agent inside the cluster: Deployment, Service and the webhook registration. */
+export function inClusterAgentManifests(opts: InstallOptions = {}): Manifest[] {
+  const ns = opts.namespace ?? LIQO_NAMESPACE;
+  const app = { 'app.kubernetes.io/name': 'kubepeer-agent' };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'kubepeer-agent', namespace: ns, labels: { ...labels, ...app } },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: app },
+        template: {
+          metadata: { labels: app },
+          spec: {
+            serviceAccountName: Names.agentServiceAccount,
+            // LAN discovery needs the node's network (multicast on the LAN).
+            hostNetwork: true,
+            dnsPolicy: 'ClusterFirstWithHostNet',
+            containers: [
+              {
+                name: 'agent',
+                image: AGENT_IMAGE,
+                args: ['agent', `--namespace=${ns}`, '--webhook-listen=0.0.0.0:9443', `--webhook-service=${ns}/${WEBHOOK_SERVICE}`, '--metrics-listen=0.0.0.0:9464', '--dashboard-listen=0.0.0.0:8443'],
+                env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+                ports: [
+                  { name: 'webhook', containerPort: 9443 },
+                  { name: 'metrics', containerPort: 9464 },
+                  { name: 'dashboard', containerPort: 8443 },
+                ],
+                readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
+                resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: WEBHOOK_SERVICE, namespace: ns, labels },
+      spec: { selector: app, ports: [{ name: 'webhook', port: 443, targetPort: 'webhook' }] },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: Names.webhookConfiguration, labels },
+      // The agent fills caBundle from its serving CA (Secret kubepeer-webhook-tls) at start.
+      webhooks: [webhookEntry({ service: { namespace: ns, name: WEBHOOK_SERVICE, path: WEBHOOK_PATH, port: 443 } })],
+    },
+  ];
+}
+
+/** One entry of the ValidatingWebhookConfiguration for PeeringRequests. */
+export function webhookEntry(clientConfig: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: 'peeringrequests.discovery.liqo.io',
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    failurePolicy: 'Fail',
+    timeoutSeconds: 10,
+    matchPolicy: 'Equivalent',
+    clientConfig,
+    rules: [{ apiGroups: [DISCOVERY_GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['peeringrequests'], scope: 'Cluster' }],
+  };
+}
+
+export function namespacedPathOf(m: Manifest): { namespace?: string; name: string } {
+  return { namespace: m.metadata.namespace, name: m.metadata.name };
+}

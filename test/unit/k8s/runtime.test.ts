@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { setCondition, setConditions } from '../../../src/k8s/conditions.js';
+import { WorkQueue } from '../../../src/k8s/workqueue.js';
+import { keyOf, splitKey } from '../../../src/k8s/informer.js';
+import { resourcePath } from '../../../src/k8s/rest.js';
+import { GVR } from '../../../src/api/crds.js';
+import { table } from '../../../src/cli/output.js';
+
+describe('conditions', () => {
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const t1 = new Date('2026-01-01T00:05:00Z');
+  it('moves lastTransitionTime only when the status flips', () => {
+    const a = setCondition([], { type: 'Reachable', status: 'True', reason: 'Ok', message: 'fine' }, 1, t0);
+    const b = setCondition(a, { type: 'Reachable', status: 'True', reason: 'StillOk', message: 'still fine' }, 1, t1);
+    expect(b[0]!.lastTransitionTime).toBe('2026-01-01T00:00:00Z');
+    expect(b[0]!.reason).toBe('StillOk');
+    const c = setCondition(b, { type: 'Reachable', status: 'False', reason: 'Down', message: 'gone' }, 1, t1);
+    expect(c[0]!.lastTransitionTime).toBe('2026-01-01T00:05:00Z');
+  });
+  it('returns the same array when nothing changed, so no status write happens', () => {
+    const a = setConditions([], [{ type: 'A', status: 'True', reason: 'R', message: 'm' }], 2, t0);
+    expect(setCondition(a, { type: 'A', status: 'True', reason: 'R', message: 'm' }, 2, t1)).toBe(a);
+    expect(setCondition(a, { type: 'A', status: 'True', reason: 'R', message: 'm' }, 3, t1)).not.toBe(a);
+  });
+});
+
+describe('work queue', () => {
+  it('never hands out a key twice at once and re-queues a key added while it is processed', async () => {
+    const q = new WorkQueue(1, 10);
+    q.add('a');
+    q.add('a');
+    expect(q.length).toBe(1);
+    const k = await q.get();
+    q.add('a'); // dirty while processing
+    expect(q.length).toBe(0);
+    q.done(k!);
+    expect(q.length).toBe(1);
+  });
+  it('backs off exponentially per key and forgets on success', () => {
+    const q = new WorkQueue(100, 1000);
+    expect([q.addRateLimited('x'), q.addRateLimited('x'), q.addRateLimited('x'), q.addRateLimited('x'), q.addRateLimited('x')]).toEqual([100, 200, 400, 800, 1000]);
+    q.forget('x');
+    expect(q.addRateLimited('x')).toBe(100);
+    q.shutDown();
+  });
+  it('keeps the earliest of two delayed adds', async () => {
+    const q = new WorkQueue();
+    q.addAfter('k', 10_000);
+    q.addAfter('k', 5);
+    const got = await Promise.race([q.get(), new Promise((r) => setTimeout(() => r('timeout'), 1000))]);
+    expect(got).toBe('k');
+    q.shutDown();
+  });
+});
+
+describe('paths and keys', () => {
+  it('builds API paths for core and custom resources', () => {
+    expect(resourcePath({ group: '', version: 'v1', plural: 'configmaps' }, { namespace: 'liqo', name: 'cluster-id' })).toBe('/api/v1/namespaces/liqo/configmaps/cluster-id');
+    expect(resourcePath(GVR.foreignCluster, { name: 'x', subresource: 'status' })).toBe('/apis/discovery.liqo.io/v1/foreignclusters/x/status');
+  });
+  it('round-trips object keys', () => {
+    expect(keyOf({ metadata: { namespace: 'ns', name: 'n' } })).toBe('ns/n');
+    expect(splitKey('ns/n')).toEqual({ namespace: 'ns', name: 'n' });
+    expect(splitKey('n')).toEqual({ name: 'n' });
+  });
+});
+
+describe('CLI table', () => {
+  it('prints kubectl-style columns', () => {
+    expect(table([{ a: 'x', b: 1 }], [{ header: 'Name', value: (r) => r.a }, { header: 'Count', value: (r) => r.b }])).toBe('NAME   COUNT\nx      1');
+  });
+});
