@@ -5,6 +5,7 @@
 import type { Controller } from '../k8s/controller.js';
 import type { AgentContext } from './context.js';
 import type { AgentOptions } from './agent.js';
+import { virtualNodePlugin } from '../virtualnode/advertisementController.js';
 
 export interface AgentPlugin {
   name: string;
@@ -20,4 +21,7 @@ export interface AgentPlugin {
 
 export type AgentPluginFactory = (ctx: AgentContext, opts: AgentOptions) => Promise<AgentPlugin>;
 
-export const agentPlugins: AgentPluginFactory[] = [];
+import { peeringPlugin } from '../peering/plugin.js';
+import { webhookPlugin } from '../peering/incoming/webhookPlugin.js';
+
+export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, peeringPlugin, virtualNodePlugin];

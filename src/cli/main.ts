@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './output.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerLocalCommands } from './commands/local.js';
+import { registerPeerCommands } from './commands/peer.js';
 import { LIQO_NAMESPACE } from '../api/constants.js';
 import { ApiError } from '../k8s/rest.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(argv0 = 'kubepeer'): Command {
     .exitOverride();
   registerClusterCommands(program);
   registerLocalCommands(program);
+  registerPeerCommands(program);
   return program;
 }
 

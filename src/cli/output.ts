@@ -50,9 +50,9 @@ export class CliError extends Error {
 }
 
 /** `1m5s`-style age as kubectl prints it. */
-export function age(iso?: string, now = Date.now()): string {
+export function age(iso?: string | Date, now = Date.now()): string {
   if (!iso) return '<unknown>';
-  const s = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  const s = Math.max(0, Math.floor((now - Date.parse(String(iso instanceof Date ? iso.toISOString() : iso))) / 1000));
   if (s < 120) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 120) return `${m}m`;

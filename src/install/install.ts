@@ -21,6 +21,8 @@ const REFS: Record<string, ResourceRef> = {
   RoleBinding: Core.roleBindings,
   CustomResourceDefinition: Core.crds,
   ValidatingWebhookConfiguration: Core.validatingWebhooks,
+  ValidatingAdmissionPolicy: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicies' },
+  ValidatingAdmissionPolicyBinding: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings' },
   ClusterConfig: GVR.clusterConfig,
   Service: { group: '', version: 'v1', plural: 'services', namespaced: true },
   Deployment: { group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },

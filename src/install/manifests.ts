@@ -54,6 +54,9 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
         { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list'] },
         { apiGroups: ['about.k8s.io'], resources: ['clusterproperties'], verbs: ['get', 'list'] },
         { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews'], verbs: ['create'] },
+        // Per-peer credentials (DESIGN.md section 5, step 2): a ClusterRole/Binding scoped to one
+        // Advertisement name. RBAC's escalation check still limits what the agent can grant.
+        { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
       ],
     },
     {
@@ -107,6 +110,44 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
       metadata: { name: Names.anonymousRole, namespace: ns, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: Names.anonymousRole },
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
+    },
+    ...advertisementPolicyManifests(opts),
+  ];
+}
+
+/**
+ * RBAC cannot limit `create` to one object name, so this policy (evaluated by the API server
+ * itself) lets a peer's credential write only its own Advertisement: name and spec.clusterID must
+ * both be that peer's cluster ID (DESIGN.md section 5, step 2).
+ */
+export function advertisementPolicyManifests(opts: InstallOptions = {}): Manifest[] {
+  const ns = opts.namespace ?? LIQO_NAMESPACE;
+  const prefix = `system:serviceaccount:${ns}:${Names.remoteCredentialPrefix}`;
+  const name = 'kubepeer-advertisement-owner';
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: [SHARING_GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['advertisements'] }] },
+        matchConditions: [{ name: 'written-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
+        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
+        validations: [
+          {
+            expression: `object.metadata.name == '${Names.advertisementPrefix}' + variables.peer && object.spec.clusterID == variables.peer`,
+            messageExpression: `'cluster ' + variables.peer + ' may only write its own Advertisement (${Names.advertisementPrefix}' + variables.peer + ' with spec.clusterID ' + variables.peer + ')'`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name, labels },
+      spec: { policyName: name, validationActions: ['Deny'] },
     },
   ];
 }

@@ -67,6 +67,9 @@ export class Controller {
     informer.on('add', push);
     informer.on('update', (_old, obj) => push(obj));
     informer.on('delete', push);
+    // Objects already in the cache when the controller starts (e.g. after a leader change) must
+    // be reconciled too: their 'add' events have fired before we listened.
+    for (const obj of informer.list()) push(obj);
     return this;
   }
 

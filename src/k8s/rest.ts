@@ -72,7 +72,8 @@ export class ApiError extends Error {
 }
 
 export const isNotFound = (e: unknown) => e instanceof ApiError && e.code === 404;
-export const isConflict = (e: unknown) => e instanceof ApiError && e.code === 409;
+/** 409, or a failed JSON-patch `test` on metadata.resourceVersion (422): someone wrote first. */
+export const isConflict = (e: unknown) => e instanceof ApiError && (e.code === 409 || (e.code === 422 && /test operation|testing value/i.test(JSON.stringify(e.details ?? '') + e.message)));
 export const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.alreadyExists;
 
 export interface RequestOpts {
@@ -174,6 +175,9 @@ export class KubeClient {
     this.count(verb);
     const { url, req } = await this.options(method, path, opts);
     const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    // Node does not chunk DELETE bodies: without a Content-Length the server would read the body
+    // as the start of the next request on this keep-alive connection.
+    if (payload !== undefined) (req.headers as Record<string, string>)['Content-Length'] = String(Buffer.byteLength(payload));
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {
       const r = send(url, req, (res) => {

@@ -184,7 +184,14 @@ function netnsExists(netns: string): boolean {
   return existsSync(`/run/netns/${netns}`);
 }
 
+/** Is the process running? A zombie (exited, not yet reaped) counts as gone. */
 function pidAlive(pid: number): boolean {
+  try {
+    const state = /^State:\s*(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    if (state !== undefined) return state !== 'Z' && state !== 'X';
+  } catch {
+    // no /proc entry: fall through to a signal probe
+  }
   try {
     process.kill(pid, 0);
     return true;

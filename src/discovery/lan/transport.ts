@@ -135,7 +135,7 @@ export class MdnsTransport implements PacketSink {
     const wanted = new Map(links.map((l) => [l.name, l]));
     for (const [name, s] of [...this.links]) {
       const l = wanted.get(name);
-      if (!l || !s.v4 || l.ipv4[0]?.address !== s.v4.address) await this.closeV4(name, s);
+      if (!l || !s.v4 || l.ipv4[0]?.address !== s.v4.address) await this.closeV4(s);
       if (!l || !s.v6 || linkLocalOf(l) !== s.v6.address) await this.closeV6(name, s);
       if (!l) this.links.delete(name);
     }
@@ -185,7 +185,7 @@ export class MdnsTransport implements PacketSink {
     }
   }
 
-  private async closeV4(name: string, s: LinkSockets): Promise<void> {
+  private async closeV4(s: LinkSockets): Promise<void> {
     if (!s.v4) return;
     try {
       this.rx4?.dropMembership(this.group4, s.v4.address);
@@ -241,7 +241,7 @@ export class MdnsTransport implements PacketSink {
     await this.reconciling;
     this.closed = true;
     for (const [name, s] of this.links) {
-      await this.closeV4(name, s);
+      await this.closeV4(s);
       await this.closeV6(name, s);
     }
     this.links.clear();

@@ -56,8 +56,7 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     return p;
   }
 
-  const upFor = (p: NetnsJsonProcess, clusterID: string) => (l: { event?: string; clusterID?: unknown }) =>
-    l.event === 'up' && l.clusterID === clusterID;
+  const upFor = (clusterID: string) => (l: { event?: string; clusterID?: unknown }) => l.event === 'up' && l.clusterID === clusterID;
 
   function describeAll(): unknown {
     return running.map((p) => p.describe());
@@ -67,8 +66,8 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const [ha, hb] = [await host(), await host()];
     const a = peer(ha, idFor(1));
     const b = peer(hb, idFor(2));
-    const upB = await a.waitFor(upFor(a, idFor(2)), `up for ${idFor(2)}`, 15_000);
-    const upA = await b.waitFor(upFor(b, idFor(1)), `up for ${idFor(1)}`, 15_000);
+    const upB = await a.waitFor(upFor(idFor(2)), `up for ${idFor(2)}`, 15_000);
+    const upA = await b.waitFor(upFor(idFor(1)), `up for ${idFor(1)}`, 15_000);
     expect(upB).toMatchObject({ url: `https://${hb.address}:6443`, port: 6443, namespace: 'liqo', sourceAddress: hb.address, interface: 'eth0' });
     expect(upB.addresses).toContain(hb.address);
     expect(upA).toMatchObject({ url: `https://${ha.address}:6443`, instance: `MyLiqo-${idFor(1).slice(0, 8)}._liqo._tcp.local` });
@@ -81,13 +80,13 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const [ha, hb, hc] = [await host(), await host(), await host()];
     const a = peer(ha, idFor(1));
     const b = peer(hb, idFor(2));
-    await a.waitFor(upFor(a, idFor(2)), 'up for b', 15_000);
-    await b.waitFor(upFor(b, idFor(1)), 'up for a', 15_000);
+    await a.waitFor(upFor(idFor(2)), 'up for b', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
     const started = Date.now();
     const c = peer(hc, idFor(3));
     const [ua, ub] = await Promise.all([
-      a.waitFor(upFor(a, idFor(3)), 'up for c', 15_000),
-      b.waitFor(upFor(b, idFor(3)), 'up for c', 15_000),
+      a.waitFor(upFor(idFor(3)), 'up for c', 15_000),
+      b.waitFor(upFor(idFor(3)), 'up for c', 15_000),
       c.waitFor((l) => l.event === 'up' && l.clusterID === idFor(1), 'up for a', 15_000),
       c.waitFor((l) => l.event === 'up' && l.clusterID === idFor(2), 'up for b', 15_000),
     ]);
@@ -100,8 +99,8 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const a = peer(ha, idFor(1));
     const b = peer(hb, idFor(2));
     const c = peer(hc, idFor(3));
-    await b.waitFor(upFor(b, idFor(1)), 'up for a', 15_000);
-    await c.waitFor(upFor(c, idFor(1)), 'up for a', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
+    await c.waitFor(upFor(idFor(1)), 'up for a', 15_000);
     const stopAt = Date.now();
     a.send({ cmd: 'stop' });
     const [db, dc] = await Promise.all([
@@ -123,11 +122,15 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const [ha, hb] = [await host(), await host()];
     const a = peer(ha, idFor(1), { ttl });
     const b = peer(hb, idFor(2), { ttl });
-    await b.waitFor(upFor(b, idFor(1)), 'up for a', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
+    await a.waitFor(upFor(idFor(2)), 'up for b', 15_000);
     const cutAt = Date.now();
     await lab.cutLink(ha.name);
     const down = await b.waitFor((l) => l.event === 'down' && l.clusterID === idFor(1), 'down for a (expired)', ttl * 1000 + 5000);
     expect(down.reason).toBe('expired');
+    // the isolated host forgets the others the same way
+    const downOnA = await a.waitFor((l) => l.event === 'down' && l.clusterID === idFor(2), 'a to expire b', ttl * 1000 + 5000);
+    expect(downOnA.reason).toBe('expired');
     measurements.cutLinkDownAfterMs = { ttlSeconds: ttl, ms: down.at! - cutAt };
     expect(down.at! - cutAt).toBeLessThanOrEqual(ttl * 1000 + 1500);
     // on restore, a's interface comes back: it probes, announces, and b sees it again
@@ -143,7 +146,8 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const [ha, hb] = [await host(), await host()];
     const a = peer(ha, idFor(1));
     const b = peer(hb, idFor(2));
-    await b.waitFor(upFor(b, idFor(1)), 'up for a', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
+    await a.waitFor(upFor(idFor(2)), 'up for b', 15_000);
     await a.request({ cmd: 'update', config: { enableAdvertisement: false } }, 'updated');
     const down = await b.waitFor((l) => l.event === 'down' && l.clusterID === idFor(1), 'down for a', 5000);
     expect(down.reason).toBe('goodbye');
@@ -162,7 +166,7 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const [ha, hb] = [await host(), await host()];
     const a = peer(ha, idFor(1));
     const b = peer(hb, idFor(2));
-    await b.waitFor(upFor(b, idFor(1)), 'up for a', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
     await a.request({ cmd: 'update', config: { url: `https://${ha.address}:7443` } }, 'updated');
     const urlUpdate = await b.waitFor((l) => l.event === 'update' && l.url === `https://${ha.address}:7443`, 'update with the new url', 5000);
     expect(urlUpdate.changed).toEqual(['url']);
@@ -182,7 +186,7 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const [ha, hb, hthief] = [await host(), await host(), await host()];
     const a = peer(ha, idFor(1));
     const b = peer(hb, idFor(2));
-    await b.waitFor(upFor(b, idFor(1)), 'up for a', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
     const thief = peer(hthief, idFor(1)); // same ID, its own URL
     const conflict = await b.waitFor((l) => l.event === 'conflict' && l.clusterID === idFor(1), 'conflict for a', 15_000);
     expect(conflict).toMatchObject({
@@ -208,24 +212,29 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const b = peer(hb, idFor(2));
     // IPv4 only: over IPv6, link-local addresses are on-link by definition
     const off = peer(hoff, idFor(9), { url: 'https://198.18.254.2:6443' }, { ipv6: false });
-    await a.waitFor(upFor(a, idFor(2)), 'up for b', 15_000);
+    await a.waitFor(upFor(idFor(2)), 'up for b', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
     await off.waitFor((l) => l.event === 'announced', 'off-link host announced', 15_000);
-    // the off-link host's probes, announcements and queries reach a and b and are dropped there
     const droppedOffLink = async (p: NetnsJsonProcess): Promise<number> =>
       ((await p.request({ cmd: 'counters' }, 'counters')).counters as { dropped: Record<string, number> }).dropped['off-link']!;
-    await waitUntil(async () => ((await droppedOffLink(a)) >= 4 && (await droppedOffLink(b)) >= 4) || undefined, {
-      timeoutMs: 10_000,
-      what: 'a and b to drop the off-link announcements',
-      describe: describeAll,
-    });
-    // and it drops theirs: wait until a and b have announced to it three times
-    await waitUntil(async () => ((await droppedOffLink(off)) >= 6) || undefined, {
-      timeoutMs: 10_000,
-      what: 'the off-link host to drop the others’ packets',
-      describe: describeAll,
-    });
+    const base = { a: await droppedOffLink(a), b: await droppedOffLink(b), off: await droppedOffLink(off) };
+    // everyone re-announces (a URL change sends three announcements): each side must drop the other's
+    await Promise.all([
+      off.request({ cmd: 'update', config: { url: 'https://198.18.254.2:7443' } }, 'updated'),
+      a.request({ cmd: 'update', config: { url: `https://${ha.address}:7443` } }, 'updated'),
+      b.request({ cmd: 'update', config: { url: `https://${hb.address}:7443` } }, 'updated'),
+    ]);
+    await waitUntil(
+      async () =>
+        ((await droppedOffLink(a)) >= base.a + 3 && (await droppedOffLink(b)) >= base.b + 3 && (await droppedOffLink(off)) >= base.off + 6) ||
+        undefined,
+      { timeoutMs: 10_000, what: 'a, b and the off-link host to drop each other’s announcements', describe: describeAll },
+    );
+    // a and b still follow each other; nobody ever saw the off-link host, and it saw nobody
+    await a.waitFor((l) => l.event === 'update' && l.clusterID === idFor(2), 'b’s url update', 5000);
     expect(a.events('up').map((l) => l.clusterID)).toEqual([idFor(2)]);
     expect(b.events('up').map((l) => l.clusterID)).toEqual([idFor(1)]);
+    expect([...a.events('update'), ...b.events('update')].every((l) => l.clusterID !== idFor(9))).toBe(true);
     expect(off.events('up')).toEqual([]);
     const offCounters = (await off.request({ cmd: 'counters' }, 'counters')).counters as { responsesSent: number };
     expect(offCounters.responsesSent).toBe(0); // it never answered a (dropped) query
@@ -236,8 +245,8 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     const [ha, hb] = [await host(), await host()];
     const a = peer(ha, idFor(1));
     const b = peer(hb, idFor(2));
-    await a.waitFor(upFor(a, idFor(2)), 'up', 15_000);
-    await b.waitFor(upFor(b, idFor(1)), 'up', 15_000);
+    await a.waitFor(upFor(idFor(2)), 'up', 15_000);
+    await b.waitFor(upFor(idFor(1)), 'up', 15_000);
     const sent = async (p: NetnsJsonProcess): Promise<number> => ((await p.request({ cmd: 'counters' }, 'counters')).counters as { packetsSent: number }).packetsSent;
     const before = (await sent(a)) + (await sent(b));
     const t0 = Date.now();

@@ -1,0 +1,134 @@
+/**
+ * The admission webhook as an agent plugin: every replica serves it (so a Service in front of
+ * several replicas always finds one), the leader keeps it registered. It is ready once it listens.
+ *
+ * - start(): read or create the shared serving Secret, listen on `--webhook-listen` (default
+ *   127.0.0.1:9443, or a free port when that one is taken), follow the Secret for changes.
+ * - controllers()/onLeading(): the registration controller (webhookRegistration.ts).
+ * - urls(): the webhook URL this replica serves.
+ */
+import { Defaults } from '../../api/constants.js';
+import { WEBHOOK_TLS_SECRET } from '../../install/manifests.js';
+import { keyOf } from '../../k8s/informer.js';
+import { parseListen } from '../../agent/listen.js';
+import type { AgentPlugin, AgentPluginFactory } from '../../agent/plugins.js';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { PendingRequests } from './pendingRequests.js';
+import { LogBudget, WebhookServer, type WebhookPolicy } from './webhookServer.js';
+import { ensureServingSecret, materialOf, servingHosts, servingProblem, type ServingMaterial } from './webhookTls.js';
+import { WebhookRegistration, parseServiceRef, registeredHost, webhookUrl, type WebhookTarget } from './webhookRegistration.js';
+
+/** How often each replica re-checks its certificate's expiry (it also reacts to Secret changes). */
+const TLS_RECHECK_MS = 6 * 3600_000;
+
+export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
+  const log = ctx.log.child({ component: 'webhook' });
+  const listen = opts.webhookListen ?? Defaults.webhookListen;
+  const listenHost = parseListen(listen).host;
+  const service = opts.webhookService ? parseServiceRef(opts.webhookService) : undefined;
+  const host = registeredHost(listenHost, opts.webhookHost);
+  const hosts = servingHosts({ listenHost, webhookHost: host, service });
+  const secretKey = `${ctx.namespace}/${WEBHOOK_TLS_SECRET}`;
+
+  const pending = new PendingRequests();
+  const policy = (): WebhookPolicy => {
+    const { acceptPolicy, maxPendingRequests } = ctx.config().peeringConfig;
+    return { ownClusterID: ctx.clusterID, ownApiUrl: ctx.apiUrl, acceptPolicy, maxPendingRequests };
+  };
+  const server = new WebhookServer({ policy, pending, log, logBudget: new LogBudget() }, { listen, fallback: !opts.webhookListen });
+  let tls: ServingMaterial | undefined;
+  let url: string | undefined;
+  let stopped = false;
+
+  const target = (): WebhookTarget | undefined => {
+    if (service) return { service };
+    const port = server.listening?.port;
+    return port ? { url: webhookUrl(host, port) } : undefined;
+  };
+  const registration = new WebhookRegistration({ ...ctx, log }, target, () => tls?.caPem);
+
+  // --- the Secret: follow changes made by other replicas or people (deleted, re-issued, new CA)
+  let refreshing: Promise<void> | undefined;
+  let again = false;
+  const refreshTls = (): void => {
+    if (stopped) return;
+    if (refreshing) {
+      again = true;
+      return;
+    }
+    refreshing = (async () => {
+      do {
+        again = false;
+        try {
+          const cached = materialOf(ctx.informers.secrets.get(secretKey)?.data);
+          const next = cached && !servingProblem(cached, hosts) ? cached : await ensureServingSecret(ctx.client, ctx.namespace, hosts, log);
+          if (!tls || next.certPem !== tls.certPem || next.keyPem !== tls.keyPem || next.caPem !== tls.caPem) {
+            const caChanged = tls?.caPem !== next.caPem;
+            tls = { caPem: next.caPem, certPem: next.certPem, keyPem: next.keyPem };
+            server.setCertificate(tls);
+            log.info({ caChanged }, 'serving the webhook certificate from the Secret');
+            if (caChanged) registration.poke();
+          }
+        } catch (e) {
+          log.warn({ err: (e as Error).message }, 'could not refresh the webhook certificate; retrying');
+          setTimeout(refreshTls, 2_000).unref();
+        }
+      } while (again && !stopped);
+      refreshing = undefined;
+    })();
+  };
+  const onSecret = (obj: KubernetesObject) => {
+    if (keyOf(obj) === secretKey) refreshTls();
+  };
+  const onSecretUpdate = (_old: KubernetesObject, obj: KubernetesObject) => onSecret(obj);
+  let recheck: NodeJS.Timeout | undefined;
+
+  const plugin: AgentPlugin = {
+    name: 'webhook',
+
+    async start() {
+      pending.follow(ctx.informers.peeringRequests);
+      tls = await ensureServingSecret(ctx.client, ctx.namespace, hosts, log);
+      const addr = await server.start(tls);
+      url = webhookUrl(host, addr.port);
+      log.info({ webhookUrl: url, listen: `${addr.host}:${addr.port}`, service: opts.webhookService }, 'serving the PeeringRequest admission webhook');
+      ctx.informers.secrets.on('add', onSecret);
+      ctx.informers.secrets.on('update', onSecretUpdate);
+      ctx.informers.secrets.on('delete', onSecret);
+      recheck = setInterval(refreshTls, TLS_RECHECK_MS);
+      recheck.unref();
+    },
+
+    controllers() {
+      return [registration.makeController()];
+    },
+
+    async onLeading() {
+      registration.start();
+    },
+
+    async onNotLeading() {
+      registration.stop();
+    },
+
+    notReady() {
+      return server.listening ? [] : ['admission webhook not listening yet'];
+    },
+
+    urls() {
+      return url ? { webhook: url } : {};
+    },
+
+    async stop() {
+      stopped = true;
+      if (recheck) clearInterval(recheck);
+      ctx.informers.secrets.off('add', onSecret);
+      ctx.informers.secrets.off('update', onSecretUpdate);
+      ctx.informers.secrets.off('delete', onSecret);
+      registration.stop();
+      pending.stop();
+      await server.stop();
+    },
+  };
+  return plugin;
+};

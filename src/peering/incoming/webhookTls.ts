@@ -1,0 +1,169 @@
+/**
+ * The webhook's serving certificate. The API server verifies the webhook against the caBundle of
+ * the ValidatingWebhookConfiguration, and every replica must present a certificate that bundle
+ * trusts, so the CA and the certificate live in one Secret (`kubepeer-webhook-tls` in the agent
+ * namespace: ca.crt, ca.key, tls.crt, tls.key) that all replicas share. The first agent creates it;
+ * the others read it (losing a create race just means reading the winner's). When a replica needs a
+ * host the certificate does not name, or the certificate nears its expiry, it re-issues it from the
+ * same CA with the union of the names, so the caBundle never changes under the other replicas.
+ */
+import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as x509 from '@peculiar/x509';
+import { createCA, issueCertificate, type CertificateAuthority } from '../../trust/pki.js';
+import { Core, isAlreadyExists, isConflict, type KubeClient, resourcePath } from '../../k8s/rest.js';
+import { Labels, MANAGED_BY } from '../../api/constants.js';
+import { WEBHOOK_TLS_SECRET } from '../../install/manifests.js';
+import type { Logger } from '../../observability/logger.js';
+
+export interface ServingMaterial {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/** Re-issue the serving certificate when it expires within this many days. */
+const RENEW_BEFORE_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+export interface ServingHostsOptions {
+  /** The host the server listens on (wildcards are left out). */
+  listenHost: string;
+  /** The host registered in the webhook URL. */
+  webhookHost?: string;
+  /** The Service in front of the webhook (in-cluster). */
+  service?: { namespace: string; name: string };
+}
+
+const stripBrackets = (h: string) => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
+const isWildcard = (h: string) => ['0.0.0.0', '::', ''].includes(stripBrackets(h));
+
+/** The names the serving certificate must carry. */
+export function servingHosts(o: ServingHostsOptions): string[] {
+  const hosts = ['127.0.0.1', 'localhost', '::1'];
+  for (const h of [o.listenHost, o.webhookHost]) if (h && !isWildcard(h)) hosts.push(stripBrackets(h));
+  if (o.service) {
+    const { name, namespace } = o.service;
+    hosts.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`, `${name}.${namespace}`, name);
+  }
+  return [...new Set(hosts)];
+}
+
+/** The names a certificate carries in its subjectAltName. */
+function sansOf(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? '')
+    .split(', ')
+    .map((e) => (e.startsWith('DNS:') ? e.slice(4) : e.startsWith('IP Address:') ? e.slice(11) : ''))
+    .filter(Boolean);
+}
+
+const coversHost = (cert: X509Certificate, h: string) => (isIP(h) ? cert.checkIP(h) !== undefined : cert.checkHost(h) !== undefined);
+
+/** Why this material cannot serve `hosts` (undefined when it can). */
+export function servingProblem(m: Partial<ServingMaterial> & { caKeyPem?: string }, hosts: string[], now = Date.now()): string | undefined {
+  if (!m.caPem || !m.certPem || !m.keyPem) return 'incomplete';
+  try {
+    const ca = new X509Certificate(m.caPem);
+    const leaf = new X509Certificate(m.certPem);
+    if (!leaf.checkIssued(ca) || !leaf.verify(ca.publicKey)) return 'not issued by the CA';
+    if (!leaf.checkPrivateKey(createPrivateKey(m.keyPem))) return 'key does not match';
+    if (Date.parse(leaf.validTo) - now < RENEW_BEFORE_DAYS * DAY_MS) return 'expires soon';
+    if (Date.parse(ca.validTo) - now < RENEW_BEFORE_DAYS * DAY_MS) return 'CA expires soon';
+    const missing = hosts.filter((h) => !coversHost(leaf, h));
+    if (missing.length) return `does not name ${missing.join(', ')}`;
+    return undefined;
+  } catch (e) {
+    return `unreadable (${(e as Error).message})`;
+  }
+}
+
+async function loadCA(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  const cert = new x509.X509Certificate(certPem);
+  const der = Buffer.from(keyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const privateKey = (await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])) as unknown as CryptoKey;
+  const publicKey = await cert.publicKey.export(webcrypto as unknown as Crypto);
+  return { cert, keys: { privateKey, publicKey }, certPem, keyPem };
+}
+
+interface TlsSecret {
+  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };
+  type?: string;
+  data?: Record<string, string>;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : undefined);
+
+/** The material stored in the Secret's data (base64 values), when all of it is there. */
+export function materialOf(data: Record<string, string> | undefined): (ServingMaterial & { caKeyPem?: string }) | undefined {
+  const caPem = unb64(data?.['ca.crt']);
+  const certPem = unb64(data?.['tls.crt']);
+  const keyPem = unb64(data?.['tls.key']);
+  if (!caPem || !certPem || !keyPem) return undefined;
+  return { caPem, certPem, keyPem, caKeyPem: unb64(data?.['ca.key']) };
+}
+
+function secretBody(namespace: string, ca: { certPem: string; keyPem: string }, leaf: { certPem: string; keyPem: string }, resourceVersion?: string): TlsSecret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: WEBHOOK_TLS_SECRET, namespace, labels: { [Labels.managedBy]: MANAGED_BY }, ...(resourceVersion ? { resourceVersion } : {}) },
+    type: 'kubernetes.io/tls',
+    data: { 'ca.crt': b64(ca.certPem), 'ca.key': b64(ca.keyPem), 'tls.crt': b64(leaf.certPem), 'tls.key': b64(leaf.keyPem) },
+  } as TlsSecret;
+}
+
+async function issueLeaf(ca: CertificateAuthority, hosts: string[]) {
+  return issueCertificate(ca, { commonName: 'kubepeer-webhook', hosts, usage: 'server', days: 365 });
+}
+
+/**
+ * Reads the shared Secret, creating it or re-issuing its certificate when needed, and returns what
+ * this replica serves. Safe to call from every replica at once.
+ */
+export async function ensureServingSecret(client: KubeClient, namespace: string, hosts: string[], log?: Logger): Promise<ServingMaterial> {
+  const path = resourcePath(Core.secrets, { namespace, name: WEBHOOK_TLS_SECRET });
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const secret = await client.getOrNull<TlsSecret>(path);
+    const current = materialOf(secret?.data);
+    const problem = current ? servingProblem(current, hosts) : 'missing';
+    if (current && !problem) return { caPem: current.caPem, certPem: current.certPem, keyPem: current.keyPem };
+
+    // Keep the CA whenever we can: the registered caBundle (and the other replicas) rely on it.
+    let ca: CertificateAuthority | undefined;
+    if (current?.caKeyPem) {
+      try {
+        const caCert = new X509Certificate(current.caPem);
+        if (Date.parse(caCert.validTo) - Date.now() > RENEW_BEFORE_DAYS * DAY_MS) ca = await loadCA(current.caPem, current.caKeyPem);
+      } catch {
+        ca = undefined;
+      }
+    }
+    const newCA = !ca;
+    ca ??= await createCA('kubepeer-webhook-ca');
+    let names = hosts;
+    if (current && !newCA) {
+      try {
+        names = [...new Set([...sansOf(new X509Certificate(current.certPem)), ...hosts])];
+      } catch {
+        names = hosts;
+      }
+    }
+    const leaf = await issueLeaf(ca, names);
+    try {
+      if (!secret) {
+        await client.create(resourcePath(Core.secrets, { namespace }), secretBody(namespace, ca, leaf));
+        log?.info({ secret: `${namespace}/${WEBHOOK_TLS_SECRET}`, hosts: names }, 'created the webhook serving CA and certificate');
+      } else {
+        await client.replace(path, secretBody(namespace, ca, leaf, secret.metadata.resourceVersion));
+        log?.info({ secret: `${namespace}/${WEBHOOK_TLS_SECRET}`, hosts: names, why: problem, newCA }, 'renewed the webhook serving certificate');
+      }
+      return { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem };
+    } catch (e) {
+      // Another replica wrote first: read what it wrote and start over.
+      if (isAlreadyExists(e) || isConflict(e)) continue;
+      throw e;
+    }
+  }
+  throw new Error(`could not settle the webhook Secret ${namespace}/${WEBHOOK_TLS_SECRET} after 8 attempts (other writers keep changing it)`);
+}

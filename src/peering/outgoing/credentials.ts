@@ -1,0 +1,129 @@
+/**
+ * The credential a home cluster mints for a peer (DESIGN.md section 5, step 2): ServiceAccount
+ * `liqo-remote-<id>`, RBAC that allows only what the peer needs (its own Advertisement, our
+ * cluster-id, Events in our namespace), and a TokenRequest token bound to a Secret we own, so
+ * that deleting the Secret revokes the token. Everything is owned by the ForeignCluster.
+ */
+import { Labels, MANAGED_BY, Names } from '../../api/constants.js';
+import { SHARING_GROUP } from '../../api/constants.js';
+import type { ForeignCluster } from '../../api/crds.js';
+import { Core, isAlreadyExists, resourcePath, type ResourceRef } from '../../k8s/rest.js';
+import type { AgentContext } from '../../agent/context.js';
+
+export const credentialName = (clusterID: string) => `${Names.remoteCredentialPrefix}${clusterID}`;
+const TOKEN_SECONDS = 365 * 24 * 3600;
+
+interface Secret {
+  metadata: { name: string; uid: string; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+}
+
+function owner(fc: ForeignCluster) {
+  return [{ apiVersion: fc.apiVersion ?? 'discovery.liqo.io/v1', kind: 'ForeignCluster', name: fc.metadata.name, uid: fc.metadata.uid!, blockOwnerDeletion: false }];
+}
+
+/** The objects of the credential, in creation order (RBAC first, Secret last). */
+export function credentialObjects(ctx: Pick<AgentContext, 'namespace'>, fc: ForeignCluster): Array<{ ref: ResourceRef; body: Record<string, unknown> }> {
+  const id = fc.spec.clusterID;
+  const name = credentialName(id);
+  const ns = ctx.namespace;
+  const meta = (namespaced: boolean) => ({
+    name,
+    ...(namespaced ? { namespace: ns } : {}),
+    labels: { [Labels.clusterID]: id, [Labels.remoteCredential]: 'true', [Labels.managedBy]: MANAGED_BY },
+    ownerReferences: owner(fc),
+  });
+  const subject = [{ kind: 'ServiceAccount', name, namespace: ns }];
+  return [
+    { ref: Core.serviceAccounts, body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(true) } },
+    {
+      ref: Core.clusterRoles,
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: meta(false),
+        rules: [
+          // create cannot be limited to a name by RBAC; the admission policy installed with
+          // kubepeer limits it to this peer's own Advertisement.
+          { apiGroups: [SHARING_GROUP], resources: ['advertisements'], verbs: ['create'] },
+          { apiGroups: [SHARING_GROUP], resources: ['advertisements'], resourceNames: [`${Names.advertisementPrefix}${id}`], verbs: ['get', 'update'] },
+        ],
+      },
+    },
+    {
+      ref: Core.clusterRoleBindings,
+      body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: meta(false), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: subject },
+    },
+    {
+      ref: Core.roles,
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: meta(true),
+        rules: [
+          { apiGroups: [''], resources: ['configmaps'], resourceNames: [Names.clusterIDConfigMap], verbs: ['get'] },
+          { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        ],
+      },
+    },
+    {
+      ref: Core.roleBindings,
+      body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(true), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: subject },
+    },
+    { ref: Core.secrets, body: { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: meta(true) } },
+  ];
+}
+
+async function createIfMissing(ctx: AgentContext, ref: ResourceRef, body: Record<string, unknown>): Promise<void> {
+  const md = body.metadata as { name: string; namespace?: string };
+  try {
+    await ctx.client.create(resourcePath(ref, { namespace: md.namespace }), body);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+}
+
+/**
+ * Makes sure the credential exists and returns its token. Idempotent: the token is minted once
+ * and kept in the Secret it is bound to.
+ */
+export async function ensureCredential(ctx: AgentContext, fc: ForeignCluster): Promise<string> {
+  const id = fc.spec.clusterID;
+  const name = credentialName(id);
+  const secretPath = resourcePath(Core.secrets, { namespace: ctx.namespace, name });
+  const existing = await ctx.client.getOrNull<Secret>(secretPath);
+  const token = existing?.data?.token && Buffer.from(existing.data.token, 'base64').toString('utf8');
+  if (token) return token;
+  for (const { ref, body } of credentialObjects(ctx, fc)) await createIfMissing(ctx, ref, body);
+  const secret = await ctx.client.get<Secret>(secretPath);
+  const tr = await ctx.client.create<{ status: { token: string; expirationTimestamp: string } }>(
+    resourcePath(Core.serviceAccounts, { namespace: ctx.namespace, name, subresource: 'token' }),
+    {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name, uid: secret.metadata.uid } },
+    },
+  );
+  await ctx.client.mergePatch(secretPath, {
+    metadata: { annotations: { 'discovery.liqo.io/token-expiration': tr.status.expirationTimestamp } },
+    data: { token: Buffer.from(tr.status.token).toString('base64') },
+  });
+  return tr.status.token;
+}
+
+/** Deletes every credential object for a peer. Needs no call to the peer. Returns what existed. */
+export async function revokeCredential(ctx: AgentContext, clusterID: string): Promise<number> {
+  const name = credentialName(clusterID);
+  let deleted = 0;
+  // The Secret first: its deletion alone invalidates the bound token.
+  const targets: Array<[ResourceRef, string | undefined]> = [
+    [Core.secrets, ctx.namespace],
+    [Core.roleBindings, ctx.namespace],
+    [Core.roles, ctx.namespace],
+    [Core.clusterRoleBindings, undefined],
+    [Core.clusterRoles, undefined],
+    [Core.serviceAccounts, ctx.namespace],
+  ];
+  for (const [ref, namespace] of targets) if (await ctx.client.delete(resourcePath(ref, { namespace, name }))) deleted++;
+  return deleted;
+}

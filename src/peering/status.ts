@@ -1,0 +1,49 @@
+/**
+ * ForeignCluster status is written by several controllers (outgoing peering, incoming peering,
+ * virtual node, discovery). Each applies only the fields it owns with server-side apply under its
+ * own field manager; `conditions` is a list-map keyed by type, so each keeps its own conditions
+ * without clobbering the others'. Nothing is written when nothing changed.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { GVR, apiVersionOf, type Condition, type ForeignCluster, type ForeignClusterStatus } from '../api/crds.js';
+import { resourcePath } from '../k8s/rest.js';
+import { setCondition, type ConditionInput } from '../k8s/conditions.js';
+import type { AgentContext } from '../agent/context.js';
+
+export type StatusFields = Omit<ForeignClusterStatus, 'conditions'>;
+
+export async function applyForeignClusterStatus(
+  ctx: Pick<AgentContext, 'client'>,
+  fc: ForeignCluster,
+  manager: string,
+  fields: Partial<StatusFields>,
+  conditions: ConditionInput[] = [],
+  now = new Date(),
+): Promise<boolean> {
+  const current = fc.status ?? ({} as ForeignClusterStatus);
+  let list: Condition[] = current.conditions ?? [];
+  for (const c of conditions) list = setCondition(list, c, fc.metadata.generation, now);
+  const mine = list.filter((c) => conditions.some((i) => i.type === c.type));
+  const changedFields = Object.entries(fields).some(([k, v]) => !isDeepStrictEqual(stripUndefined((current as Record<string, unknown>)[k]), stripUndefined(v)));
+  const changedConds = mine.some((c) => !isDeepStrictEqual(c, current.conditions?.find((x) => x.type === c.type)));
+  if (!changedFields && !changedConds) return false;
+  await ctx.client.apply(
+    resourcePath(GVR.foreignCluster, { name: fc.metadata.name, subresource: 'status' }),
+    {
+      apiVersion: apiVersionOf(GVR.foreignCluster),
+      kind: 'ForeignCluster',
+      metadata: { name: fc.metadata.name },
+      status: { ...stripUndefined(fields), ...(mine.length ? { conditions: mine } : {}) },
+    },
+    manager,
+    true,
+  );
+  return true;
+}
+
+function stripUndefined<T>(v: T): T {
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, stripUndefined(x)])) as T;
+  }
+  return v;
+}

@@ -1,0 +1,158 @@
+/**
+ * Decides how far we trust a peer's API server (DESIGN.md section 5) and which CA to verify it
+ * with from then on:
+ *  - Trusted: its certificate chains to the system roots or to trusted-ca-certificates;
+ *  - Pinned:  it chains to a CA whose fingerprint matches spec.caFingerprint (or a DNS `ca=` pin);
+ *  - Untrusted + allowUntrustedCA: the CA published in its liqo-cluster-info is read once without
+ *    TLS verification, its cluster ID checked, and its fingerprint pinned (trust on first use);
+ *    a later change stops the peering (CAChanged) until `kubepeer trust reset`.
+ * Every mode also checks that the server's liqo-cluster-info names the cluster ID we expect.
+ */
+import { Labels, Names } from '../api/constants.js';
+import type { ForeignCluster, TrustMode } from '../api/crds.js';
+import { Core, isAlreadyExists, resourcePath } from '../k8s/rest.js';
+import type { AgentContext } from '../agent/context.js';
+import { PeeringError } from '../peering/errors.js';
+import { certificateFingerprint } from './pki.js';
+import { configuredCAs, trustedCABundle } from './trustStore.js';
+import { fetchClusterInfo, probeTLS, type RemoteClusterInfo } from './tlsProbe.js';
+
+export interface TrustOutcome {
+  mode: TrustMode;
+  /** Fingerprint of the CA we verify the peer with (absent for system-root trust). */
+  fingerprint?: string;
+  /** CA bundle to verify the peer's API server with. */
+  ca: string[];
+  message: string;
+  reason: 'TrustedCA' | 'PinnedCA' | 'TrustOnFirstUse' | 'PinnedOnFirstUse';
+}
+
+export const remoteCAConfigMapName = (clusterID: string) => `liqo-remote-ca-${clusterID}`;
+
+const T = 'TrustEstablished';
+
+function fp(pem?: string): string | undefined {
+  try {
+    return pem ? certificateFingerprint(pem) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Promise<TrustOutcome> {
+  const url = fc.spec.apiUrl;
+  if (!url) throw new PeeringError('MissingApiUrl', 'spec.apiUrl is empty: set the https URL of the remote API server', T);
+  const id = fc.spec.clusterID;
+  const ns = fc.spec.namespace || 'liqo';
+  const pin = fc.spec.caFingerprint;
+  const store = trustedCABundle(ctx);
+
+  const first = await probeTLS(url, store);
+  if (!first.ok && !first.certificateProblem) {
+    throw new PeeringError('Unreachable', `${url} is not reachable: ${first.message ?? first.code}. Check the address and that the API server is up; retrying with backoff.`, 'Reachable');
+  }
+
+  const checkIdentity = (info: RemoteClusterInfo, how: string) => {
+    if (info.clusterID !== id) {
+      throw new PeeringError(
+        'IdentityMismatch',
+        `${url} says it is cluster "${info.clusterID ?? '(none)'}", not ${id} (${how}). Two API servers may claim one ID, or apiUrl points at the wrong cluster; nothing was sent.`,
+        T,
+      );
+    }
+  };
+
+  if (first.ok) {
+    const info = await fetchClusterInfo(url, ns, { ca: store.join('\n') });
+    checkIdentity(info, 'read over TLS verified by a trusted CA');
+    if (!pin) return { mode: 'Trusted', ca: store, reason: 'TrustedCA', message: `the certificate of ${url} chains to a trusted CA` };
+    const candidates = [...configuredCAs(ctx).cas.map((c) => c.pem), ...(info.caPem ? [info.caPem] : [])];
+    const match = candidates.find((pem) => fp(pem) === pin);
+    if (match && (await probeTLS(url, [match])).ok) {
+      return { mode: 'Pinned', fingerprint: pin, ca: [match], reason: 'PinnedCA', message: `the certificate of ${url} chains to the pinned CA ${pin}` };
+    }
+    throw new PeeringError('CAPinMismatch', `${url} is trusted, but its CA does not match the pin ${pin} in spec.caFingerprint; fix or remove the pin`, T);
+  }
+
+  // Not verifiable with the trust store: only a pin or trust-on-first-use can help.
+  const stored = ctx.informers.configMaps.get(`${ctx.namespace}/${remoteCAConfigMapName(id)}`)?.data?.['ca.crt'];
+  const pinned = pin ?? fc.status?.caFingerprint;
+
+  if (pinned && stored && fp(stored) === pinned) {
+    const probe = await probeTLS(url, [stored]);
+    if (probe.ok) return pinnedOutcome(pin ? 'Pinned' : 'Untrusted', pinned, stored, url);
+    // The pinned CA no longer validates the server: has the CA changed under us?
+    const info = await fetchClusterInfo(url, ns, { insecure: true });
+    const now = fp(info.caPem);
+    if (now && now !== pinned) {
+      throw new PeeringError(
+        'CAChanged',
+        `the CA of ${url} changed from ${pinned} to ${now}; peering is stopped. If the change is legitimate, re-approve it with: kubepeer trust reset ${id}`,
+        T,
+      );
+    }
+    throw new PeeringError('CertificateInvalid', `${url} presents a certificate its pinned CA does not validate (${probe.code}: ${probe.message})`, T);
+  }
+
+  if (pinned && !pin && !stored) {
+    // TOFU pin recorded but the stored CA was deleted: re-read and compare, never re-pin silently.
+    const info = await fetchClusterInfo(url, ns, { insecure: true });
+    const now = fp(info.caPem);
+    if (now !== pinned) {
+      throw new PeeringError('CAChanged', `the CA of ${url} (${now ?? 'none'}) is not the one pinned on first use (${pinned}); re-approve with: kubepeer trust reset ${id}`, T);
+    }
+    checkIdentity(info, 'liqo-cluster-info');
+    await storeRemoteCA(ctx, fc, info.caPem!);
+    return pinnedOutcome('Untrusted', pinned, info.caPem!, url);
+  }
+
+  if (pin || fc.spec.allowUntrustedCA) {
+    const info = await fetchClusterInfo(url, ns, { insecure: true });
+    checkIdentity(info, 'liqo-cluster-info read without TLS verification');
+    const got = fp(info.caPem);
+    if (!got) throw new PeeringError('NoPublishedCA', `${url} publishes no valid ca.crt in ${ns}/${Names.clusterInfoConfigMap}`, T);
+    if (pin && got !== pin) {
+      throw new PeeringError('CAPinMismatch', `the CA published by ${url} has fingerprint ${got}, not the pinned ${pin}; nothing was sent`, T);
+    }
+    const probe = await probeTLS(url, [info.caPem!]);
+    if (!probe.ok) {
+      throw new PeeringError('CertificateInvalid', `${url} presents a certificate that its own published CA does not validate (${probe.code}: ${probe.message})`, T);
+    }
+    await storeRemoteCA(ctx, fc, info.caPem!);
+    return pinnedOutcome(pin ? 'Pinned' : 'Untrusted', got, info.caPem!, url);
+  }
+
+  throw new PeeringError(
+    'UntrustedCA',
+    `the certificate of ${url} is not signed by a trusted CA (${first.code}), so no request was sent. Either add its CA: kubepeer trust add-ca <ca.crt> (the CA is in ConfigMap ${ns}/${Names.clusterInfoConfigMap} on that cluster), or set spec.allowUntrustedCA: true to pin it on first use.`,
+    T,
+  );
+}
+
+function pinnedOutcome(mode: TrustMode, fingerprint: string, pem: string, url: string): TrustOutcome {
+  return mode === 'Pinned'
+    ? { mode, fingerprint, ca: [pem], reason: 'PinnedCA', message: `the certificate of ${url} chains to the pinned CA ${fingerprint}` }
+    : { mode, fingerprint, ca: [pem], reason: 'PinnedOnFirstUse', message: `untrusted CA pinned on first use: ${fingerprint}` };
+}
+
+/** Keeps the pinned CA next to the ForeignCluster (owned by it), so later reads are verified. */
+async function storeRemoteCA(ctx: AgentContext, fc: ForeignCluster, pem: string): Promise<void> {
+  const name = remoteCAConfigMapName(fc.spec.clusterID);
+  const body = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name,
+      namespace: ctx.namespace,
+      labels: { [Labels.clusterID]: fc.spec.clusterID, [Labels.managedBy]: 'kubepeer' },
+      ownerReferences: [{ apiVersion: fc.apiVersion ?? 'discovery.liqo.io/v1', kind: 'ForeignCluster', name: fc.metadata.name, uid: fc.metadata.uid!, blockOwnerDeletion: false }],
+    },
+    data: { 'ca.crt': pem },
+  };
+  try {
+    await ctx.client.create(resourcePath(Core.configMaps, { namespace: ctx.namespace }), body);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+    await ctx.client.replace(resourcePath(Core.configMaps, { namespace: ctx.namespace, name }), body);
+  }
+}

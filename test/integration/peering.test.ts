@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import type { LocalCluster } from '../../src/localcluster/localCluster.js';
+import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
+import { GVR, type Advertisement, type PeeringRequest } from '../../src/api/crds.js';
+import { Labels, Names } from '../../src/api/constants.js';
+import { parseQuantity } from '../../src/k8s/quantity.js';
+import { kubectl, kubepeer, startAgent, startCluster, agentMetricsUrl, type AgentProcess } from '../support/clusters.js';
+import { fillPlaceholders, seedManifests } from '../support/seeds.js';
+import { clusterIDOf, describeFC, foreignCluster, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
+import { waitFor } from '../support/wait.js';
+
+let a: LocalCluster;
+let b: LocalCluster;
+let agentA: AgentProcess;
+let agentB: AgentProcess;
+let A: KubeClient;
+let B: KubeClient;
+let idA: string;
+let idB: string;
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([startCluster('peer-a'), startCluster('peer-b')]);
+  A = a.client();
+  B = b.client();
+  // Fast heartbeats so readiness changes show within seconds.
+  await Promise.all([setClusterConfig(A, { peeringConfig: { heartbeatSeconds: 2 } }), setClusterConfig(B, { peeringConfig: { heartbeatSeconds: 2 } })]);
+  agentA = startAgent(a);
+  agentB = startAgent(b);
+  await Promise.all([agentMetricsUrl(agentA), agentMetricsUrl(agentB)]);
+  [idA, idB] = await Promise.all([clusterIDOf(A), clusterIDOf(B)]);
+});
+
+afterAll(async () => {
+  await Promise.all([agentA?.stop(), agentB?.stop()]);
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+const seedFC = () => seedManifests().find((s) => s.kind === 'ForeignCluster' && s.apiVersion.endsWith('v1alpha1'))!;
+
+describe('manual peering from the seed YAML', () => {
+  it('waits for approval on the foreign side (AutoAcceptKnown), then ends with a Ready virtual node after kubepeer peer accept', async () => {
+    const yaml = fillPlaceholders(seedFC().yaml, { clusterID: idB, address: '127.0.0.1' }).replace('https://127.0.0.1:6443', b.apiUrl);
+    expect(kubectl(a, ['apply', '-f', '-'], yaml).code).toBe(0);
+
+    const pending = await waitFor('outgoing Pending, waiting for approval', async () => {
+      const fc = await foreignCluster(A, 'foreign-cluster');
+      return fc?.status?.outgoing?.reason === 'WaitingForApproval' ? fc : undefined;
+    }, { describe: describeFC(A, 'foreign-cluster') });
+    expect(pending.status?.outgoing?.message).toContain(`kubepeer peer accept ${idA}`);
+    expect(pending.status?.trustMode).toBe('Untrusted');
+    expect(pending.status?.caFingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(pending.metadata.labels?.[Labels.clusterID]).toBe(idB);
+
+    // B sees the request, with the credential moved out of it into a Secret.
+    const pr = await waitFor('PeeringRequest on B', () => B.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: idA })));
+    expect(pr.spec.kubeconfig).toBeUndefined();
+    expect(kubepeer(['peer', 'requests', '--kubeconfig', b.kubeconfig]).stdout).toContain('WaitingForApproval');
+
+    const accepted = kubepeer(['peer', 'accept', idA, '--kubeconfig', b.kubeconfig]);
+    expect(accepted.code, accepted.stderr).toBe(0);
+
+    const node = await waitForReadyNode(A, idB, 90_000, describeFC(A, 'foreign-cluster'));
+    expect(node.metadata.labels).toMatchObject({ type: 'virtual-node', 'kubernetes.io/role': 'agent', [Labels.remoteClusterID]: idB });
+    expect(node.spec.taints).toContainEqual({ key: 'virtual-node.liqo.io/not-allowed', value: 'true', effect: 'NoExecute' });
+    const nodes = kubectl(a, ['get', 'nodes']).stdout;
+    expect(nodes).toMatch(new RegExp(`liqo-${idB}\\s+Ready\\s+agent`));
+
+    // The offer is B's real allocatable times 30 %.
+    const adv = await A.get<Advertisement>(resourcePath(GVR.advertisement, { name: `advertisement-${idB}` }));
+    const hostB = (await B.list<{ status: { allocatable: Record<string, string> } }>(resourcePath(Core.nodes), { labelSelector: Labels.localNode + '=true' })).items[0]!;
+    expect(parseQuantity(adv.spec.resources.cpu)).toBeCloseTo(parseQuantity(hostB.status.allocatable.cpu!) * 0.3, 2);
+    expect(parseQuantity(adv.spec.resources.memory)).toBeGreaterThan(parseQuantity(hostB.status.allocatable.memory!) * 0.29);
+
+    const fc = await waitFor('outgoing Established', async () => ((await foreignCluster(A, 'foreign-cluster'))?.status?.outgoing?.phase === 'Established' ? foreignCluster(A, 'foreign-cluster') : undefined), { describe: describeFC(A, 'foreign-cluster') });
+    expect(fc!.status?.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(expect.arrayContaining(['TrustEstablished=True', 'PeeringRequested=True', 'PeeringAccepted=True', 'VirtualNodeReady=True', 'Reachable=True']));
+    // B keeps an IncomingPeering ForeignCluster for A with incoming Established.
+    const back = await waitFor('B: incoming Established', async () => {
+      const f = await foreignClusterByID(B, idA);
+      return f?.status?.incoming?.phase === 'Established' ? f : undefined;
+    });
+    expect(back.spec.discoveryType).toBe('IncomingPeering');
+    expect(kubectl(a, ['get', 'foreignclusters']).stdout).toMatch(new RegExp(`foreign-cluster\\s+${idB}\\s+peer-b\\s+Manual\\s+Untrusted\\s+Established`));
+  });
+
+  it('the credential minted for the peer is scoped: it can write only its own Advertisement', async () => {
+    const secret = await A.get<{ data: Record<string, string> }>(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }));
+    const token = Buffer.from(secret.data.token!, 'base64').toString();
+    const { KubeClient } = await import('../../src/k8s/rest.js');
+    const peerClient = KubeClient.withToken(a.apiUrl, token, readFileSync(a.caCert, 'utf8'));
+    const code = async (p: Promise<unknown>) => p.then(() => 200, (e: { code: number }) => e.code);
+    expect(await code(peerClient.get(resourcePath(GVR.advertisement, { name: `advertisement-${idB}` })))).toBe(200);
+    expect(await code(peerClient.get(resourcePath(Core.configMaps, { namespace: 'liqo', name: 'cluster-id' })))).toBe(200);
+    expect(await code(peerClient.list(resourcePath(GVR.advertisement)))).toBe(403);
+    expect(await code(peerClient.get(resourcePath(Core.secrets, { namespace: 'liqo' })))).toBe(403);
+    expect(await code(peerClient.list(resourcePath(GVR.foreignCluster)))).toBe(403);
+    expect(await code(peerClient.delete(resourcePath(GVR.advertisement, { name: `advertisement-${idB}` })))).toBe(403);
+    // create is allowed by RBAC, but the admission policy refuses another peer's Advertisement.
+    const other = await code(peerClient.create(resourcePath(GVR.advertisement), { apiVersion: 'sharing.liqo.io/v1alpha1', kind: 'Advertisement', metadata: { name: 'advertisement-someone-else' }, spec: { clusterID: 'someone-else', resources: { cpu: '1', memory: '1Gi', pods: '10' }, heartbeat: new Date().toISOString() } }));
+    expect(other).toBeGreaterThanOrEqual(400);
+    expect(await A.getOrNull(resourcePath(GVR.advertisement, { name: 'advertisement-someone-else' }))).toBeNull();
+    peerClient.close();
+  });
+
+  it('marks the virtual node NotReady when heartbeats stop, keeps it, and recovers when they return', async () => {
+    await agentB.kill();
+    await waitFor('node NotReady', async () => {
+      const n = await virtualNode(A, idB);
+      return n?.status.conditions.some((c) => c.type === 'Ready' && c.status === 'False') ? n : undefined;
+    }, { timeoutMs: 60_000 });
+    expect(await virtualNode(A, idB)).not.toBeNull();
+    agentB = startAgent(b);
+    await waitForReadyNode(A, idB, 90_000);
+  });
+
+  it('unpeers on join: false without calling the peer, and the peer drops the request on its next heartbeat', async () => {
+    const r = kubepeer(['peer', 'leave', 'foreign-cluster', '--kubeconfig', a.kubeconfig]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('virtual node gone', async () => (await virtualNode(A, idB)) === null);
+    await waitFor('credential revoked', async () => (await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))) === null);
+    for (const [ref, ns] of [[Core.serviceAccounts, 'liqo'], [Core.roles, 'liqo'], [Core.roleBindings, 'liqo'], [Core.clusterRoles, undefined], [Core.clusterRoleBindings, undefined]] as const) {
+      expect(await A.getOrNull(resourcePath(ref, { namespace: ns, name: `liqo-remote-${idB}` })), ref.plural).toBeNull();
+    }
+    expect(await A.getOrNull(resourcePath(GVR.advertisement, { name: `advertisement-${idB}` }))).toBeNull();
+    await waitFor('B drops the PeeringRequest (401 on heartbeat)', async () => (await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))) === null, { timeoutMs: 60_000 });
+    await waitFor('B: the credential Secret goes with it', async () => (await B.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-peer-${idA}` }))) === null, { timeoutMs: 60_000 });
+    await waitFor('outgoing None', async () => (await foreignCluster(A, 'foreign-cluster'))?.status?.outgoing?.phase === 'None');
+  });
+
+  it('re-joins after an unpeer (AcceptAll on the foreign side accepts at once)', async () => {
+    await setClusterConfig(B, { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+    const r = kubepeer(['peer', 'join', idB, '--wait', '--timeout', '90', '--kubeconfig', a.kubeconfig]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`node liqo-${idB} is Ready`);
+    expect(r.stderr).toMatch(/Pending|Established/);
+  });
+
+  it('deleting the ForeignCluster unpeers too (the finalizer never needs the peer)', async () => {
+    await agentB.stop(); // the peer is gone: unpeer must still complete
+    expect(kubectl(a, ['delete', 'foreigncluster', 'foreign-cluster', '--timeout=60s']).code).toBe(0);
+    expect(await virtualNode(A, idB)).toBeNull();
+    expect(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))).toBeNull();
+    agentB = startAgent(b);
+    await agentMetricsUrl(agentB);
+  });
+});
+
+describe('trust', () => {
+  it('sends nothing to an untrusted peer without allowUntrustedCA, says how to fix it, and proceeds once its CA is trusted', async () => {
+    await setClusterConfig(B, { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+    const add = kubepeer(['peer', 'add', idB, '--api-url', b.apiUrl, '--name', 'strict', '--join', '--kubeconfig', a.kubeconfig]);
+    expect(add.code, add.stderr).toBe(0);
+    const blocked = await waitFor('TrustEstablished=False UntrustedCA', async () => {
+      const fc = await foreignCluster(A, 'strict');
+      return fc?.status?.conditions?.find((c) => c.type === 'TrustEstablished' && c.reason === 'UntrustedCA');
+    }, { describe: describeFC(A, 'strict') });
+    expect(blocked.message).toContain('kubepeer trust add-ca');
+    expect(blocked.message).toContain('allowUntrustedCA: true');
+    expect(await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))).toBeNull();
+
+    const trusted = kubepeer(['trust', 'add-ca', b.caCert, '--name', 'peer-b', '--kubeconfig', a.kubeconfig]);
+    expect(trusted.code, trusted.stderr).toBe(0);
+    await waitForReadyNode(A, idB, 120_000, describeFC(A, 'strict'));
+    expect((await foreignCluster(A, 'strict'))?.status?.trustMode).toBe('Trusted');
+  });
+});
