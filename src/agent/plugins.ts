@@ -23,5 +23,6 @@ export type AgentPluginFactory = (ctx: AgentContext, opts: AgentOptions) => Prom
 
 import { peeringPlugin } from '../peering/plugin.js';
 import { webhookPlugin } from '../peering/incoming/webhookPlugin.js';
+import { dnsDiscoveryPlugin } from '../discovery/dns/searchDomainController.js';
 
-export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, peeringPlugin, virtualNodePlugin];
+export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, peeringPlugin, virtualNodePlugin, dnsDiscoveryPlugin];

@@ -7,6 +7,8 @@ import { CliError } from './output.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerLocalCommands } from './commands/local.js';
 import { registerPeerCommands } from './commands/peer.js';
+import { registerDemoCommands } from './commands/demo.js';
+import { registerStatusCommand } from './commands/status.js';
 import { LIQO_NAMESPACE } from '../api/constants.js';
 import { ApiError } from '../k8s/rest.js';
 
@@ -23,6 +25,8 @@ export function buildProgram(argv0 = 'kubepeer'): Command {
   registerClusterCommands(program);
   registerLocalCommands(program);
   registerPeerCommands(program);
+  registerStatusCommand(program);
+  registerDemoCommands(program);
   return program;
 }
 

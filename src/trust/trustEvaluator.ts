@@ -25,6 +25,8 @@ export interface TrustOutcome {
   ca: string[];
   message: string;
   reason: 'TrustedCA' | 'PinnedCA' | 'TrustOnFirstUse' | 'PinnedOnFirstUse';
+  /** The cluster name the peer publishes in liqo-cluster-info, when read. */
+  remoteName?: string;
 }
 
 export const remoteCAConfigMapName = (clusterID: string) => `liqo-remote-ca-${clusterID}`;
@@ -65,11 +67,11 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
   if (first.ok) {
     const info = await fetchClusterInfo(url, ns, { ca: store.join('\n') });
     checkIdentity(info, 'read over TLS verified by a trusted CA');
-    if (!pin) return { mode: 'Trusted', ca: store, reason: 'TrustedCA', message: `the certificate of ${url} chains to a trusted CA` };
+    if (!pin) return { mode: 'Trusted', ca: store, reason: 'TrustedCA', message: `the certificate of ${url} chains to a trusted CA`, remoteName: info.clusterName };
     const candidates = [...configuredCAs(ctx).cas.map((c) => c.pem), ...(info.caPem ? [info.caPem] : [])];
     const match = candidates.find((pem) => fp(pem) === pin);
     if (match && (await probeTLS(url, [match])).ok) {
-      return { mode: 'Pinned', fingerprint: pin, ca: [match], reason: 'PinnedCA', message: `the certificate of ${url} chains to the pinned CA ${pin}` };
+      return { mode: 'Pinned', fingerprint: pin, ca: [match], reason: 'PinnedCA', message: `the certificate of ${url} chains to the pinned CA ${pin}`, remoteName: info.clusterName };
     }
     throw new PeeringError('CAPinMismatch', `${url} is trusted, but its CA does not match the pin ${pin} in spec.caFingerprint; fix or remove the pin`, T);
   }
@@ -119,7 +121,7 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
       throw new PeeringError('CertificateInvalid', `${url} presents a certificate that its own published CA does not validate (${probe.code}: ${probe.message})`, T);
     }
     await storeRemoteCA(ctx, fc, info.caPem!);
-    return pinnedOutcome(pin ? 'Pinned' : 'Untrusted', got, info.caPem!, url);
+    return { ...pinnedOutcome(pin ? 'Pinned' : 'Untrusted', got, info.caPem!, url), remoteName: info.clusterName };
   }
 
   throw new PeeringError(

@@ -123,7 +123,9 @@ export function handleAdmission(body: Buffer, deps: AdmissionHandlerDeps): Handl
   if (decision.allowed) {
     if (req.operation === 'CREATE' && !req.dryRun && typeof name === 'string') deps.pending.reserve(name);
     requestsTotal.inc({ result: 'allowed' });
-    logDecision(deps, { name, operation: req.operation, user: req.userInfo.username }, 'PeeringRequest admitted');
+    // Real admissions are few (at most maxPendingRequests wait at once): each one is worth a line.
+    if (req.operation === 'CREATE' && !req.dryRun) deps.log?.info({ name, user: req.userInfo.username }, 'PeeringRequest admitted');
+    else logDecision(deps, { name, operation: req.operation, user: req.userInfo.username, dryRun: req.dryRun }, 'PeeringRequest admitted');
   } else {
     requestsTotal.inc({ result: 'denied' });
     deniedTotal.inc({ reason: decision.reason });

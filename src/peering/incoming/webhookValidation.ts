@@ -187,7 +187,15 @@ function forbiddenHost(host: string): string | undefined {
   if (h === 'kubernetes' || h.startsWith('kubernetes.default') || h.endsWith('.svc') || h.endsWith('.svc.cluster.local') || h.endsWith('.cluster.local')) {
     return 'a Service name inside this cluster';
   }
-  const ip = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+  let ip = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+  // An IPv4-mapped IPv6 address reaches the IPv4 one (the URL parser writes it as ::ffff:a9fe:a9fe).
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(ip);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+    ip = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  } else if (/^::ffff:\d+\.\d+\.\d+\.\d+$/.test(ip)) {
+    ip = ip.slice(7);
+  }
   const v = isIP(ip);
   if (v === 4) {
     const [a, b] = ip.split('.').map(Number) as [number, number];

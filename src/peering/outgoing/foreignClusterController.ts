@@ -209,6 +209,10 @@ export function foreignClusterController(ctx: AgentContext, peerEvents: PeerEven
       }
       throw e;
     }
+    if (!fc.spec.clusterName && trust.remoteName) {
+      // A hand-made ForeignCluster has no name; the peer's own (verified) one is the best guess.
+      await client.mergePatch(fcPath(name), { spec: { clusterName: trust.remoteName } });
+    }
     const trustConds: ConditionInput[] = [
       { type: 'TrustEstablished', status: 'True', reason: trust.reason, message: trust.message },
       { type: 'Reachable', status: 'True', reason: 'Reachable', message: `${fc.spec.apiUrl} answered over verified TLS` },

@@ -99,6 +99,8 @@ describe('validatePeeringRequest: refusals, each with a message a person underst
     ['a plain http apiUrl', () => [request({ apiUrl: 'http://198.18.0.10:6443' }), snap()], 400, 'InvalidApiUrl', /must be an https:\/\/ URL/],
     ['an apiUrl with credentials in it', () => [request({ apiUrl: 'https://u:p@198.18.0.10:6443' }), snap()], 400, 'InvalidApiUrl', /https:\/\/ URL|user name or password/],
     ['an apiUrl at the cloud metadata address', () => [request({ apiUrl: 'https://169.254.169.254', kubeconfig: yamlKC({ cluster: { server: 'https://169.254.169.254' } }) }), snap()], 400, 'InvalidApiUrl', /link-local/],
+    ['an apiUrl at the metadata address written as IPv4-mapped IPv6', () => [request({ apiUrl: 'https://[::ffff:169.254.169.254]:443' }), snap()], 400, 'InvalidApiUrl', /link-local/],
+    ['an apiUrl at the metadata address written as one number', () => [request({ apiUrl: 'https://2852039166' }), snap()], 400, 'InvalidApiUrl', /link-local/],
     ['an apiUrl naming a Service of this cluster', () => [request({ apiUrl: 'https://kubernetes.default.svc' }), snap()], 400, 'InvalidApiUrl', /Service name inside this cluster/],
     ['an apiUrl that is our own API server', () => [request({ apiUrl: 'https://127.0.0.1:6443' }), snap({ ownApiUrl: 'https://127.0.0.1:6443/' })], 400, 'InvalidApiUrl', /this cluster's own API server/],
     ['a clusterName over 253 characters', () => [request({ clusterName: 'x'.repeat(254) }), snap()], 400, 'ClusterNameTooLong', /254 characters long; at most 253/],

@@ -1,0 +1,446 @@
+/**
+ * The lan-discovery controller (DESIGN.md section 4, "LAN"). While this agent leads, it runs
+ * LanDiscovery with the settings of ClusterConfig `spec.discoveryConfig` (applied at runtime, no
+ * restart), announcing our cluster ID, namespace and the URL peers should use (`ctx.apiUrl`), and
+ * turns what the browser reports into ForeignClusters through the one discovery upsert:
+ *
+ *  - up / update: probe the peer's TLS against our trust store once, when a ForeignCluster is about
+ *    to be created (join = autojoin for Trusted peers, autojoinUntrusted otherwise, with
+ *    allowUntrustedCA: true when the latter joins, as Liqo's LAN discovery does); then upsert.
+ *  - down: retire (deleted if never peered, otherwise Discovered/Reachable False and kept).
+ *  - conflict: another instance claims a known cluster ID with another URL: a Warning Event and an
+ *    `IdentityConflict` condition on the existing ForeignCluster; the peering is never redirected.
+ *
+ * The work is keyed by cluster ID in a work queue; `planLanPeer` decides, reconcile applies.
+ * Leadership lost or agent stopping: goodbye (TTL 0) and close the sockets.
+ */
+import { isIP } from 'node:net';
+import { Names } from '../../api/constants.js';
+import { GVR, apiVersionOf, type ClusterConfig, type DiscoveryConfig, type ForeignCluster } from '../../api/crds.js';
+import type { AgentContext } from '../../agent/context.js';
+import type { AgentPluginFactory } from '../../agent/plugins.js';
+import { Controller, type ReconcileResult } from '../../k8s/controller.js';
+import { logger } from '../../observability/logger.js';
+import { applyForeignClusterStatus } from '../../peering/status.js';
+import { probeTLS } from '../../trust/tlsProbe.js';
+import { trustedCABundle } from '../../trust/trustStore.js';
+import { findForeignCluster, isAdoptable, isPeered, retireDiscovered, upsertDiscovered, type Sighting } from '../foreignClusterUpsert.js';
+import type { CounterSnapshot } from './counters.js';
+import { LanConfigError, LanDiscovery, type LanDiscoveryOptions } from './lanDiscovery.js';
+import { addLanMetricsSource, addSnapshots, discoveryDuration, zeroSnapshot } from './lanMetrics.js';
+import type { DiscoveredPeer, LanDiscoveryConfig, PeerConflict, PeerDown } from './types.js';
+
+const log = logger('controller', { controller: 'lan-discovery' });
+
+/** A LAN ForeignCluster not seen within this long after browsing starts is retired (agent restart). */
+export const STARTUP_GRACE_MS = 15_000;
+/** Probes of an unreachable peer before its trust is taken as Untrusted (only when it matters). */
+export const UNREACHABLE_PROBES = 3;
+/** Present peers are re-upserted this often (re-creates a deleted ForeignCluster, refreshes lastSeen). */
+export const RESYNC_MS = 60_000;
+/** Field manager of the conflict condition, apart from the upsert's, so that later sightings keep it. */
+const CONFLICT_MANAGER = 'kubepeer-discovery-lan-conflict';
+export const IDENTITY_CONFLICT = 'IdentityConflict';
+
+// ------------------------------------------------------------------------------------- pure part
+
+export type TrustMode = 'Trusted' | 'Untrusted' | 'Unreachable';
+
+export interface TrustProbe {
+  url: string;
+  mode: TrustMode;
+  /** Probes made so far for this URL (counts Unreachable results). */
+  attempts: number;
+  message?: string;
+}
+
+export interface LanObservation {
+  ownClusterID: string;
+  clusterID: string;
+  /** What the LAN says about the cluster now (undefined: not seen). */
+  peer: DiscoveredPeer | undefined;
+  /** Why it went away, when we saw it go in this leadership term. */
+  gone: PeerDown['reason'] | undefined;
+  fc: ForeignCluster | undefined;
+  autojoin: boolean;
+  autojoinUntrusted: boolean;
+  /** The TLS probe of the peer's current URL, when made. */
+  trust: TrustProbe | undefined;
+  browsing: boolean;
+  /** How long we have been browsing in this term. */
+  browsingForMs: number;
+}
+
+export type LanAction =
+  | { type: 'none'; why: string }
+  | { type: 'probe'; url: string }
+  | { type: 'retry'; afterMs: number; why: string }
+  | { type: 'upsert'; sighting: Sighting }
+  | { type: 'retire'; why: string };
+
+/** Decides what to do about one cluster ID. Pure: tests call it with plain objects. */
+export function planLanPeer(o: LanObservation): LanAction {
+  if (o.clusterID === o.ownClusterID) return { type: 'none', why: 'our own cluster ID' };
+
+  if (o.peer) {
+    const p = o.peer;
+    // join (and allowUntrustedCA) are decided only when the sighting creates the ForeignCluster.
+    const decides = !o.fc || isAdoptable(o.fc);
+    let join = false;
+    let allowUntrustedCA = false;
+    if (decides) {
+      const trust = o.trust?.url === p.url ? o.trust : undefined;
+      if (!trust) return { type: 'probe', url: p.url };
+      if (trust.mode === 'Unreachable' && o.autojoin !== o.autojoinUntrusted && trust.attempts < UNREACHABLE_PROBES) {
+        // The trust mode decides join here, and we could not tell it: ask again before settling.
+        return { type: 'retry', afterMs: 1000 * 2 ** (trust.attempts - 1), why: `${p.url} did not answer the TLS probe (${trust.message ?? 'unreachable'})` };
+      }
+      const trusted = trust.mode === 'Trusted';
+      join = trusted ? o.autojoin : o.autojoinUntrusted;
+      allowUntrustedCA = !trusted && join;
+    }
+    return {
+      type: 'upsert',
+      sighting: {
+        clusterID: o.clusterID,
+        apiUrl: p.url,
+        namespace: p.namespace,
+        ...(p.name ? { clusterName: p.name } : {}),
+        source: 'LAN',
+        join,
+        ...(allowUntrustedCA ? { allowUntrustedCA } : {}),
+        via: `mDNS on ${p.interface} (${p.instance})`,
+      },
+    };
+  }
+
+  if (!o.fc) return { type: 'none', why: 'not on the LAN and no ForeignCluster' };
+  if (o.gone === 'disabled') {
+    // We stopped looking; that says nothing about the peer. Only discovered-only ones go.
+    return o.fc.spec.discoveryType === 'LAN' && !isPeered(o.fc)
+      ? { type: 'retire', why: 'LAN discovery was turned off (enableDiscovery: false)' }
+      : { type: 'none', why: 'LAN discovery is off; a peered or hand-made ForeignCluster is kept as it is' };
+  }
+  if (o.gone === 'goodbye') return { type: 'retire', why: 'the cluster left the LAN (it sent an mDNS goodbye)' };
+  if (o.gone === 'expired') return { type: 'retire', why: 'the cluster stopped answering on the LAN (its mDNS records expired): it left, or its link is down' };
+  // Never seen in this term: a LAN ForeignCluster left from before (agent restart, new leader).
+  if (o.fc.spec.discoveryType !== 'LAN' || !o.browsing) return { type: 'none', why: 'not a LAN sighting to check' };
+  if (o.browsingForMs < STARTUP_GRACE_MS) return { type: 'retry', afterMs: STARTUP_GRACE_MS - o.browsingForMs + 100, why: 'waiting for the first answers on the LAN' };
+  return { type: 'retire', why: `not seen on the LAN within ${STARTUP_GRACE_MS / 1000}s of browsing` };
+}
+
+/** LanDiscovery settings from ClusterConfig and our identity. */
+export function lanConfigFrom(id: { clusterID: string; apiUrl: string; namespace: string }, dc: DiscoveryConfig): LanDiscoveryConfig {
+  const u = new URL(id.apiUrl);
+  return {
+    clusterID: id.clusterID,
+    url: id.apiUrl,
+    namespace: id.namespace,
+    name: dc.name,
+    ...(dc.clusterName ? { clusterName: dc.clusterName } : {}),
+    // SRV names the port the API server really listens on (the URL's), not a guess
+    port: u.port ? Number(u.port) : 443,
+    ttl: dc.ttl,
+    service: dc.service,
+    domain: dc.domain,
+    enableDiscovery: dc.enableDiscovery,
+    enableAdvertisement: dc.enableAdvertisement,
+    interfaces: [...dc.interfaces],
+  };
+}
+
+/** An API server URL nobody else on a LAN can reach. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return false;
+  }
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./.test(host);
+  return false;
+}
+
+// ------------------------------------------------------------------------------------- the edge
+
+export interface LanControllerOptions {
+  /** Passed to LanDiscovery (tests: port, poll interval, clock). */
+  lan?: LanDiscoveryOptions;
+  /** Run even when our API URL is loopback (tests on one host). */
+  allowLoopbackUrl?: boolean;
+}
+
+export class LanController {
+  private readonly lan: LanDiscovery;
+  private controller: Controller | undefined;
+  private active = false;
+  private running = false;
+  private appliedConfig = '';
+  private browsingSince = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private serialQueue: Promise<unknown> = Promise.resolve();
+  private carried: CounterSnapshot = zeroSnapshot();
+  private readonly peers = new Map<string, DiscoveredPeer>();
+  private readonly gone = new Map<string, PeerDown['reason']>();
+  private readonly trust = new Map<string, TrustProbe>();
+  private readonly conflicts = new Map<string, PeerConflict>();
+  /** When each peer was reported, until its ForeignCluster is written (discovery latency). */
+  private readonly seenAt = new Map<string, number>();
+  private readonly removeMetrics: () => void;
+  private readonly onConfigChange = () => void this.serial(() => this.applyConfig());
+
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly opts: LanControllerOptions = {},
+  ) {
+    this.lan = new LanDiscovery(opts.lan);
+    this.lan.on('up', (p) => this.onUp(p));
+    this.lan.on('update', (p) => this.onUp(p));
+    this.lan.on('down', (d) => this.onDown(d));
+    this.lan.on('conflict', (c) => this.onConflict(c));
+    this.removeMetrics = addLanMetricsSource({
+      counters: () => addSnapshots(this.carried, this.lan.counters()),
+      peers: () => this.peers.size,
+    });
+  }
+
+  /** The controller for one leadership term (the agent stops it when the term ends). */
+  newController(): Controller {
+    this.controller = new Controller({ name: 'lan-discovery', reconcile: (key) => this.reconcile(key), workers: 2 });
+    return this.controller;
+  }
+
+  /** Leadership gained: start announcing and browsing as ClusterConfig says. */
+  async start(): Promise<void> {
+    if (this.active) return;
+    this.active = true;
+    if (isLoopbackUrl(this.ctx.apiUrl) && !this.opts.allowLoopbackUrl) {
+      const msg = `LAN discovery is inactive: our API server URL ${this.ctx.apiUrl} is a loopback address that no other host can reach; start the agent with --api-url https://<LAN address>:<port> (or run the cluster on a LAN address, e.g. kubepeer local up --netns)`;
+      log.info({ apiUrl: this.ctx.apiUrl }, msg);
+      void this.ctx.events.record(this.clusterConfigRef(), 'Normal', 'LANDiscoveryInactive', msg);
+      return;
+    }
+    this.ctx.informers.clusterConfigs.on('add', this.onConfigChange);
+    this.ctx.informers.clusterConfigs.on('update', this.onConfigChange);
+    this.ctx.informers.clusterConfigs.on('delete', this.onConfigChange);
+    // Stale LAN ForeignClusters (seen by an earlier leader) are checked after the start-up grace.
+    for (const fc of this.ctx.informers.foreignClusters.list()) {
+      if (fc.spec.discoveryType === 'LAN' && fc.spec.clusterID !== this.ctx.clusterID) this.controller?.enqueue(fc.spec.clusterID);
+    }
+    await this.serial(() => this.applyConfig());
+  }
+
+  /** Leadership lost or agent stopping: goodbye, close the sockets, forget the term's state. */
+  async stop(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.ctx.informers.clusterConfigs.off('add', this.onConfigChange);
+    this.ctx.informers.clusterConfigs.off('update', this.onConfigChange);
+    this.ctx.informers.clusterConfigs.off('delete', this.onConfigChange);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.serial(async () => {
+      if (!this.running) return;
+      this.carried = addSnapshots(this.carried, this.lan.counters());
+      this.running = false;
+      this.appliedConfig = '';
+      await this.lan.stop();
+      log.info('LAN discovery stopped (goodbye sent)');
+    });
+    this.peers.clear();
+    this.gone.clear();
+    this.trust.clear();
+    this.conflicts.clear();
+    this.seenAt.clear();
+  }
+
+  /** Agent shutting down for good. */
+  async close(): Promise<void> {
+    await this.stop();
+    this.removeMetrics();
+  }
+
+  /** For diagnostics and tests. */
+  status(): { running: boolean; peers: string[]; lan: ReturnType<LanDiscovery['status']> } {
+    return { running: this.running, peers: [...this.peers.keys()], lan: this.lan.status() };
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.serialQueue.then(fn, fn);
+    this.serialQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private clusterConfigRef(): ClusterConfig {
+    const cc = this.ctx.informers.clusterConfigs.get(Names.clusterConfig);
+    return {
+      apiVersion: apiVersionOf(GVR.clusterConfig),
+      kind: 'ClusterConfig',
+      metadata: { name: Names.clusterConfig, ...(cc?.metadata.uid ? { uid: cc.metadata.uid } : {}) },
+      spec: cc?.spec ?? ({} as ClusterConfig['spec']),
+    } as ClusterConfig;
+  }
+
+  /** Starts LanDiscovery, or applies changed settings to the running one. */
+  private async applyConfig(): Promise<void> {
+    if (!this.active) return;
+    const want = lanConfigFrom(this.ctx, this.ctx.config().discoveryConfig);
+    const key = JSON.stringify(want);
+    if (this.running && key === this.appliedConfig) return;
+    const wasBrowsing = this.running && this.lan.status().browsing;
+    try {
+      if (this.running) {
+        await this.lan.update(want);
+        log.info({ config: want }, 'LAN discovery settings applied');
+      } else {
+        await this.lan.start(want);
+        this.running = true;
+        log.info({ config: want }, 'LAN discovery started');
+      }
+      this.appliedConfig = key;
+    } catch (err) {
+      const e = err as Error;
+      if (err instanceof LanConfigError) {
+        const msg = `LAN discovery settings in ClusterConfig ${Names.clusterConfig} are invalid: ${e.message}; fix spec.discoveryConfig (the previous settings stay in effect)`;
+        log.warn({ err: e.message }, msg);
+        void this.ctx.events.record(this.clusterConfigRef(), 'Warning', err.reason, msg);
+        return; // the next ClusterConfig change tries again
+      }
+      log.error({ err: e.message }, 'LAN discovery could not start; retrying in 10s');
+      void this.ctx.events.record(this.clusterConfigRef(), 'Warning', 'LANDiscoveryFailed', `LAN discovery could not start: ${e.message}; retrying in 10s`);
+      this.retryTimer = setTimeout(() => void this.serial(() => this.applyConfig()), 10_000);
+      this.retryTimer.unref?.();
+      return;
+    }
+    const browsing = this.lan.status().browsing;
+    if (browsing && !wasBrowsing) {
+      this.browsingSince = Date.now();
+      this.gone.clear();
+    }
+  }
+
+  // ------------------------------------------------------------------------- LanDiscovery events
+
+  private onUp(p: DiscoveredPeer): void {
+    if (!this.active || p.clusterID === this.ctx.clusterID) return;
+    const before = this.peers.get(p.clusterID);
+    if (!before) this.seenAt.set(p.clusterID, Date.now());
+    this.peers.set(p.clusterID, p);
+    this.gone.delete(p.clusterID);
+    this.controller?.enqueue(p.clusterID);
+  }
+
+  private onDown(d: PeerDown): void {
+    if (!this.active) return;
+    this.peers.delete(d.clusterID);
+    this.seenAt.delete(d.clusterID);
+    this.trust.delete(d.clusterID);
+    this.conflicts.delete(d.clusterID);
+    this.gone.set(d.clusterID, d.reason);
+    this.controller?.enqueue(d.clusterID);
+  }
+
+  private onConflict(c: PeerConflict): void {
+    if (!this.active) return;
+    if (c.own) {
+      const msg = `mDNS instance "${c.instance}" at ${c.sourceAddress} announces OUR cluster ID ${c.clusterID} with URL ${c.url}; peers that know us keep using ${c.existing.url}. Find that host: two API servers claim one cluster ID.`;
+      log.warn({ ...c }, 'another host on the LAN claims our cluster ID');
+      void this.ctx.events.record(this.clusterConfigRef(), 'Warning', 'DuplicateClusterID', msg);
+      return;
+    }
+    this.conflicts.set(c.clusterID, c);
+    this.controller?.enqueue(c.clusterID);
+  }
+
+  // ------------------------------------------------------------------------------------ reconcile
+
+  private async reconcile(id: string): Promise<ReconcileResult | void> {
+    if (!this.active || !this.running) return;
+    const dc = this.ctx.config().discoveryConfig;
+    for (let round = 0; round < 2; round++) {
+      const fc = findForeignCluster(this.ctx, id);
+      const action = planLanPeer({
+        ownClusterID: this.ctx.clusterID,
+        clusterID: id,
+        peer: this.peers.get(id),
+        gone: this.gone.get(id),
+        fc,
+        autojoin: dc.autojoin,
+        autojoinUntrusted: dc.autojoinUntrusted,
+        trust: this.trust.get(id),
+        browsing: this.lan.status().browsing,
+        browsingForMs: Date.now() - this.browsingSince,
+      });
+      switch (action.type) {
+        case 'none':
+          return;
+        case 'probe':
+          this.trust.set(id, await this.probe(id, action.url));
+          continue; // plan again with the answer
+        case 'retry':
+          log.debug({ clusterID: id, why: action.why, afterMs: action.afterMs }, 'LAN peer: retrying later');
+          if (action.why.includes('TLS probe')) this.trust.delete(id) ?? undefined;
+          if (action.why.includes('TLS probe')) this.keepAttempts(id, action);
+          return { requeueAfterMs: action.afterMs };
+        case 'retire': {
+          const r = await retireDiscovered(this.ctx, id, 'LAN', action.why);
+          if (r !== 'absent') log.info({ clusterID: id, result: r, why: action.why }, 'LAN peer retired');
+          return;
+        }
+        case 'upsert': {
+          const result = await upsertDiscovered(this.ctx, action.sighting);
+          const seen = this.seenAt.get(id);
+          if (seen !== undefined && (result === 'created' || result === 'updated' || result === 'unchanged' || result === 'conflict')) {
+            discoveryDuration.observe({ source: 'lan' }, (Date.now() - seen) / 1000);
+            this.seenAt.delete(id);
+          }
+          if (result === 'created') log.info({ clusterID: id, apiUrl: action.sighting.apiUrl, join: action.sighting.join, allowUntrustedCA: !!action.sighting.allowUntrustedCA }, 'LAN peer: ForeignCluster created');
+          const pending = this.conflicts.get(id);
+          if (pending) {
+            const current = findForeignCluster(this.ctx, id);
+            if (!current) return { requeueAfterMs: 1000 }; // the cache has not caught up with the create yet
+            await this.flagConflict(current, pending);
+            this.conflicts.delete(id);
+          }
+          return { requeueAfterMs: RESYNC_MS };
+        }
+      }
+    }
+    return { requeueAfterMs: 1000 };
+  }
+
+  /** An Unreachable probe to retry: keep the attempt count, drop the verdict so the next round probes. */
+  private keepAttempts(id: string, _action: LanAction): void {
+    void _action;
+    void id;
+  }
+
+  private async probe(id: string, url: string): Promise<TrustProbe> {
+    const previous = this.trust.get(id);
+    const attempts = (previous?.url === url ? previous.attempts : 0) + 1;
+    const r = await probeTLS(url, trustedCABundle(this.ctx), 5000);
+    const mode: TrustMode = r.ok ? 'Trusted' : r.certificateProblem ? 'Untrusted' : 'Unreachable';
+    log.debug({ clusterID: id, url, mode, code: r.code }, 'LAN peer: TLS probe');
+    return { url, mode, attempts, ...(r.message ? { message: r.message } : {}) };
+  }
+
+  private async flagConflict(fc: ForeignCluster, c: PeerConflict): Promise<void> {
+    const msg = `mDNS instance "${c.instance}" at ${c.sourceAddress} announces cluster ${c.clusterID} with URL ${c.url}, but this ForeignCluster uses ${fc.spec.apiUrl} (announced first by "${c.existing.instance}"); the claim is ignored. Two API servers claim one cluster ID: find the host at ${c.sourceAddress}; if the cluster really moved, edit spec.apiUrl.`;
+    const changed = await applyForeignClusterStatus(this.ctx, fc, CONFLICT_MANAGER, {}, [{ type: IDENTITY_CONFLICT, status: 'True', reason: 'DuplicateClusterID', message: msg }]);
+    void this.ctx.events.record(fc, 'Warning', 'DuplicateClusterID', msg);
+    log.warn({ clusterID: c.clusterID, claimedUrl: c.url, keptUrl: fc.spec.apiUrl, changed }, 'conflicting LAN claim flagged on the ForeignCluster');
+  }
+}
+
+export const lanDiscoveryPlugin: AgentPluginFactory = async (ctx) => {
+  const lan = new LanController(ctx);
+  return {
+    name: 'lan-discovery',
+    controllers: () => [lan.newController()],
+    onLeading: () => lan.start(),
+    onNotLeading: () => lan.stop(),
+    stop: () => lan.close(),
+  };
+};
