@@ -35,8 +35,10 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   say('installing npm dependencies...');
   run('npm', ['ci', '--no-audit', '--no-fund']);
 } else {
-  // npm ci runs "prepare" (the build); otherwise build here so dist/ matches src/.
+  // npm ci runs "prepare" (the build); otherwise build here so dist/ matches src/ (the agent, and
+  // the dashboard web app it serves from dist/dashboard-web).
   run('npx', ['tsc', '-p', 'tsconfig.build.json']);
+  run('npm', ['run', '--silent', 'build:web']);
 }
 
 // 2. Debian packages

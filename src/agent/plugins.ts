@@ -23,6 +23,8 @@ export type AgentPluginFactory = (ctx: AgentContext, opts: AgentOptions) => Prom
 
 import { peeringPlugin } from '../peering/plugin.js';
 import { webhookPlugin } from '../peering/incoming/webhookPlugin.js';
+import { dashboardPlugin } from '../dashboard/dashboardPlugin.js';
 import { dnsDiscoveryPlugin } from '../discovery/dns/searchDomainController.js';
+import { lanDiscoveryPlugin } from '../discovery/lan/lanController.js';
 
-export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, peeringPlugin, virtualNodePlugin, dnsDiscoveryPlugin];
+export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, dashboardPlugin, peeringPlugin, virtualNodePlugin, dnsDiscoveryPlugin, lanDiscoveryPlugin];

@@ -7,6 +7,7 @@ import { CliError } from './output.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerLocalCommands } from './commands/local.js';
 import { registerPeerCommands } from './commands/peer.js';
+import { registerDnsDiscoveryCommands } from './commands/dns.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerStatusCommand } from './commands/status.js';
 import { LIQO_NAMESPACE } from '../api/constants.js';
@@ -25,6 +26,7 @@ export function buildProgram(argv0 = 'kubepeer'): Command {
   registerClusterCommands(program);
   registerLocalCommands(program);
   registerPeerCommands(program);
+  registerDnsDiscoveryCommands(program);
   registerStatusCommand(program);
   registerDemoCommands(program);
   return program;

@@ -217,13 +217,13 @@ export async function setJoin(kube: KubeClient, name: string, body: unknown): Pr
   const join = (body as { join?: unknown } | null)?.join;
   if (typeof join !== 'boolean') throw new HttpError(400, 'Invalid', 'The body must be {"join": true} or {"join": false}.');
   const doing = join ? `connect to peer "${name}"` : `disconnect from peer "${name}"`;
-  await getPeerFor(kube, name, 'patch', doing);
+  await getPeerFor(kube, name, doing);
   const fc = await required(kube.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name }), { spec: { join } }), 'patch', GVR.foreignCluster, doing);
   return peerView({ fc, now: new Date() });
 }
 
 /** Reads the peer first so that "not found" is not mistaken for a permission problem, and vice versa. */
-async function getPeerFor(kube: KubeClient, name: string, verb: string, doing: string): Promise<ForeignCluster | undefined> {
+async function getPeerFor(kube: KubeClient, name: string, doing: string): Promise<ForeignCluster | undefined> {
   try {
     return await getPeer(kube, name);
   } catch (e) {
@@ -232,7 +232,6 @@ async function getPeerFor(kube: KubeClient, name: string, verb: string, doing: s
     if (e instanceof HttpError && e.status === 404) throw new HttpError(404, 'NotFound', `Cannot ${doing}: there is no peer named "${name}".`);
     throw e;
   }
-  void verb;
 }
 
 export async function removePeer(kube: KubeClient, name: string): Promise<void> {

@@ -26,8 +26,6 @@ export interface Sighting {
   /** `allowUntrustedCA` for a ForeignCluster created by this sighting (LAN autojoinUntrusted). */
   allowUntrustedCA?: boolean;
   caFingerprint?: string;
-  /** `allowUntrustedCA` for a ForeignCluster created by this sighting (trust on first use). */
-  allowUntrustedCA?: boolean;
   /** Extra labels (e.g. discovery.liqo.io/searchdomain). */
   labels?: Record<string, string>;
   /**

@@ -394,7 +394,8 @@ export class NetnsLab {
     const addrs = await run(['-o', '-4', 'addr', 'show', 'dev', this.bridge]);
     if (!addrs.includes(` ${address}/${prefixLength} `)) {
       await run(['addr', 'add', `${address}/${prefixLength}`, 'dev', this.bridge]).catch((err: unknown) => {
-        if (!String((err as Error).message).includes('File exists')) throw err;
+        // another addHost (this process or another) added it first: fine
+        if (!/File exists|already assigned/i.test(String((err as Error).message))) throw err;
       });
     }
     await run(['link', 'set', this.bridge, 'up']);
@@ -538,6 +539,34 @@ export class NetnsLab {
 
   async restoreLink(name: string): Promise<void> {
     await run(['link', 'set', this.requireHost(name).hostIfname, 'up']);
+  }
+
+  /** The recorded host whose namespace is `netns` (e.g. from a cluster's state), if any. */
+  async hostByNetns(netns: string): Promise<NetnsHost | undefined> {
+    return this.allRecordedHostsSync().find((h) => h.netns === netns);
+  }
+
+  /**
+   * Removes the bridge and this lab's state when no host is left on it (the last `local down`).
+   * Returns whether it did. A bridge that still has ports (someone else's veth) is kept.
+   */
+  async removeBridgeIfUnused(): Promise<boolean> {
+    if (this.allRecordedHostsSync().length > 0) return false;
+    if (linkExistsSync(this.bridge)) {
+      let ports: string[] = [];
+      try {
+        ports = readdirSync(`/sys/class/net/${this.bridge}/brif`);
+      } catch {
+        // not a bridge we can inspect: leave it alone
+        return false;
+      }
+      if (ports.length > 0) return false;
+      await tryRun(['link', 'del', this.bridge]);
+    }
+    labsToClean.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+    log.info({ bridge: this.bridge }, 'bridge removed (no host left on it)');
+    return true;
   }
 
   /** Removes every host of this lab, and the bridge when this lab created it (or `removeBridge`). */

@@ -1,5 +1,6 @@
 /** The kubeconfig a requester hands to its peer: one https cluster with its CA, one token user. */
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { parsePeerKubeconfig } from './incoming/webhookValidation.js';
 
 export interface TokenKubeconfig {
   server: string;
@@ -18,14 +19,12 @@ export function buildTokenKubeconfig(k: TokenKubeconfig, name = 'peer'): string 
   });
 }
 
-/** Reads back what buildTokenKubeconfig wrote (the webhook has already checked the shape). */
+/**
+ * Reads a peer's kubeconfig with the same bounded parser and rules as the admission webhook (a
+ * crafted YAML document cannot exhaust the agent here either).
+ */
 export function parseTokenKubeconfig(text: string): TokenKubeconfig {
-  const doc = parse(text) as {
-    clusters?: Array<{ cluster?: { server?: string; 'certificate-authority-data'?: string } }>;
-    users?: Array<{ user?: { token?: string } }>;
-  };
-  const cluster = doc?.clusters?.[0]?.cluster;
-  const token = doc?.users?.[0]?.user?.token;
-  if (!cluster?.server || !cluster['certificate-authority-data'] || !token) throw new Error('kubeconfig lacks a server, a CA or a token');
-  return { server: cluster.server, caPem: Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8'), token };
+  const r = parsePeerKubeconfig(text);
+  if (!r.ok) throw new Error(r.message);
+  return { server: r.value.server, caPem: r.value.caPem, token: r.value.token };
 }

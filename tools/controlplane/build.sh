@@ -49,5 +49,5 @@ for b in "${binaries[@]}"; do
   mv "$out/bin/$b.tmp" "$out/bin/$b"
   echo "kubepeer: built $b in $((SECONDS - start))s" >&2
 done
-echo "{\"kubernetes\":\"$k8s_version\",\"etcd\":\"$etcd_version\"}" > "$out/versions.json"
+echo "{\"kubernetes\":\"$k8s_version\",\"etcd\":\"$etcd_version\",\"buildSeconds\":$SECONDS}" > "$out/versions.json"
 echo "$out/bin"

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getLocalCluster, listLocalClusters, recordAgent, startLocalCluster, stopLocalCluster, type ListedCluster } from '../../localcluster/localCluster.js';
 import { install } from '../../install/install.js';
+import { assertNetnsSupport, DEFAULT_BRIDGE, DEFAULT_SUBNET, NetnsError, NetnsLab, type NetnsHost } from '../../localcluster/netns.js';
 import { KubeClient } from '../../k8s/rest.js';
 import { CliError, age, print, progress, progressDone } from '../output.js';
 import { globals } from '../globals.js';
@@ -32,13 +33,28 @@ export function registerLocalCommands(program: Command): void {
     .description('Start a local cluster in the background and print its kubeconfig path.')
     .option('--address <ip>', 'address the API server listens on', '127.0.0.1')
     .option('--agent', 'also install kubepeer and run its agent in the background')
+    .option('--netns', `run the cluster on its own network-namespace host on the shared bridge ${DEFAULT_BRIDGE} (${DEFAULT_SUBNET}; the machine reaches it at its address); needs root`)
     .addHelpText('after', '\nExamples:\n  kubepeer local up a\n  kubectl --kubeconfig "$(kubepeer local up b --agent)" get nodes\n  kubepeer local up c --netns --agent -o json')
     .action(async (name: string, opts: { address: string; agent?: boolean; netns?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       let address = opts.address;
       let netns: string | undefined;
-      progress(`starting local cluster "${name}" on ${address}...`);
-      const cluster = await startLocalCluster({ name, address, netns, persistent: true });
+      let host: NetnsHost | undefined;
+      if (opts.netns) {
+        const existing = getLocalCluster(name);
+        if (existing?.running) throw new CliError(`local cluster "${name}" is already running (kubeconfig ${existing.kubeconfig}); stop it with: kubepeer local down ${name}`);
+        host = await addNetnsHost(name, cmd.getOptionValueSource('address') === 'cli' ? opts.address : undefined);
+        address = host.address;
+        netns = host.netns;
+      }
+      progress(`starting local cluster "${name}" on ${address}${netns ? ` (network namespace ${netns} on bridge ${host!.bridge})` : ''}...`);
+      let cluster;
+      try {
+        cluster = await startLocalCluster({ name, address, netns, persistent: true });
+      } catch (e) {
+        if (host) await removeNetnsHost(host.netns).catch(() => undefined);
+        throw e;
+      }
       let agentPid: number | undefined;
       if (opts.agent) {
         progress(`installing kubepeer into "${name}"...`);
@@ -86,10 +102,36 @@ export function registerLocalCommands(program: Command): void {
         const c = getLocalCluster(n);
         if (!c) throw new CliError(`no local cluster named "${n}" (see: kubepeer local list)`);
         await stopLocalCluster(n);
+        if (c.netns) await removeNetnsHost(c.netns);
         process.stdout.write(`local cluster "${n}" stopped\n`);
       }
       await sleep(0);
     });
+}
+
+/**
+ * A namespace host for `local up --netns`, on the shared persistent bridge (kp-br0,
+ * 198.18.0.0/24, 198.18.0.1 in the root namespace so that kubectl on this machine reaches it).
+ * A host left over by a cluster that is no longer running is replaced.
+ */
+async function addNetnsHost(name: string, address: string | undefined): Promise<NetnsHost> {
+  try {
+    assertNetnsSupport();
+    const lab = new NetnsLab();
+    if (await lab.getHost(name)) await lab.removeHost(name);
+    return await lab.addHost(name, address ? { address } : {});
+  } catch (e) {
+    if (e instanceof NetnsError) throw new CliError(`--netns: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Removes a cluster's namespace host, and the bridge when it was the last host on it. */
+async function removeNetnsHost(netns: string): Promise<void> {
+  const lab = new NetnsLab();
+  const host = await lab.hostByNetns(netns);
+  if (host) await lab.removeHost(host.name);
+  await lab.removeBridgeIfUnused();
 }
 
 function isAlive(pid: number): boolean {

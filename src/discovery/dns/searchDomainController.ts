@@ -32,7 +32,7 @@ import { failedSyncCondition, nextStatus, planEvents, planSync, statusPatch, typ
 export const CONTROLLER_NAME = 'dns-discovery';
 
 /** ForeignCluster writes in flight per sync: 1000 clusters must not go one request at a time. */
-const WRITE_CONCURRENCY = 16;
+const WRITE_CONCURRENCY = 32;
 /** A write that lost a race (409) is retried this soon rather than after a full resync. */
 const CONFLICT_RETRY_MS = 1000;
 

@@ -74,7 +74,8 @@ export interface LanObservation {
 export type LanAction =
   | { type: 'none'; why: string }
   | { type: 'probe'; url: string }
-  | { type: 'retry'; afterMs: number; why: string }
+  /** Come back later; `reprobe`: forget the probe's verdict so that the next round probes again. */
+  | { type: 'retry'; afterMs: number; why: string; reprobe?: boolean }
   | { type: 'upsert'; sighting: Sighting }
   | { type: 'retire'; why: string };
 
@@ -93,7 +94,7 @@ export function planLanPeer(o: LanObservation): LanAction {
       if (!trust) return { type: 'probe', url: p.url };
       if (trust.mode === 'Unreachable' && o.autojoin !== o.autojoinUntrusted && trust.attempts < UNREACHABLE_PROBES) {
         // The trust mode decides join here, and we could not tell it: ask again before settling.
-        return { type: 'retry', afterMs: 1000 * 2 ** (trust.attempts - 1), why: `${p.url} did not answer the TLS probe (${trust.message ?? 'unreachable'})` };
+        return { type: 'retry', afterMs: 1000 * 2 ** (trust.attempts - 1), why: `${p.url} did not answer the TLS probe (${trust.message ?? 'unreachable'})`, reprobe: true };
       }
       const trusted = trust.mode === 'Trusted';
       join = trusted ? o.autojoin : o.autojoinUntrusted;
@@ -185,6 +186,7 @@ export class LanController {
   private readonly peers = new Map<string, DiscoveredPeer>();
   private readonly gone = new Map<string, PeerDown['reason']>();
   private readonly trust = new Map<string, TrustProbe>();
+  private readonly probeAttempts = new Map<string, { url: string; attempts: number }>();
   private readonly conflicts = new Map<string, PeerConflict>();
   /** When each peer was reported, until its ForeignCluster is written (discovery latency). */
   private readonly seenAt = new Map<string, number>();
@@ -225,11 +227,11 @@ export class LanController {
     this.ctx.informers.clusterConfigs.on('add', this.onConfigChange);
     this.ctx.informers.clusterConfigs.on('update', this.onConfigChange);
     this.ctx.informers.clusterConfigs.on('delete', this.onConfigChange);
+    await this.serial(() => this.applyConfig());
     // Stale LAN ForeignClusters (seen by an earlier leader) are checked after the start-up grace.
     for (const fc of this.ctx.informers.foreignClusters.list()) {
       if (fc.spec.discoveryType === 'LAN' && fc.spec.clusterID !== this.ctx.clusterID) this.controller?.enqueue(fc.spec.clusterID);
     }
-    await this.serial(() => this.applyConfig());
   }
 
   /** Leadership lost or agent stopping: goodbye, close the sockets, forget the term's state. */
@@ -252,6 +254,7 @@ export class LanController {
     this.peers.clear();
     this.gone.clear();
     this.trust.clear();
+    this.probeAttempts.clear();
     this.conflicts.clear();
     this.seenAt.clear();
   }
@@ -337,6 +340,7 @@ export class LanController {
     this.peers.delete(d.clusterID);
     this.seenAt.delete(d.clusterID);
     this.trust.delete(d.clusterID);
+    this.probeAttempts.delete(d.clusterID);
     this.conflicts.delete(d.clusterID);
     this.gone.set(d.clusterID, d.reason);
     this.controller?.enqueue(d.clusterID);
@@ -381,8 +385,7 @@ export class LanController {
           continue; // plan again with the answer
         case 'retry':
           log.debug({ clusterID: id, why: action.why, afterMs: action.afterMs }, 'LAN peer: retrying later');
-          if (action.why.includes('TLS probe')) this.trust.delete(id) ?? undefined;
-          if (action.why.includes('TLS probe')) this.keepAttempts(id, action);
+          if (action.reprobe) this.trust.delete(id);
           return { requeueAfterMs: action.afterMs };
         case 'retire': {
           const r = await retireDiscovered(this.ctx, id, 'LAN', action.why);
@@ -396,6 +399,11 @@ export class LanController {
             discoveryDuration.observe({ source: 'lan' }, (Date.now() - seen) / 1000);
             this.seenAt.delete(id);
           }
+          if (result === 'created' || result === 'updated') {
+            this.trust.delete(id);
+            this.probeAttempts.delete(id);
+          }
+          if (result === 'updated' && fc && isAdoptable(fc)) log.info({ clusterID: id, join: action.sighting.join }, 'LAN peer: adopted the ForeignCluster its PeeringRequest created');
           if (result === 'created') log.info({ clusterID: id, apiUrl: action.sighting.apiUrl, join: action.sighting.join, allowUntrustedCA: !!action.sighting.allowUntrustedCA }, 'LAN peer: ForeignCluster created');
           const pending = this.conflicts.get(id);
           if (pending) {
@@ -411,18 +419,13 @@ export class LanController {
     return { requeueAfterMs: 1000 };
   }
 
-  /** An Unreachable probe to retry: keep the attempt count, drop the verdict so the next round probes. */
-  private keepAttempts(id: string, _action: LanAction): void {
-    void _action;
-    void id;
-  }
-
   private async probe(id: string, url: string): Promise<TrustProbe> {
-    const previous = this.trust.get(id);
+    const previous = this.probeAttempts.get(id);
     const attempts = (previous?.url === url ? previous.attempts : 0) + 1;
+    this.probeAttempts.set(id, { url, attempts });
     const r = await probeTLS(url, trustedCABundle(this.ctx), 5000);
     const mode: TrustMode = r.ok ? 'Trusted' : r.certificateProblem ? 'Untrusted' : 'Unreachable';
-    log.debug({ clusterID: id, url, mode, code: r.code }, 'LAN peer: TLS probe');
+    log.debug({ clusterID: id, url, mode, code: r.code, attempts }, 'LAN peer: TLS probe');
     return { url, mode, attempts, ...(r.message ? { message: r.message } : {}) };
   }
 

@@ -1,0 +1,83 @@
+/** Shared pieces of `npm run bench`: figures, percentiles, process memory, API request counts. */
+import { readFileSync } from 'node:fs';
+import type { KubeClient } from '../src/k8s/rest.js';
+
+export interface Figure {
+  name: string;
+  unit: string;
+  samples: number[];
+  /** Human-readable target, e.g. "< 2000 ms (p50)". */
+  target?: string;
+  /** Whether the target holds; undefined when the figure has no target. */
+  pass?: boolean;
+  note?: string;
+}
+
+export interface BenchSection {
+  figures: Figure[];
+}
+
+export function percentile(samples: number[], p: number): number {
+  if (!samples.length) return NaN;
+  const s = [...samples].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i]!;
+}
+
+export const p50 = (s: number[]) => percentile(s, 50);
+export const p95 = (s: number[]) => percentile(s, 95);
+
+/** Resident set size of a process in MiB (from /proc). */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user+system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Requests the API server has served, by verb, from its own Prometheus metrics
+ * (apiserver_request_total), so counts include every client, not only ours.
+ */
+export async function apiRequestCounts(client: KubeClient, filter: (labels: Record<string, string>) => boolean = () => true): Promise<Record<string, number>> {
+  const text = await client.get<string>('/metrics', { timeoutMs: 20_000 });
+  const out: Record<string, number> = {};
+  for (const line of String(text).split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const m = /^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
+    if (!filter(labels)) continue;
+    out[labels.verb!] = (out[labels.verb!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+export function diffCounts(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const d = (after[k] ?? 0) - (before[k] ?? 0);
+    if (d) out[k] = d;
+  }
+  return out;
+}
+
+export const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'CREATE', 'UPDATE', 'DELETECOLLECTION'];
+export const sumWrites = (c: Record<string, number>) => Object.entries(c).filter(([v]) => WRITE_VERBS.includes(v)).reduce((a, [, n]) => a + n, 0);
+export const sumAll = (c: Record<string, number>) => Object.entries(c).filter(([v]) => v !== 'WATCH' && v !== 'CONNECT').reduce((a, [, n]) => a + n, 0);
+
+export function ms(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e6;
+}

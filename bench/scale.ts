@@ -1,0 +1,122 @@
+/**
+ * Scale: one home cluster with 1000 ForeignClusters (agent RSS, steady-state API writes), and N
+ * clusters peering in a full mesh (time to converge, API requests per peering, agent CPU/RSS).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GVR, apiVersionOf } from '../src/api/crds.js';
+import { Labels } from '../src/api/constants.js';
+import { Core, resourcePath } from '../src/k8s/rest.js';
+import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../test/support/clusters.js';
+import { clusterIDOf, setClusterConfig } from '../test/support/peering.js';
+import { apiRequestCounts, cpuSeconds, diffCounts, rssMiB, sumAll, type BenchSection, type Figure } from './lib.js';
+
+async function manyForeignClusters(quick: boolean): Promise<Figure[]> {
+  const n = 1000;
+  const c = await startCluster('bench-many');
+  const client = c.client();
+  const agent = startAgent(c, ['--no-dashboard']);
+  await agentMetricsUrl(agent);
+  try {
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, n - i) }, (_, k) => {
+          const id = `bench-peer-${i + k}`;
+          return client.create(resourcePath(GVR.foreignCluster), {
+            apiVersion: apiVersionOf(GVR.foreignCluster),
+            kind: 'ForeignCluster',
+            metadata: { name: id, labels: { [Labels.clusterID]: id } },
+            spec: { clusterID: id, apiUrl: `https://198.18.${Math.floor((i + k) / 250) + 100}.${((i + k) % 250) + 1}:6443`, discoveryType: 'Manual', join: false },
+          });
+        }),
+      );
+    }
+    // Let the agent reconcile all of them once (labels, status), then measure the steady state.
+    await sleep(quick ? 20_000 : 40_000);
+    const window = quick ? 30_000 : 60_000;
+    const isAgentWrite = (l: Record<string, string>) => ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(l.verb!) && l.resource !== 'leases';
+    const before = await apiRequestCounts(client, isAgentWrite);
+    const cpu0 = cpuSeconds(agent.pid);
+    const rss: number[] = [];
+    const t0 = Date.now();
+    while (Date.now() - t0 < window) {
+      rss.push(rssMiB(agent.pid));
+      await sleep(2000);
+    }
+    const after = await apiRequestCounts(client, isAgentWrite);
+    const writes = Object.values(diffCounts(before, after)).reduce((a, b) => a + b, 0);
+    const perMin = (writes * 60_000) / window;
+    return [
+      { name: `1000 ForeignClusters: agent RSS`, unit: 'MiB', samples: rss, target: '< 150 MiB', pass: Math.max(...rss) < 150 },
+      {
+        name: '1000 ForeignClusters (not peered): steady-state API writes per minute (Leases excluded)',
+        unit: 'writes/min',
+        samples: [perMin],
+        target: '0 (no heartbeats without peers)',
+        pass: perMin === 0,
+        note: 'Lease renewals (leader election every 2 s, host node every 10 s) are excluded and reported separately',
+      },
+      { name: '1000 ForeignClusters: agent CPU while idle', unit: '%', samples: [((cpuSeconds(agent.pid) - cpu0) * 100_000) / window] },
+    ];
+  } finally {
+    await agent.stop();
+    await c.stop();
+  }
+}
+
+async function mesh(quick: boolean): Promise<Figure[]> {
+  const n = quick ? 3 : 10;
+  const clusters: Awaited<ReturnType<typeof startCluster>>[] = [];
+  for (let i = 0; i < n; i++) clusters.push(await startCluster(`bench-mesh-${i}`));
+  const agents: AgentProcess[] = [];
+  try {
+    for (const c of clusters) await setClusterConfig(c.client(), { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+    for (const c of clusters) agents.push(startAgent(c, ['--no-dashboard']));
+    await Promise.all(agents.map(agentMetricsUrl));
+    const ids = await Promise.all(clusters.map((c) => clusterIDOf(c.client())));
+    const before = await Promise.all(clusters.map((c) => apiRequestCounts(c.client())));
+    const cpu0 = agents.map((a) => cpuSeconds(a.pid));
+    const t0 = Date.now();
+    await Promise.all(
+      clusters.flatMap((c, i) =>
+        clusters.map((peer, j) =>
+          i === j
+            ? null
+            : c.client().create(resourcePath(GVR.foreignCluster), {
+                apiVersion: apiVersionOf(GVR.foreignCluster),
+                kind: 'ForeignCluster',
+                metadata: { name: ids[j], labels: { [Labels.clusterID]: ids[j] } },
+                spec: { clusterID: ids[j], apiUrl: peer.apiUrl, discoveryType: 'Manual', join: true, allowUntrustedCA: true },
+              }),
+        ),
+      ),
+    );
+    const expected = n * (n - 1);
+    let ready = 0;
+    while (ready < expected) {
+      if (Date.now() - t0 > 15 * 60_000) throw new Error(`mesh did not converge: ${ready}/${expected} virtual nodes Ready`);
+      await sleep(1000);
+      ready = 0;
+      for (const c of clusters) {
+        const nodes = await c.client().list<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(resourcePath(Core.nodes), { labelSelector: `${Labels.nodeType}=virtual-node` });
+        ready += nodes.items.filter((x) => x.status?.conditions?.some((k) => k.type === 'Ready' && k.status === 'True')).length;
+      }
+    }
+    const converge = Date.now() - t0;
+    const after = await Promise.all(clusters.map((c) => apiRequestCounts(c.client())));
+    const total = after.reduce((a, x, i) => a + sumAll(diffCounts(before[i]!, x)), 0);
+    return [
+      { name: `full mesh of ${n} clusters (${expected} peerings): time to converge`, unit: 'ms', samples: [converge] },
+      { name: `full mesh of ${n}: API requests per peering (all API servers, all clients)`, unit: 'requests', samples: [total / expected] },
+      { name: `full mesh of ${n}: agent CPU while converging`, unit: 'CPU-s', samples: agents.map((a, i) => cpuSeconds(a.pid) - cpu0[i]!) },
+      { name: `full mesh of ${n}: agent RSS`, unit: 'MiB', samples: agents.map((a) => rssMiB(a.pid)) },
+    ];
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
+    await Promise.all(clusters.map((c) => c.stop()));
+  }
+}
+
+export async function benchScale(opts: { quick: boolean }): Promise<BenchSection> {
+  return { figures: [...(await manyForeignClusters(opts.quick)), ...(await mesh(opts.quick))] };
+}
+

@@ -1,0 +1,342 @@
+/**
+ * DNS discovery end to end: three real local control planes with their agents and a real named.
+ * B and C are published in the zone of mydomain.com with the records `kubepeer dns records` prints
+ * for them (B in the seed layout `PTR mydomain.com.` with its CA pin, C in the RFC 6763 layout
+ * `PTR _liqo._tcp.mydomain.com.` without one), next to the first seed's broken example. The seed
+ * SearchDomain (autojoin switched on) applied on A discovers both and peers with them.
+ *
+ * Local API servers listen on 127.0.0.1 with random ports and their certificates name `localhost`,
+ * so the SRV targets are `localhost.` (served by named with A 127.0.0.1): the apiUrl A derives is
+ * one the agent's own resolver and TLS checks accept, the way a published name would be for real.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import type { LocalCluster } from '../../src/localcluster/localCluster.js';
+import { GVR, type ForeignCluster, type SearchDomain } from '../../src/api/crds.js';
+import { Labels } from '../../src/api/constants.js';
+import { Core, resourcePath, type KubeClient, type WatchEvent } from '../../src/k8s/rest.js';
+import { getCondition } from '../../src/k8s/conditions.js';
+import { certificateFingerprint } from '../../src/trust/pki.js';
+import { publishRecords } from '../../src/discovery/dns/records.js';
+import { LAST_SEEN_REFRESH_MS } from '../../src/discovery/foreignClusterUpsert.js';
+import { LAST_SYNC_REFRESH_MS } from '../../src/discovery/dns/searchDomainPlan.js';
+import { agentMetricsUrl, kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { startNamed, type NamedServer, type ZoneSpec } from '../support/bind9.js';
+import { seedManifests } from '../support/seeds.js';
+import { clusterIDOf, describeFC, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
+import { waitFor } from '../support/wait.js';
+
+const DOMAIN = 'mydomain.com';
+const OTHER = 'other.test';
+/** The first seed's example: its SRV target (…api.server…) is not the name of its A record. */
+const BROKEN_ID = 'ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55';
+/** A cluster published in OTHER that never peers (nothing listens at its URL). */
+const D_ID = '0d0d0d0d-0000-4000-8000-00000000000d';
+
+let a: LocalCluster, b: LocalCluster, c: LocalCluster;
+let A: KubeClient;
+let agents: AgentProcess[] = [];
+let metricsA: string;
+let idA: string, idB: string, idC: string;
+let dns: NamedServer | undefined;
+let recordsB: string, recordsBOther: string, recordsC: string;
+
+const port = (cluster: LocalCluster) => new URL(cluster.apiUrl).port;
+const localUrl = (cluster: LocalCluster) => `https://localhost:${port(cluster)}`;
+
+/** Drops the PTR record at `owner` from `kubepeer dns records` output (to publish one layout only). */
+function withoutPtrAt(records: string, owner: string): string {
+  return records
+    .split('\n')
+    .filter((line) => {
+      const [name, , , type] = line.trim().split(/\s+/);
+      return !(name === owner && type === 'PTR');
+    })
+    .join('\n');
+}
+
+function recordsOf(cluster: LocalCluster, domain: string, name: string, extra: string[] = []): string {
+  const r = kubepeer(['dns', 'records', '--domain', domain, '--name', name, '--api-url', localUrl(cluster), '--kubeconfig', cluster.kubeconfig, ...extra]);
+  if (r.code !== 0) throw new Error(`kubepeer dns records failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+const brokenSeed = `
+${DOMAIN}.                            PTR     liqo-cluster._liqo._tcp.${DOMAIN}.
+liqo-cluster._liqo._tcp.${DOMAIN}.    SRV     0 0 6443 liqo-cluster-api.server.${DOMAIN}.
+liqo-cluster._liqo._tcp.${DOMAIN}.    TXT     ( "id=${BROKEN_ID}"
+                                                "namespace=liqo" )
+liqo-cluster-api-server.${DOMAIN}.    A       127.0.0.1
+`;
+
+function zones(o: { withC: boolean; dPort: number | null }): ZoneSpec[] {
+  const mine = [withoutPtrAt(recordsB, `_liqo._tcp.${DOMAIN}.`), brokenSeed];
+  if (o.withC) mine.push(withoutPtrAt(recordsC, `${DOMAIN}.`));
+  const other = [recordsBOther];
+  if (o.dPort !== null) other.push(publishRecords({ domain: OTHER, instanceName: 'liqo-d', clusterID: D_ID, apiUrl: `https://localhost:${o.dPort}` }));
+  return [
+    { origin: DOMAIN, records: mine.join('\n') },
+    { origin: OTHER, records: other.join('\n') },
+    { origin: 'localhost', records: 'localhost. IN A 127.0.0.1' },
+  ];
+}
+
+const sdOf = (name: string) => A.getOrNull<SearchDomain>(resourcePath(GVR.searchDomain, { name }));
+const describeSD = (name: string) => async () => {
+  const sd = await sdOf(name);
+  return { status: sd?.status, fcs: (await A.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.map((f) => ({ name: f.metadata.name, labels: f.metadata.labels, conditions: f.status?.conditions?.map((x) => `${x.type}=${x.status} ${x.reason}`) })) };
+};
+
+async function metric(name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${metricsA}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+beforeAll(async () => {
+  [a, b, c] = await Promise.all([startCluster('dns-a'), startCluster('dns-b'), startCluster('dns-c')]);
+  A = a.client();
+  await Promise.all([
+    setClusterConfig(b.client(), { peeringConfig: { acceptPolicy: 'AcceptAll', heartbeatSeconds: 2 } }),
+    setClusterConfig(c.client(), { peeringConfig: { acceptPolicy: 'AcceptAll', heartbeatSeconds: 2 } }),
+  ]);
+  agents = [startAgent(a), startAgent(b), startAgent(c)];
+  [metricsA] = await Promise.all(agents.map(agentMetricsUrl));
+  [idA, idB, idC] = await Promise.all([clusterIDOf(A), clusterIDOf(b.client()), clusterIDOf(c.client())]);
+  // B's pin needs its published CA: the agent writes liqo-cluster-info shortly after start.
+  await waitFor("B's liqo-cluster-info", async () => (await b.client().getOrNull<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace: 'liqo', name: 'liqo-cluster-info' })))?.data?.['ca.crt']);
+  recordsB = recordsOf(b, DOMAIN, 'liqo-b');
+  recordsBOther = recordsOf(b, OTHER, 'liqo-b');
+  recordsC = recordsOf(c, DOMAIN, 'liqo-c', ['--no-ca-pin']);
+  dns = await startNamed({ zones: zones({ withC: true, dPort: 1 }) });
+  await setClusterConfig(A, { discoveryConfig: { dnsServer: dns.address, resyncSeconds: 3 } });
+});
+
+afterAll(async () => {
+  await Promise.all(agents.map((x) => x.stop()));
+  await Promise.all([a?.stop(), b?.stop(), c?.stop()]);
+  await dns?.stop();
+});
+
+describe('kubepeer dns records', () => {
+  it('prints both browse layouts, SRV, TXT with the cluster ID and the CA pin of this cluster', () => {
+    const ca = certificateFingerprint(readFileSync(b.caCert, 'utf8'));
+    expect(recordsB).toMatch(new RegExp(`^mydomain\\.com\\.\\s+300 IN PTR\\s+liqo-b\\._liqo\\._tcp\\.mydomain\\.com\\.$`, 'm'));
+    expect(recordsB).toMatch(new RegExp(`^_liqo\\._tcp\\.mydomain\\.com\\.\\s+300 IN PTR\\s+liqo-b\\._liqo\\._tcp\\.mydomain\\.com\\.$`, 'm'));
+    expect(recordsB).toMatch(new RegExp(`IN SRV\\s+0 0 ${port(b)} localhost\\.$`, 'm'));
+    expect(recordsB).toContain(`"id=${idB}" "namespace=liqo" "name=dns-b" "ca=${ca}"`);
+    expect(recordsC).not.toContain('ca=');
+  });
+
+  it('fails on stderr with a non-zero exit for a bad domain or URL', () => {
+    const bad = kubepeer(['dns', 'records', '--domain', 'bad domain', '--kubeconfig', b.kubeconfig]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('domain "bad domain" is not valid');
+    const http = kubepeer(['dns', 'records', '--domain', DOMAIN, '--api-url', 'http://x:1', '--kubeconfig', b.kubeconfig]);
+    expect(http.code).not.toBe(0);
+    expect(http.stderr).toContain('must use https');
+    expect(http.stdout).toBe('');
+  });
+});
+
+describe('the seed SearchDomain with autojoin', () => {
+  it('discovers B and C as WAN ForeignClusters owned by the SearchDomain, and peers with both (virtual nodes Ready)', async () => {
+    const seed = seedManifests().find((s) => s.kind === 'SearchDomain')!;
+    expect(seed.apiVersion).toBe('discovery.liqo.io/v1');
+    const applied = kubectl(a, ['apply', '-f', '-'], seed.yaml.replace('autojoin: false', 'autojoin: true'));
+    expect(applied.code, applied.stderr).toBe(0);
+    const sd = (await sdOf(DOMAIN))!;
+
+    const [fcB, fcC] = await Promise.all(
+      [idB, idC].map((id) => waitFor(`ForeignCluster for ${id}`, () => foreignClusterByID(A, id), { timeoutMs: 60_000, describe: describeSD(DOMAIN) })),
+    );
+    for (const [fc, cluster] of [[fcB!, b], [fcC!, c]] as const) {
+      expect(fc.spec).toMatchObject({ discoveryType: 'WAN', join: true, apiUrl: localUrl(cluster), namespace: 'liqo', clusterName: cluster.name });
+      expect(fc.metadata.labels).toMatchObject({ [Labels.searchDomain]: DOMAIN, [Labels.discoveryType]: 'WAN' });
+      expect(fc.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'SearchDomain', name: DOMAIN, uid: sd.metadata.uid })]);
+    }
+    // B's TXT pin goes to spec.caFingerprint (the trust step checks it); C has none, so autojoin
+    // with ClusterConfig autojoinUntrusted (default true) pins its CA on first use.
+    expect(fcB!.spec.caFingerprint).toBe(certificateFingerprint(readFileSync(b.caCert, 'utf8')));
+    expect(fcB!.spec.allowUntrustedCA).toBe(false);
+    expect(fcC!.spec.caFingerprint).toBeUndefined();
+    expect(fcC!.spec.allowUntrustedCA).toBe(true);
+    expect(await foreignClusterByID(A, idA)).toBeUndefined();
+
+    await Promise.all([waitForReadyNode(A, idB, 150_000, describeFC(A, idB)), waitForReadyNode(A, idC, 150_000, describeFC(A, idC))]);
+    expect((await foreignClusterByID(A, idB))!.status?.trustMode).toBe('Pinned');
+    expect((await foreignClusterByID(A, idC))!.status?.trustMode).toBe('Untrusted');
+  });
+
+  it('reports the clusters found and fails only the broken seed instance, with the reason in status', async () => {
+    const sd = await waitFor('SearchDomain status with both clusters', async () => {
+      const s = await sdOf(DOMAIN);
+      return s?.status?.clusters?.length === 2 ? s : undefined;
+    }, { describe: describeSD(DOMAIN) });
+    expect(sd.status!.clusters).toEqual([
+      { clusterID: idB, foreignCluster: idB, apiUrl: localUrl(b), instance: `liqo-b._liqo._tcp.${DOMAIN}.` },
+      { clusterID: idC, foreignCluster: idC, apiUrl: localUrl(c), instance: `liqo-c._liqo._tcp.${DOMAIN}.` },
+    ]);
+    expect(sd.status!.failures).toEqual([
+      {
+        instance: `liqo-cluster._liqo._tcp.${DOMAIN}.`,
+        reason: 'TargetHasNoAddress',
+        message: expect.stringContaining(`A liqo-cluster-api.server.${DOMAIN}.: NXDOMAIN`),
+      },
+    ]);
+    expect(await foreignClusterByID(A, BROKEN_ID)).toBeUndefined();
+    expect(getCondition(sd.status!.conditions, 'Synced')).toMatchObject({ status: 'True', reason: 'Synced' });
+    expect(sd.status!.lastSync).toBeDefined();
+
+    const events = kubectl(a, ['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${DOMAIN}`, '-o', 'json']);
+    const reasons = (JSON.parse(events.stdout) as { items: { reason: string }[] }).items.map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['ClustersDiscovered', 'TargetHasNoAddress']));
+
+    const listed = kubepeer(['domain', 'list', '--kubeconfig', a.kubeconfig]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^${DOMAIN.replace('.', '\\.')}\\s+${DOMAIN.replace('.', '\\.')}\\s+true\\s+True\\s+2\\s+1\\s+`, 'm'));
+    const json = JSON.parse(kubepeer(['domain', 'list', '-o', 'json', '--kubeconfig', a.kubeconfig]).stdout) as SearchDomain[];
+    expect(json.map((d) => d.metadata.name)).toEqual([DOMAIN]);
+  });
+});
+
+describe('a second SearchDomain and zone changes', () => {
+  it('a second SearchDomain (kubepeer domain add) listing B as well shares B without relabelling or re-joining it, and finds D', async () => {
+    const added = kubepeer(['domain', 'add', OTHER, '--name', 'other', '--wait', '--kubeconfig', a.kubeconfig]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('searchdomain/other created (domain other.test, autojoin false)');
+    expect(added.stdout).toContain(`found ${D_ID}`);
+    const other = (await sdOf('other'))!;
+    const fcD = await waitFor('ForeignCluster D', () => foreignClusterByID(A, D_ID));
+    expect(fcD.spec).toMatchObject({ join: false, allowUntrustedCA: false, apiUrl: 'https://localhost:1' });
+    expect(fcD.metadata.labels?.[Labels.searchDomain]).toBe('other');
+
+    const fcB = await waitFor('B owned by both SearchDomains', async () => {
+      const f = await foreignClusterByID(A, idB);
+      return f?.metadata.ownerReferences?.length === 2 ? f : undefined;
+    }, { describe: describeSD('other') });
+    expect(fcB.metadata.ownerReferences!.map((o) => o.name).sort()).toEqual([DOMAIN, 'other']);
+    expect(fcB.metadata.labels?.[Labels.searchDomain]).toBe(DOMAIN);
+    expect(fcB.spec.join).toBe(true);
+    expect(other.status?.clusters?.map((x) => x.clusterID).sort()).toEqual([idB, D_ID].sort());
+  });
+
+  it('after a zone change: a removed peered cluster is kept with Discovered=False, a never-peered one follows its new URL, then is deleted when removed', async () => {
+    await dns!.reload(zones({ withC: false, dPort: 2 }));
+    const fcC = await waitFor('C marked Discovered=False', async () => {
+      const f = await foreignClusterByID(A, idC);
+      return getCondition(f?.status?.conditions, 'Discovered')?.status === 'False' ? f : undefined;
+    }, { describe: describeSD(DOMAIN) });
+    expect(getCondition(fcC.status?.conditions, 'Discovered')).toMatchObject({ reason: 'NoLongerSeen', message: `no longer listed in ${DOMAIN}. (SearchDomain ${DOMAIN})` });
+    expect(fcC.spec.join).toBe(true);
+    expect(await virtualNode(A, idC)).not.toBeNull();
+    await waitFor("D's new URL followed", async () => (await foreignClusterByID(A, D_ID))?.spec.apiUrl === 'https://localhost:2');
+    const sd = await waitFor('status without C', async () => {
+      const s = await sdOf(DOMAIN);
+      return s?.status?.clusters?.length === 1 ? s : undefined;
+    });
+    expect(sd.status!.clusters![0]!.clusterID).toBe(idB);
+
+    await dns!.reload(zones({ withC: false, dPort: null }));
+    await waitFor('D deleted (never peered)', async () => (await foreignClusterByID(A, D_ID)) === undefined, { describe: describeSD('other') });
+    // B is still listed by both and untouched.
+    expect(getCondition((await foreignClusterByID(A, idB))!.status?.conditions, 'Discovered')?.status).toBe('True');
+  });
+
+  it('an unchanged resync makes no API writes (two resyncs of both SearchDomains watched)', async () => {
+    // Let the syncs that follow the last change settle: both SearchDomains report the new zone.
+    await waitFor('other without D', async () => (await sdOf('other'))?.status?.clusters?.length === 1);
+    const fcPath = resourcePath(GVR.foreignCluster);
+    const sdPath = resourcePath(GVR.searchDomain);
+    const [fcList, sdList] = await Promise.all([A.list<ForeignCluster>(fcPath), A.list<SearchDomain>(sdPath)]);
+    const previous = new Map<string, ForeignCluster | SearchDomain>([...fcList.items, ...sdList.items].map((o) => [`${o.kind ?? ''}/${o.metadata.name}`, o]));
+    const writes: string[] = [];
+    const allowedRefreshes: string[] = [];
+    const abort = new AbortController();
+    const onEvent = (kind: string) => (e: WatchEvent<ForeignCluster | SearchDomain>) => {
+      if (e.type === 'BOOKMARK') return;
+      const key = `${kind}/${e.object.metadata.name}`;
+      const before = previous.get(key);
+      previous.set(key, e.object);
+      const what = discoveryChange(kind, before, e.object, e.type);
+      if (what === 'refresh') allowedRefreshes.push(key);
+      else if (what) writes.push(`${e.type} ${key}: ${what}`);
+    };
+    const watches = [
+      A.watch(fcPath, { resourceVersion: fcList.metadata.resourceVersion, allowWatchBookmarks: true }, onEvent('ForeignCluster'), abort.signal).catch(() => {}),
+      A.watch(sdPath, { resourceVersion: sdList.metadata.resourceVersion, allowWatchBookmarks: true }, onEvent('SearchDomain'), abort.signal).catch(() => {}),
+    ];
+    const syncs = () => metric('kubepeer_discovery_dns_syncs_total', 'result="success"');
+    const start = await syncs();
+    // Two resyncs of each of the two SearchDomains, counted by the agent itself.
+    await waitFor('4 more successful syncs', async () => (await syncs()) >= start + 4, { timeoutMs: 60_000 });
+    abort.abort();
+    await Promise.all(watches);
+    expect(writes, `writes seen during unchanged resyncs (refreshes allowed: ${allowedRefreshes.join(', ')})`).toEqual([]);
+    expect(await metric('kubepeer_discovery_dns_queries_total')).toBeGreaterThan(0);
+  });
+
+  it('a DNS server that does not answer sets Synced=False naming the failing query, and keeps every ForeignCluster', async () => {
+    const address = dns!.address;
+    await dns!.stop();
+    dns = undefined;
+    const sd = await waitFor('Synced=False', async () => {
+      const s = await sdOf(DOMAIN);
+      return getCondition(s?.status?.conditions, 'Synced')?.status === 'False' ? s : undefined;
+    }, { timeoutMs: 60_000, describe: describeSD(DOMAIN) });
+    const synced = getCondition(sd.status!.conditions, 'Synced')!;
+    expect(['ConnectionRefused', 'Timeout']).toContain(synced.reason);
+    expect(synced.message).toContain(`PTR `);
+    expect(synced.message).toContain(`${DOMAIN}. @${address}`);
+    expect(synced.message).toContain('found before are kept');
+    expect(sd.status!.clusters!.map((x) => x.clusterID)).toEqual([idB]);
+    // A few more failed resyncs later, nothing was retired.
+    const failedBefore = await metric('kubepeer_discovery_dns_syncs_total', 'result="dns_error"');
+    await waitFor('2 more failed syncs', async () => (await metric('kubepeer_discovery_dns_syncs_total', 'result="dns_error"')) >= failedBefore + 2, { timeoutMs: 60_000 });
+    const fcB = (await foreignClusterByID(A, idB))!;
+    expect(getCondition(fcB.status?.conditions, 'Discovered')?.status).toBe('True');
+    expect(await foreignClusterByID(A, idC)).toBeDefined();
+    expect(await virtualNode(A, idB)).not.toBeNull();
+    const listed = kubepeer(['domain', 'list', '-o', 'wide', '--kubeconfig', a.kubeconfig]);
+    expect(listed.stdout).toMatch(new RegExp(`^${DOMAIN.replace('.', '\\.')}\\s+${DOMAIN.replace('.', '\\.')}\\s+true\\s+False\\s+1\\s+`, 'm'));
+  });
+
+  it('kubepeer domain remove deletes the SearchDomain and says which ForeignClusters go with it', async () => {
+    const removed = kubepeer(['domain', 'remove', 'other', '--kubeconfig', a.kubeconfig]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('searchdomain/other deleted');
+    expect(await sdOf('other')).toBeNull();
+    // B is still owned by the seed SearchDomain: the garbage collector keeps it.
+    const missing = kubepeer(['domain', 'remove', 'nope', '--kubeconfig', a.kubeconfig]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('no SearchDomain "nope"');
+    expect(await foreignClusterByID(A, idB)).toBeDefined();
+  });
+});
+
+/**
+ * What a watch event changed that discovery owns, or undefined when nothing of discovery's moved
+ * (other controllers write their own status fields). 'refresh' is the periodic lastSeen stamp,
+ * allowed only once the previous one is LAST_SEEN_REFRESH_MS old.
+ */
+function discoveryChange(kind: string, before: ForeignCluster | SearchDomain | undefined, after: ForeignCluster | SearchDomain, type: string): string | 'refresh' | undefined {
+  if (type !== 'MODIFIED' || !before) return `${type} (no earlier version)`;
+  if (kind === 'SearchDomain') {
+    // Only the agent writes SearchDomain status: any change counts, but the periodic lastSync stamp.
+    const x = before as SearchDomain;
+    const y = after as SearchDomain;
+    const rest = (d: SearchDomain) => JSON.stringify({ spec: d.spec, status: { ...d.status, lastSync: undefined } });
+    if (rest(x) !== rest(y)) return `spec or status changed: ${rest(x)} -> ${rest(y)}`;
+    if (x.status?.lastSync === y.status?.lastSync) return undefined;
+    return Date.parse(y.status?.lastSync ?? '') - Date.parse(x.status?.lastSync ?? '') >= LAST_SYNC_REFRESH_MS ? 'refresh' : `lastSync ${x.status?.lastSync} -> ${y.status?.lastSync}`;
+  }
+  const x = before as ForeignCluster;
+  const y = after as ForeignCluster;
+  const owned = (f: ForeignCluster) =>
+    JSON.stringify({ spec: f.spec, labels: f.metadata.labels, owners: f.metadata.ownerReferences, discovered: getCondition(f.status?.conditions, 'Discovered') });
+  if (owned(x) !== owned(y)) return `spec, labels, owners or Discovered changed: ${owned(x)} -> ${owned(y)}`;
+  const seenX = x.status?.lastSeen?.WAN;
+  const seenY = y.status?.lastSeen?.WAN;
+  if (seenX === seenY) return undefined;
+  return seenX && Date.parse(seenY ?? '') - Date.parse(seenX) >= LAST_SEEN_REFRESH_MS ? 'refresh' : `lastSeen.WAN ${seenX} -> ${seenY}`;
+}
