@@ -38,7 +38,8 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   // npm ci runs "prepare" (the build); otherwise build here so dist/ matches src/ (the agent, and
   // the dashboard web app it serves from dist/dashboard-web).
   run('npx', ['tsc', '-p', 'tsconfig.build.json']);
-  run('npm', ['run', '--silent', 'build:web']);
+  // (npm test builds the web app in the integration suites' global set-up.)
+  if (purpose !== 'test') run('npm', ['run', '--silent', 'build:web']);
 }
 
 // 2. Debian packages

@@ -70,6 +70,11 @@ export interface PeerView {
   outgoing: PhaseView;
   incoming: PhaseView;
   state: PeerState;
+  /**
+   * Shown under Available or Connected Peers. False for a ForeignCluster that exists only because
+   * that cluster asked to peer (it is shown under Incoming requests instead).
+   */
+  listed: boolean;
   /** Set when connected. */
   direction?: Direction;
   /** One line a person reads: what is happening now, or what is wrong and what to do. */
@@ -190,6 +195,8 @@ export interface ApiErrorBody {
     message: string;
     /** Per form field: the message to show under it. */
     fields?: Record<string, string>;
+    /** The API server's own words, when the message above paraphrases them. */
+    detail?: string;
   };
 }
 

@@ -272,9 +272,11 @@ export class DashboardServer {
 
   private async readJson(req: IncomingMessage): Promise<unknown> {
     const limit = this.opts.maxBodyBytes ?? 16 * 1024;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    // No body at all (accept, reject): nothing to parse, whatever the type says.
+    if (declared === 0 && req.headers['transfer-encoding'] === undefined) return {};
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') throw new HttpError(415, 'UnsupportedMediaType', 'Send the body as application/json.');
-    const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) throw new HttpError(413, 'TooLarge', `The body is larger than ${limit} bytes.`);
     const chunks: Buffer[] = [];
     let size = 0;
@@ -347,7 +349,8 @@ export class DashboardServer {
       if (!res.writableEnded) res.end();
     };
     this.streams.add(entry);
-    req.on('close', finish);
+    // The response's 'close' (not the request's): it fires when the browser goes away.
+    res.on('close', finish);
     try {
       await feed.start();
     } catch (e) {

@@ -12,13 +12,21 @@ export class HttpError extends Error {
     readonly reason: string,
     message: string,
     readonly fields?: Record<string, string>,
+    readonly detail?: string,
   ) {
     super(message);
     this.name = 'HttpError';
   }
 
   body(): ApiErrorBody {
-    return { error: { reason: this.reason, message: this.message, ...(this.fields && Object.keys(this.fields).length ? { fields: this.fields } : {}) } };
+    return {
+      error: {
+        reason: this.reason,
+        message: this.message,
+        ...(this.fields && Object.keys(this.fields).length ? { fields: this.fields } : {}),
+        ...(this.detail ? { detail: this.detail } : {}),
+      },
+    };
   }
 }
 
@@ -43,7 +51,7 @@ export function fromApiError(e: unknown, what: Attempt): HttpError {
     case 401:
       return new HttpError(401, 'Unauthorized', 'The API server did not accept this token (expired, revoked or mistyped): sign in again.');
     case 403:
-      return new HttpError(403, 'Forbidden', `forbidden: you may not ${what.verb} ${what.resource} (needed to ${what.doing}). The API server said: ${e.message}`);
+      return new HttpError(403, 'Forbidden', `forbidden: you may not ${what.verb} ${what.resource} (needed to ${what.doing})`, undefined, `The API server said: ${e.message}`);
     case 404:
       return new HttpError(404, 'NotFound', `${what.doing}: not found (${e.message})`);
     case 409:

@@ -12,7 +12,7 @@ import type { NodeLike } from '../virtualnode/virtualNode.js';
 import type { PeerDetails, PeerView, Session, State, Overview, EventView } from './api.js';
 import { HttpError, fromApiError } from './errors.js';
 import {
-  advertisementNameFor, counts, domainView, eventView, onlyARequest, peerView, peerViews, requestView, scrub, sortEvents, sortedConditions, virtualNodeNameFor,
+  advertisementNameFor, counts, domainView, eventView, peerView, peerViews, requestView, scrub, sortEvents, sortedConditions, virtualNodeNameFor,
   type CoreEvent, type Snapshot,
 } from './peerView.js';
 import { checkNewDomain, checkNewPeer } from './validation.js';
@@ -93,7 +93,7 @@ export async function state(kube: KubeClient, id: DashboardIdentity, now = new D
 }
 
 /** Only the peers that the Available / Connected lists show (for GET /api/peers). */
-export const listedPeers = (peers: PeerView[]) => peers.filter((p) => !onlyARequest(p));
+export const listedPeers = (peers: PeerView[]) => peers.filter((p) => p.listed);
 
 async function getPeer(kube: KubeClient, name: string): Promise<ForeignCluster> {
   const fc = await required(kube.getOrNull<ForeignCluster>(resourcePath(GVR.foreignCluster, { name })), 'get', GVR.foreignCluster, `read peer "${name}"`);
@@ -289,20 +289,25 @@ export async function decide(kube: KubeClient, name: string, accept: boolean): P
 type Review = { status?: { userInfo?: { username?: string; groups?: string[] }; allowed?: boolean } };
 
 export async function session(kube: KubeClient): Promise<Session> {
-  const review = await required(
-    kube.create<Review>('/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
-    'create',
-    { group: 'authentication.k8s.io', version: 'v1', plural: 'selfsubjectreviews' },
-    'sign in',
-  );
+  const access = (g: GroupVersionResource, verb: string) =>
+    kube.create<Review>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: { group: g.group, resource: g.plural, verb } },
+    });
+  const ssr = { group: 'authentication.k8s.io', version: 'v1', plural: 'selfsubjectreviews' };
+  let review: Review;
+  try {
+    review = await kube.create<Review>(resourcePath(ssr), { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+  } catch (e) {
+    // API servers before 1.28 have no SelfSubjectReview: an access review still proves the token.
+    if (!(e instanceof ApiError && e.code === 404)) throw fromApiError(e, { verb: 'create', resource: res(ssr), doing: 'sign in' });
+    await required(access(GVR.foreignCluster, 'list'), 'create', { group: 'authorization.k8s.io', version: 'v1', plural: 'selfsubjectaccessreviews' }, 'sign in');
+    review = { status: { userInfo: { username: '(name not available before Kubernetes 1.28)' } } };
+  }
   const can = async (g: GroupVersionResource, verb: string) => {
     try {
-      const r = await kube.create<Review>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { group: g.group, resource: g.plural, verb } },
-      });
-      return r.status?.allowed === true;
+      return (await access(g, verb)).status?.allowed === true;
     } catch {
       return false;
     }

@@ -102,7 +102,7 @@ function ago(seconds: number): string {
 
 function healthOf(connected: boolean, outgoingUp: boolean, node: VirtualNodeView | undefined, adv: AdvertisementView | undefined, incomingUp: boolean): { health: Health; healthMessage: string } {
   if (!connected) return { health: 'unknown', healthMessage: 'Not connected' };
-  if (!outgoingUp) return incomingUp ? { health: 'healthy', healthMessage: 'The peer uses resources of this cluster' } : { health: 'unknown', healthMessage: '' };
+  if (!outgoingUp) return incomingUp ? { health: 'healthy', healthMessage: 'Incoming peering established' } : { health: 'unknown', healthMessage: '' };
   if (node?.ready === false) {
     const age = adv?.heartbeatAgeSeconds;
     return { health: 'down', healthMessage: `Virtual node NotReady${age !== undefined ? `: last heartbeat ${ago(age)} ago` : ''}${node.message ? ` (${node.message})` : ''}` };
@@ -164,6 +164,7 @@ export function peerView({ fc, advertisement, node, request, now }: PeerInputs):
     summary = discoveryType === 'WAN' && searchDomain ? `Discovered through DNS (${searchDomain})` : sourceLabel[discoveryType];
   }
   const { health, healthMessage } = healthOf(connected, outgoingUp, vnode, adv, incomingUp);
+  const listed = !(state === 'available' && discoveryType === 'IncomingPeering' && outgoing.phase === 'None');
 
   return {
     name: fc.metadata.name,
@@ -180,6 +181,7 @@ export function peerView({ fc, advertisement, node, request, now }: PeerInputs):
     outgoing,
     incoming,
     state,
+    listed,
     direction,
     summary,
     problem,
@@ -195,14 +197,6 @@ export function peerView({ fc, advertisement, node, request, now }: PeerInputs):
 }
 
 const isAcceptedOrDenied = (pr: PeeringRequest) => pr.status?.phase === 'Accepted' || pr.status?.phase === 'Denied';
-
-/**
- * A ForeignCluster that exists only because of a request (IncomingPeering, join false, no outgoing
- * peering, not connected) is shown under Incoming requests, not under Available Peers.
- */
-export function onlyARequest(p: PeerView): boolean {
-  return p.state === 'available' && p.discoveryType === 'IncomingPeering' && p.outgoing.phase === 'None';
-}
 
 export function requestView(pr: PeeringRequest, fcs: ForeignCluster[]): RequestView {
   const fc = fcs.find((f) => f.spec.clusterID === pr.spec.clusterID);
@@ -290,7 +284,7 @@ export function peerViews(s: Snapshot, now: Date): PeerView[] {
 
 export function counts(peers: PeerView[], requests: RequestView[], domains: DomainView[]): Overview['counts'] {
   return {
-    available: peers.filter((p) => (p.state === 'available' || p.state === 'failed') && !onlyARequest(p)).length,
+    available: peers.filter((p) => p.listed && (p.state === 'available' || p.state === 'failed')).length,
     connecting: peers.filter((p) => p.state === 'connecting').length,
     connected: peers.filter((p) => p.state === 'connected').length,
     requests: requests.filter((r) => r.waitingForApproval).length,

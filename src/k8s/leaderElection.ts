@@ -41,6 +41,8 @@ export class LeaderElector {
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
   private loopDone?: Promise<void>;
+  /** Wakes the loop from its retry sleep on stop(), so shutdown (and LAN goodbyes) start at once. */
+  private readonly stopSignal = new AbortController();
 
   constructor(
     private readonly client: KubeClient,
@@ -88,7 +90,7 @@ export class LeaderElector {
         this.log.warn('lost leadership (could not renew the lease in time)');
         await this.opts.onStoppedLeading();
       }
-      await sleep(this.retryPeriodMs);
+      await sleep(this.retryPeriodMs, undefined, { signal: this.stopSignal.signal }).catch(() => {});
     }
   }
 
@@ -138,6 +140,7 @@ export class LeaderElector {
   /** Stop campaigning; release the lease if we hold it so another replica takes over now. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopSignal.abort();
     await this.loopDone?.catch(() => {});
     if (!this.leading) return;
     this.leading = false;

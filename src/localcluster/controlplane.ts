@@ -62,6 +62,8 @@ const CONTROLLERS = [
   'serviceaccount-controller',
   'serviceaccount-token-controller',
   'root-ca-certificate-publisher-controller',
+  // Fills the built-in view/edit/admin roles from their aggregated parts, as on real clusters.
+  'clusterrole-aggregation-controller',
 ];
 
 export class ControlPlane {

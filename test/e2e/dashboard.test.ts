@@ -6,7 +6,7 @@
  * disconnect, approve an incoming request, and meet the forbidden message with a read-only token.
  * Screenshots of each view go to test-output/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -117,6 +117,11 @@ describe('the dashboard API without a browser', () => {
 });
 
 describe('the dashboard in a browser', () => {
+  // A failed step must not leave a dialog over the page for the next one.
+  afterEach(async () => {
+    if (await page.getByRole('dialog').count()) await page.keyboard.press('Escape');
+  });
+
   it('signs in with a bearer token and shows the cluster name and a copyable cluster ID', async () => {
     await page.goto(urlA);
     await page.getByLabel('Kubernetes bearer token').waitFor();
@@ -157,7 +162,7 @@ describe('the dashboard in a browser', () => {
     expect(await card.textContent()).toContain('LAN');
     expect(await card.getByRole('button', { name: 'Connect' }).count()).toBe(1);
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
-    await screenshot(page, '03-available-peer-live');
+    await screenshot(page, '03-available-peer-live', { hideToasts: true });
   });
 
   it('adds a search domain through "+" > Add domain', async () => {
@@ -211,7 +216,7 @@ describe('the dashboard in a browser', () => {
     expect(await card.textContent()).toMatch(/CPU cores/);
     expect(await available().locator('[data-peer="peer-b"]').count()).toBe(0);
     await waitForReadyNode(A, idB, 30_000);
-    await screenshot(page, '06-connected-peer');
+    await screenshot(page, '06-connected-peer', { hideToasts: true });
   });
 
   it('shows the details of a peer: conditions with reasons, events, the Advertisement', async () => {
@@ -222,7 +227,10 @@ describe('the dashboard in a browser', () => {
     expect(await drawer.locator('[data-condition="TrustEstablished"]').textContent()).toMatch(/True/);
     await drawer.getByText(`advertisement-${idB}`).first().waitFor();
     await expect.poll(() => drawer.locator('table.events tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
-    await screenshot(page, '07-peer-details');
+    // Tall enough to show the whole drawer (it scrolls on its own).
+    await page.setViewportSize({ width: 1360, height: 1900 });
+    await screenshot(page, '07-peer-details', { hideToasts: true });
+    await page.setViewportSize({ width: 1360, height: 900 });
     await drawer.getByRole('button', { name: 'Close details' }).click();
     await drawer.waitFor({ state: 'detached' });
   });
@@ -234,7 +242,7 @@ describe('the dashboard in a browser', () => {
     await available().locator('[data-peer="peer-b"]').getByRole('button', { name: 'Connect' }).waitFor({ timeout: 60_000 });
     await waitFor('virtual node removed', async () => (await virtualNode(A, idB)) === null, { timeoutMs: 60_000 });
     expect((await foreignCluster(A, 'peer-b'))?.spec.join).toBe(false);
-    await screenshot(page, '08-disconnected');
+    await screenshot(page, '08-disconnected', { hideToasts: true });
   });
 
   it('approves an incoming request: B asks, A (acceptPolicy Manual) shows it, Accept lets B in', async () => {
@@ -252,14 +260,15 @@ describe('the dashboard in a browser', () => {
     });
     expect(await row.textContent()).toContain(idB);
     expect(await available().locator('[data-peer="peer-b"]').textContent()).toContain('Request waiting');
-    await screenshot(page, '09-incoming-request');
+    await screenshot(page, '09-incoming-request', { hideToasts: true });
     await row.getByRole('button', { name: 'Accept' }).click();
+    await page.locator('.toast-success', { hasText: 'Accepted' }).waitFor();
 
     await waitForReadyNode(B, idA, 90_000, describeFC(B, 'peer-a'));
     const card = connected().locator('[data-peer="peer-b"]');
-    await card.getByText('Incoming').waitFor({ timeout: 60_000 });
+    await card.locator('.direction', { hasText: 'Incoming' }).waitFor({ timeout: 60_000 });
     expect(await page.locator(`[data-request="${idB}"]`).count()).toBe(0);
-    await screenshot(page, '10-incoming-connected');
+    await screenshot(page, '10-incoming-connected', { hideToasts: true });
   });
 
   it('with a read-only token: a clear forbidden message when trying to connect, and nothing changes', async () => {

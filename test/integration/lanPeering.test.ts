@@ -119,7 +119,10 @@ describe.skipIf(!canUseNetns)('LAN discovery and peering between network-namespa
 
   beforeAll(async () => {
     lab = createTestLab();
-    [a, b] = await Promise.all([newSide('a'), newSide('b')]);
+    // allSettled: a failure of one must not leave the other half-started behind afterAll's cleanup
+    const started = await Promise.allSettled([newSide('a'), newSide('b')]);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
+    [a, b] = started.map((r) => (r as PromiseFulfilledResult<Side>).value) as [Side, Side];
     runAgent(a);
     runAgent(b);
     [a.id, b.id] = await Promise.all([clusterIDOf(a.client), clusterIDOf(b.client)]);

@@ -118,8 +118,9 @@ describe('manual peering from the seed YAML', () => {
     expect(r.code, r.stderr).toBe(0);
     await waitFor('virtual node gone', async () => (await virtualNode(A, idB)) === null);
     await waitFor('credential revoked', async () => (await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))) === null);
+    // The Secret goes first (it alone revokes the token); the rest follows in the same reconcile.
     for (const [ref, ns] of [[Core.serviceAccounts, 'liqo'], [Core.roles, 'liqo'], [Core.roleBindings, 'liqo'], [Core.clusterRoles, undefined], [Core.clusterRoleBindings, undefined]] as const) {
-      expect(await A.getOrNull(resourcePath(ref, { namespace: ns, name: `liqo-remote-${idB}` })), ref.plural).toBeNull();
+      await waitFor(`${ref.plural} liqo-remote-<B> gone`, async () => (await A.getOrNull(resourcePath(ref, { namespace: ns, name: `liqo-remote-${idB}` }))) === null, { timeoutMs: 30_000 });
     }
     expect(await A.getOrNull(resourcePath(GVR.advertisement, { name: `advertisement-${idB}` }))).toBeNull();
     await waitFor('B drops the PeeringRequest (401 on heartbeat)', async () => (await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))) === null, { timeoutMs: 60_000 });

@@ -225,6 +225,7 @@ Examples:
       const g = globals(cmd);
       const ttl = Number(opts.ttl);
       if (!Number.isInteger(ttl) || ttl < 0) throw new CliError(`--ttl must be a whole number of seconds, not "${opts.ttl}"`, 2);
+      for (const a of opts.address ?? []) if (!isIP(a)) throw new CliError(`--address "${a}" is not an IPv4 or IPv6 address`, 2);
       const client = clientFor(g);
       let input: PublishInput;
       try {
@@ -238,6 +239,12 @@ Examples:
         const host = new URL(apiUrl).hostname.replace(/^\[|\]$/g, '');
         if (LOOPBACK.test(host)) {
           process.stderr.write(`warning: ${apiUrl} is a loopback address: only peers on this host can reach it; pass --api-url with an address peers can reach\n`);
+        }
+        if (isIP(host)) {
+          // SRV targets are names, so the records make one up; peers connect (and check TLS) by it.
+          process.stderr.write(
+            `warning: ${apiUrl} uses an IP address, so the SRV target is a name made up in ${opts.domain}; peers connect to that name, so it must resolve for them and be a SAN of the API server certificate. Prefer --api-url https://<name>:<port> with a name the certificate carries.\n`,
+          );
         }
         let caFingerprint: string | undefined;
         if (opts.caPin) {
@@ -269,7 +276,6 @@ Examples:
       } finally {
         client.close();
       }
-      for (const a of opts.address ?? []) if (!isIP(a)) throw new CliError(`--address "${a}" is not an IPv4 or IPv6 address`, 2);
       let records: string;
       try {
         records = publishRecords(input);

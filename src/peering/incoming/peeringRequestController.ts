@@ -30,6 +30,8 @@ export function peeringRequestController(ctx: AgentContext): Controller {
   /** Last known resourceVersion of each Advertisement we keep on a peer (saves a GET per heartbeat). */
   const advVersions = new Map<string, string>();
   const clients = new Map<string, { key: string; client: KubeClient }>();
+  /** First 401 seen per requester: one 401 may be an API server that just restarted. */
+  const unauthorizedSince = new Map<string, number>();
 
   const fcFor = (id: string) => informers.foreignClusters.list().find((f) => f.spec.clusterID === id && !f.metadata.deletionTimestamp);
 
@@ -286,17 +288,32 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     try {
       await writeAdvertisement(peer, id);
     } catch (e) {
-      if (e instanceof ApiError && (e.code === 401 || e.code === 403)) {
-        // The requester revoked our credential: it unpeered. Drop the request (GC takes the Secret).
+      if (e instanceof ApiError && e.code === 401) {
+        // 401: the token is no longer valid, i.e. the requester revoked it (unpeered). A freshly
+        // restarted API server can answer 401 for a moment too, so it must hold for 2 s.
+        const since = unauthorizedSince.get(id);
+        if (since === undefined || Date.now() - since < 2000) {
+          if (since === undefined) unauthorizedSince.set(id, Date.now());
+          await setIncoming(id, 'Pending', 'CredentialRejected', `${apiUrl} rejected our credential (401); checking again before ending the peering`);
+          return { requeueAfterMs: 2100 };
+        }
+        unauthorizedSince.delete(id);
         ctx.log.info({ clusterID: id, code: e.code }, 'requester revoked our credential; removing its PeeringRequest');
-        void ctx.events.record(pr, 'Normal', 'PeerRevoked', `${id} revoked the credential (HTTP ${e.code}): the peering ended on its side`);
+        void ctx.events.record(pr, 'Normal', 'PeerRevoked', `${id} revoked the credential (HTTP 401): the peering ended on its side`);
         await client.delete(prPath(name));
         return;
+      }
+      if (e instanceof ApiError && e.code === 403) {
+        // 403 is authorization, not revocation: RBAC may be warming up after a restart, or
+        // someone changed the role. Keep trying and say so.
+        await setIncoming(id, 'Pending', 'AdvertisementForbidden', `${apiUrl} refused our Advertisement (403 ${e.message}); retrying`);
+        throw e;
       }
       const msg = e instanceof ApiError ? `${e.reason}: ${e.message}` : (e as Error).message;
       await setIncoming(id, 'Pending', 'AdvertisementFailed', `cannot write our Advertisement on ${apiUrl}: ${msg}`);
       throw e;
     }
+    unauthorizedSince.delete(id);
     await setIncoming(id, 'Established', 'Advertising', `advertising resources to ${pr.spec.clusterName || id} every ${ctx.config().peeringConfig.heartbeatSeconds}s`);
     return { requeueAfterMs: ctx.config().peeringConfig.heartbeatSeconds * 1000 };
   };

@@ -65,9 +65,12 @@ export async function ensureKubepeerReader(client: KubeClient, name = 'kubepeer-
 
 export const screenshotDir = join(repoRoot, 'test-output', 'screenshots');
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** A full-page screenshot; `hideToasts` leaves out the notifications of earlier steps. */
+export async function screenshot(page: Page, name: string, opts: { hideToasts?: boolean } = {}): Promise<string> {
   mkdirSync(screenshotDir, { recursive: true });
   const path = join(screenshotDir, `${name}.png`);
+  // Dismissed the way a person would: injecting a stylesheet would break the page's CSP.
+  if (opts.hideToasts) while (await page.locator('.toast').count()) await page.getByRole('button', { name: 'Dismiss' }).first().click();
   await page.screenshot({ path, fullPage: true });
   return path;
 }

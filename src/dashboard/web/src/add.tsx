@@ -16,9 +16,8 @@ export type AddTab = 'peer' | 'domain';
 function Field(props: { id: string; label: string; hint?: JSX.Element | string; error?: string; required?: boolean; children: JSX.Element }) {
   return (
     <div class={`field ${props.error ? 'has-error' : ''}`}>
-      <label for={props.id}>
+      <label for={props.id} class={props.required ? 'required' : undefined}>
         {props.label}
-        {props.required && <span class="required" aria-hidden="true"> *</span>}
       </label>
       {props.children}
       {props.error ? (
@@ -112,6 +111,7 @@ function AddPeerForm({ onDone, onCancel }: { onDone(): void; onCancel(): void })
           ref={first}
           id="peer-cluster-id"
           name="clusterID"
+          aria-required="true"
           class="mono"
           autocomplete="off"
           spellcheck={false}
@@ -126,6 +126,7 @@ function AddPeerForm({ onDone, onCancel }: { onDone(): void; onCancel(): void })
         <input
           id="peer-api-url"
           name="apiUrl"
+          aria-required="true"
           class="mono"
           type="url"
           autocomplete="off"
@@ -209,6 +210,7 @@ function AddDomainForm({ onDone, onCancel }: { onDone(): void; onCancel(): void 
           ref={first}
           id="domain-domain"
           name="domain"
+          aria-required="true"
           autocomplete="off"
           spellcheck={false}
           value={v.domain}

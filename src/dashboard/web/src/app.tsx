@@ -192,7 +192,7 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
   const [clockOffset, setClockOffset] = useState(0);
   const [tick, setTick] = useState(Date.now());
   const [busy, setBusy] = useState<Set<string>>(new Set());
-  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [errors, setErrors] = useState<Record<string, { message: string; detail?: string }>>({});
   const [addTab, setAddTab] = useState<AddTab | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
   const [route, setRoute] = useHashRoute();
@@ -245,7 +245,7 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
       return true;
     } catch (e) {
       const err = e as RequestError;
-      setErrors((es) => ({ ...es, [key]: err.message }));
+      setErrors((es) => ({ ...es, [key]: { message: err.message, detail: err.detail } }));
       notify.failure(title, err);
       return false;
     } finally {
@@ -258,14 +258,21 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
   };
 
   const setJoin = async (peer: PeerView, join: boolean) => {
-    const what = join ? (peer.state === 'connected' ? `Connect back to ${peer.displayName}` : `Connect to ${peer.displayName}`) : peer.state === 'connected' ? `Disconnect from ${peer.displayName}` : `Stop connecting to ${peer.displayName}`;
-    await track(peer.name, `Could not ${what.charAt(0).toLowerCase()}${what.slice(1)}`, () => api('PATCH', `/api/peers/${encodeURIComponent(peer.name)}`, { join }), join ? `Connecting to ${peer.displayName}…` : `${what}: done`);
+    const name = peer.displayName;
+    const [failed, done] = join
+      ? peer.state === 'connected'
+        ? [`Could not connect back to ${name}`, `Connecting back to ${name}…`]
+        : [`Could not connect to ${name}`, `Connecting to ${name}…`]
+      : peer.state === 'connected'
+        ? [`Could not disconnect from ${name}`, `Disconnecting from ${name}: its virtual node is being removed`]
+        : [`Could not stop connecting to ${name}`, `Stopped connecting to ${name}`];
+    await track(peer.name, failed, () => api('PATCH', `/api/peers/${encodeURIComponent(peer.name)}`, { join }), done);
   };
   const actions: PeerActions = {
     setJoin,
     open: (p) => setRoute(`/peer/${encodeURIComponent(p.name)}`),
     decide: async (r: RequestView, accept: boolean) => {
-      await track(`request:${r.name}`, `Could not ${accept ? 'accept' : 'reject'} the request from ${r.clusterName || r.clusterID}`, () => api('POST', `/api/requests/${encodeURIComponent(r.name)}/${accept ? 'accept' : 'reject'}`), accept ? `Accepted ${r.clusterName || r.clusterID}` : `Rejected ${r.clusterName || r.clusterID}`);
+      await track(`request:${r.name}`, `Could not ${accept ? 'accept' : 'reject'} the request from ${r.clusterName || r.clusterID}`, () => api('POST', `/api/requests/${encodeURIComponent(r.name)}/${accept ? 'accept' : 'reject'}`, {}), accept ? `Accepted ${r.clusterName || r.clusterID}` : `Rejected ${r.clusterName || r.clusterID}`);
     },
     removeDomain: async (d: DomainView) => {
       await track(`domain:${d.name}`, `Could not remove ${d.domain}`, () => api('DELETE', `/api/domains/${encodeURIComponent(d.name)}`), `Domain ${d.domain} removed`);
@@ -277,7 +284,7 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
 
   const peers = state?.peers ?? [];
   const connected = peers.filter((p) => p.state === 'connected');
-  const available = peers.filter((p) => p.state !== 'connected' && !(p.state === 'available' && p.discoveryType === 'IncomingPeering' && p.outgoing.phase === 'None'));
+  const available = peers.filter((p) => p.listed && p.state !== 'connected');
   const requests = (state?.requests ?? []).filter((r) => r.phase === 'Pending');
   const readOnly = !session.can.connect && !session.can.addPeer && !session.can.approve;
   const detailName = route.startsWith('/peer/') ? decodeURIComponent(route.slice('/peer/'.length)) : null;
@@ -323,7 +330,11 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
       <main class="content">
         {loadError && (
           <div class={`banner ${loadError.forbidden ? 'forbidden' : 'error'}`} role="alert">
-            <Alert /> {loadError.message}
+            <Alert />
+            <div>
+              <p>{loadError.message}</p>
+              {loadError.detail && <p class="small">{loadError.detail}</p>}
+            </div>
           </div>
         )}
         {warnings.length > 0 && (
@@ -413,7 +424,14 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
         {state?.overview.acceptPolicy && (
           <p class="footnote muted small">
             Incoming requests: <strong>{state.overview.acceptPolicy}</strong>
-            {state.overview.acceptPolicy === 'Manual' ? ' (every request waits for your approval)' : state.overview.acceptPolicy === 'AutoAcceptKnown' ? ' (clusters you already know are accepted; others wait for approval)' : ''}
+            {
+              {
+                Manual: ' (every request waits for your approval)',
+                AutoAcceptKnown: ' (clusters you already know are accepted; others wait for approval)',
+                AcceptAll: ' (every request is accepted)',
+                RejectAll: ' (every request is refused)',
+              }[state.overview.acceptPolicy]
+            }
           </p>
         )}
       </main>

@@ -19,6 +19,7 @@ export class RequestError extends Error {
     readonly reason: string,
     message: string,
     readonly fields: Record<string, string> = {},
+    readonly detail?: string,
   ) {
     super(message);
     this.name = 'RequestError';
@@ -58,7 +59,7 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: 
   }
   if (!res.ok) {
     const err = (json as ApiErrorBody | undefined)?.error;
-    const e = new RequestError(res.status, err?.reason ?? `HTTP${res.status}`, err?.message ?? `HTTP ${res.status}: ${text.slice(0, 200)}`, err?.fields);
+    const e = new RequestError(res.status, err?.reason ?? `HTTP${res.status}`, err?.message ?? `HTTP ${res.status}: ${text.slice(0, 200)}`, err?.fields, err?.detail);
     if (e.unauthorized && token) for (const l of unauthorizedListeners) l();
     throw e;
   }

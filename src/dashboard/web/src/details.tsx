@@ -79,7 +79,11 @@ export function DetailsDrawer({
         </header>
         {error && (
           <div class={`banner ${error.forbidden ? 'forbidden' : 'error'}`} role="alert">
-            <Alert /> {error.message}
+            <Alert />
+            <div>
+              <p>{error.message}</p>
+              {error.detail && <p class="small">{error.detail}</p>}
+            </div>
           </div>
         )}
         {!data && !error && <p class="muted pad">Loading…</p>}
@@ -235,9 +239,8 @@ export function DetailsDrawer({
                   <thead>
                     <tr>
                       <th>Type</th>
-                      <th>Reason</th>
+                      <th>Reason and object</th>
                       <th>Message</th>
-                      <th>Object</th>
                       <th>Last seen</th>
                     </tr>
                   </thead>
@@ -247,12 +250,14 @@ export function DetailsDrawer({
                         <td>
                           <span class={`badge ${e.type === 'Warning' ? 'warn' : 'neutral'}`}>{e.type}</span>
                         </td>
-                        <td class="mono small">{e.reason}</td>
+                        <td class="event-reason small">
+                          <span class="mono">{e.reason}</span>
+                          <span class="mono muted block event-object">{e.object}</span>
+                        </td>
                         <td class="small">
                           {e.message}
                           {e.count > 1 && <span class="muted"> (×{e.count})</span>}
                         </td>
-                        <td class="mono small">{e.object}</td>
                         <td class="small nowrap">{ago(e.lastTimestamp, now)}</td>
                       </tr>
                     ))}

@@ -2,8 +2,8 @@
 
 export function cores(n: number): string {
   if (!Number.isFinite(n) || n <= 0) return '0';
-  if (n < 1) return `${Math.round(n * 1000)}m`;
-  return n >= 10 ? n.toFixed(0) : n.toFixed(1).replace(/\.0$/, '');
+  if (n < 0.1) return `${Math.round(n * 1000)}m`;
+  return n >= 10 ? n.toFixed(0) : n.toFixed(n < 1 ? 2 : 1).replace(/\.?0+$/, '');
 }
 
 export function bytes(n: number): string {

@@ -10,7 +10,7 @@ export interface PeerActions {
   decide(req: RequestView, accept: boolean): Promise<void>;
   removeDomain(d: DomainView): Promise<void>;
   busy: Set<string>;
-  errors: Record<string, string>;
+  errors: Record<string, { message: string; detail?: string }>;
 }
 
 export function TrustBadge({ peer }: { peer: Pick<PeerView, 'trustMode' | 'caFingerprint' | 'allowUntrustedCA'> }) {
@@ -56,12 +56,13 @@ function PeerIdentity({ peer, onOpen }: { peer: PeerView; onOpen(): void }) {
   );
 }
 
-function InlineError({ message }: { message?: string }) {
-  if (!message) return null;
+function InlineError({ error }: { error?: { message: string; detail?: string } }) {
+  if (!error) return null;
   return (
-    <p class="inline-error" role="alert">
-      {message}
-    </p>
+    <div class="inline-error" role="alert">
+      <p>{error.message}</p>
+      {error.detail && <p class="detail">{error.detail}</p>}
+    </div>
   );
 }
 
@@ -96,7 +97,7 @@ export function AvailablePeer({ peer, actions }: { peer: PeerView; actions: Peer
           {peer.deleting ? 'Being removed…' : peer.summary}
         </span>
       </div>
-      <InlineError message={actions.errors[peer.name]} />
+      <InlineError error={actions.errors[peer.name]} />
     </li>
   );
 }
@@ -195,7 +196,7 @@ export function ConnectedPeer({ peer, actions }: { peer: PeerView; actions: Peer
           )}
         </div>
       </div>
-      <InlineError message={actions.errors[peer.name]} />
+      <InlineError error={actions.errors[peer.name]} />
     </li>
   );
 }
@@ -250,7 +251,7 @@ export function RequestsPanel({ requests, actions, now }: { requests: RequestVie
                 )}
                 <span class="muted small">{r.createdAt ? `asked ${ago(r.createdAt, now)}` : ''}</span>
               </div>
-              <InlineError message={actions.errors[`request:${r.name}`]} />
+              <InlineError error={actions.errors[`request:${r.name}`]} />
             </li>
           );
         })}

@@ -10,6 +10,7 @@ interface Toast {
   kind: ToastKind;
   title: string;
   message?: string;
+  detail?: string;
 }
 
 export interface Notifier {
@@ -34,10 +35,10 @@ export function useToasts(): { toasts: Toast[]; notifier: Notifier; dismiss(id: 
     [dismiss],
   );
   const notifier: Notifier = {
-    success: (title, message) => push({ kind: 'success', title, message }, 5000),
+    success: (title, message) => push({ kind: 'success', title, message }, 4000),
     failure: (title, err) => {
       const e = err instanceof RequestError ? err : undefined;
-      push({ kind: e?.forbidden ? 'forbidden' : 'error', title: e?.forbidden ? `${title}: forbidden` : title, message: e?.message ?? String((err as Error)?.message ?? err) }, 15000);
+      push({ kind: e?.forbidden ? 'forbidden' : 'error', title: e?.forbidden ? `${title}: forbidden` : title, message: e?.message ?? String((err as Error)?.message ?? err), detail: e?.detail }, 15000);
     },
   };
   return { toasts, notifier, dismiss };
@@ -52,6 +53,7 @@ export function Toasts({ toasts, dismiss }: { toasts: Toast[]; dismiss(id: numbe
           <div class="toast-body">
             <strong>{t.title}</strong>
             {t.message && <p>{t.message}</p>}
+            {t.detail && <p class="detail">{t.detail}</p>}
           </div>
           <button class="icon-button" aria-label="Dismiss" onClick={() => dismiss(t.id)}>
             <X size={16} />
