@@ -14,7 +14,7 @@ export class WorkQueue {
 
   constructor(
     private readonly baseDelayMs = 250,
-    private readonly maxDelayMs = 120_000,
+    private readonly maxDelayMs = 30_000,
   ) {}
 
   get length(): number {

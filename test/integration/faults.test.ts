@@ -115,7 +115,7 @@ describe('agents killed at each step of the handshake', () => {
       await cleanup('killed');
       await Promise.all([agentA.stop(), agentB.stop()]);
     }
-  });
+  }, 420_000);
 });
 
 describe('control-plane restarts mid-handshake', () => {
@@ -136,7 +136,7 @@ describe('control-plane restarts mid-handshake', () => {
       await cleanup('api-restart');
       await Promise.all([agentA.stop(), agentB.stop()]);
     }
-  });
+  }, 480_000);
 
   it('etcd of the home cluster restarted: the agent\'s watches recover and it still acts on changes', async () => {
     const agentA = agentFor(a);
@@ -152,7 +152,7 @@ describe('control-plane restarts mid-handshake', () => {
       await cleanup('after-etcd');
       await Promise.all([agentA.stop(), agentB.stop()]);
     }
-  });
+  }, 420_000);
 });
 
 describe('two agent replicas', () => {
@@ -183,7 +183,7 @@ describe('two agent replicas', () => {
       await cleanup('replicas');
       await Promise.all([one.stop(), two.stop(), agentB.stop()]);
     }
-  });
+  }, 420_000);
 });
 
 describe('a peer that is down when join turns true', () => {
@@ -206,5 +206,5 @@ describe('a peer that is down when join turns true', () => {
       await cleanup('peer-down');
       await Promise.all([...agents].map((p) => p.stop()));
     }
-  });
+  }, 420_000);
 });

@@ -143,6 +143,8 @@ describe('manual peering from the seed YAML', () => {
     expect(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))).toBeNull();
     agentB = startAgent(b);
     await agentMetricsUrl(agentB);
+    // B notices the revoked credential (401 held for 2 s) and drops the old request.
+    await waitFor('B drops the old PeeringRequest', async () => (await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))) === null, { timeoutMs: 60_000 });
   });
 });
 
