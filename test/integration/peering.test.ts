@@ -36,6 +36,13 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
+/** Deletes every ForeignCluster of `id` on a cluster (and waits), so a test starts from nothing. */
+async function forgetPeer(client: KubeClient, id: string): Promise<void> {
+  const { items } = await client.list<{ metadata: { name: string }; spec: { clusterID: string } }>(resourcePath(GVR.foreignCluster));
+  for (const f of items.filter((x) => x.spec.clusterID === id)) await client.delete(resourcePath(GVR.foreignCluster, { name: f.metadata.name }));
+  await waitFor(`no ForeignCluster for ${id}`, async () => !(await client.list<{ spec: { clusterID: string } }>(resourcePath(GVR.foreignCluster))).items.some((x) => x.spec.clusterID === id), { timeoutMs: 60_000 });
+}
+
 const seedFC = () => seedManifests().find((s) => s.kind === 'ForeignCluster' && s.apiVersion.endsWith('v1alpha1'))!;
 
 describe('manual peering from the seed YAML', () => {
@@ -148,9 +155,60 @@ describe('manual peering from the seed YAML', () => {
   });
 });
 
+describe('both directions', () => {
+  it('peering on both sides gives a virtual node on each side, and each direction ends on its own', async () => {
+    await setClusterConfig(A, { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+    await setClusterConfig(B, { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+    await forgetPeer(A, idB);
+    const addB = kubepeer(['peer', 'add', idB, '--name', 'to-b', '--api-url', b.apiUrl, '--allow-untrusted-ca', '--join', '--kubeconfig', a.kubeconfig]);
+    expect(addB.code, addB.stderr).toBe(0);
+    // B may already hold an IncomingPeering ForeignCluster for A (A's request arrived first):
+    // `peer add` takes it over as the person's own.
+    const addA = kubepeer(['peer', 'add', idA, '--name', 'to-a', '--api-url', a.apiUrl, '--allow-untrusted-ca', '--join', '--kubeconfig', b.kubeconfig]);
+    expect(addA.code, addA.stderr).toBe(0);
+    await Promise.all([waitForReadyNode(A, idB, 120_000, describeFC(A, 'to-b')), waitForReadyNode(B, idA, 120_000)]);
+    // A leaves: A's node for B goes, B's node for A stays Ready.
+    expect(kubepeer(['peer', 'leave', 'to-b', '--kubeconfig', a.kubeconfig]).code).toBe(0);
+    await waitFor('A: node for B gone', async () => (await virtualNode(A, idB)) === null);
+    await waitFor('B drops A\'s request', async () => (await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))) === null, { timeoutMs: 60_000 });
+    await waitForReadyNode(B, idA, 30_000);
+    const fcOnB = await foreignClusterByID(B, idA);
+    expect(fcOnB?.status?.outgoing?.phase).toBe('Established');
+    // Then B leaves too, and everything is gone on both sides.
+    expect(kubepeer(['peer', 'leave', fcOnB!.metadata.name, '--kubeconfig', b.kubeconfig]).code).toBe(0);
+    await waitFor('B: node for A gone', async () => (await virtualNode(B, idA)) === null);
+    expect(kubectl(a, ['delete', 'foreigncluster', 'to-b', '--timeout=60s']).code).toBe(0);
+    await setClusterConfig(A, { peeringConfig: { acceptPolicy: 'AutoAcceptKnown' } });
+  });
+});
+
+describe('CLI bad input', () => {
+  it('refuses an invalid cluster ID, a non-https URL, a duplicate peer and an unknown peer with a clear message and changes nothing', async () => {
+    await forgetPeer(A, idB);
+    const before = (await A.list(resourcePath(GVR.foreignCluster))).items.length;
+    const badID = kubepeer(['peer', 'add', 'Not_An_ID', '--api-url', b.apiUrl, '--kubeconfig', a.kubeconfig]);
+    expect(badID.code).toBe(2);
+    expect(badID.stderr).toContain('is not a cluster ID');
+    const http = kubepeer(['peer', 'add', idB, '--api-url', 'http://127.0.0.1:6443', '--kubeconfig', a.kubeconfig]);
+    expect(http.code).toBe(2);
+    expect(http.stderr).toContain('must be an https:// URL');
+    expect(kubepeer(['peer', 'add', idB, '--name', 'first', '--api-url', b.apiUrl, '--kubeconfig', a.kubeconfig]).code).toBe(0);
+    const dup = kubepeer(['peer', 'add', idB, '--name', 'second', '--api-url', b.apiUrl, '--kubeconfig', a.kubeconfig]);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toContain('already known as foreigncluster/first');
+    const unknown = kubepeer(['peer', 'join', 'no-such-peer', '--kubeconfig', a.kubeconfig]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no peer "no-such-peer"');
+    expect((await A.list(resourcePath(GVR.foreignCluster))).items.length).toBe(before + 1);
+    expect(kubectl(a, ['delete', 'foreigncluster', 'first', '--timeout=60s']).code).toBe(0);
+  });
+});
+
 describe('trust', () => {
   it('sends nothing to an untrusted peer without allowUntrustedCA, says how to fix it, and proceeds once its CA is trusted', async () => {
     await setClusterConfig(B, { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+    await forgetPeer(A, idB);
+    await waitFor('B dropped earlier requests from A', async () => (await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))) === null, { timeoutMs: 60_000 });
     const add = kubepeer(['peer', 'add', idB, '--api-url', b.apiUrl, '--name', 'strict', '--join', '--kubeconfig', a.kubeconfig]);
     expect(add.code, add.stderr).toBe(0);
     const blocked = await waitFor('TrustEstablished=False UntrustedCA', async () => {

@@ -107,8 +107,33 @@ export function registerPeerCommands(program: Command): void {
     .action(async (clusterID: string, opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const g = globals(cmd);
       if (!new RegExp(CLUSTER_ID_PATTERN).test(clusterID)) throw new CliError(`"${clusterID}" is not a cluster ID (a UUID or DNS label); get it on the remote cluster with: kubepeer cluster-id`, 2);
+      if (!/^https:\/\//.test(String(opts.apiUrl))) throw new CliError(`--api-url must be an https:// URL of the remote API server, e.g. https://203.0.113.10:6443 (got "${opts.apiUrl}")`, 2);
       const client = clientFor(g);
       const name = (opts.name as string) ?? clusterID;
+      const existing = (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.find((f) => f.spec.clusterID === clusterID);
+      if (existing && existing.spec.discoveryType !== 'IncomingPeering') {
+        client.close();
+        throw new CliError(`cluster ${clusterID} is already known as foreigncluster/${existing.metadata.name} (${existing.spec.discoveryType}); use: kubepeer peer join ${existing.metadata.name}`);
+      }
+      if (existing) {
+        // It asked to peer with us first: kubepeer created this ForeignCluster; the person now
+        // declares it, so it becomes theirs (Manual) with what they gave.
+        await client.mergePatch(resourcePath(GVR.foreignCluster, { name: existing.metadata.name }), {
+          spec: {
+            discoveryType: 'Manual',
+            apiUrl: opts.apiUrl,
+            namespace: opts.remoteNamespace,
+            join: !!opts.join,
+            allowUntrustedCA: !!opts.allowUntrustedCa,
+            ...(opts.clusterName ? { clusterName: opts.clusterName } : {}),
+            ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
+          },
+        });
+        process.stderr.write(`foreigncluster/${existing.metadata.name} (created when ${clusterID} asked to peer with us) updated\n`);
+        if (opts.join && opts.wait) await waitForPeering(client, existing.metadata.name, Number(opts.timeout) * 1000);
+        client.close();
+        return;
+      }
       const fc = await client.create<ForeignCluster>(resourcePath(GVR.foreignCluster), {
         apiVersion: apiVersionOf(GVR.foreignCluster),
         kind: 'ForeignCluster',
