@@ -45,7 +45,8 @@ export interface LocalCluster extends ClusterState {
   restart(component: 'kube-apiserver' | 'etcd'): Promise<void>;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process exists (signal 0). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

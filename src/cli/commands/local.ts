@@ -4,7 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getLocalCluster, listLocalClusters, recordAgent, startLocalCluster, stopLocalCluster, type ListedCluster } from '../../localcluster/localCluster.js';
+import { getLocalCluster, isAlive, listLocalClusters, recordAgent, startLocalCluster, stopLocalCluster, type ListedCluster } from '../../localcluster/localCluster.js';
 import { install } from '../../install/install.js';
 import { assertNetnsSupport, DEFAULT_BRIDGE, DEFAULT_SUBNET, NetnsError, NetnsLab, type NetnsHost } from '../../localcluster/netns.js';
 import { KubeClient } from '../../k8s/rest.js';
@@ -132,13 +132,4 @@ async function removeNetnsHost(netns: string): Promise<void> {
   const host = await lab.hostByNetns(netns);
   if (host) await lab.removeHost(host.name);
   await lab.removeBridgeIfUnused();
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -175,22 +175,26 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     // 1. The credential moves into a Secret we own (through the request), then leaves the request.
     const secretName = peerCredentialSecret(id);
     if (pr.spec.kubeconfig) {
+      const secretBody = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: {
+          name: secretName,
+          namespace: ctx.namespace,
+          labels: { [Labels.clusterID]: id, [Labels.managedBy]: MANAGED_BY },
+          ownerReferences: [{ apiVersion: apiVersionOf(GVR.peeringRequest), kind: 'PeeringRequest', name, uid: pr.metadata.uid!, blockOwnerDeletion: false }],
+        },
+        data: { kubeconfig: Buffer.from(pr.spec.kubeconfig).toString('base64') },
+      };
       try {
-        await client.create(resourcePath(Core.secrets, { namespace: ctx.namespace }), {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: 'Opaque',
-          metadata: {
-            name: secretName,
-            namespace: ctx.namespace,
-            labels: { [Labels.clusterID]: id, [Labels.managedBy]: MANAGED_BY },
-            ownerReferences: [{ apiVersion: apiVersionOf(GVR.peeringRequest), kind: 'PeeringRequest', name, uid: pr.metadata.uid!, blockOwnerDeletion: false }],
-          },
-          data: { kubeconfig: Buffer.from(pr.spec.kubeconfig).toString('base64') },
-        });
+        await client.create(resourcePath(Core.secrets, { namespace: ctx.namespace }), secretBody);
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
-        await client.mergePatch(resourcePath(Core.secrets, { namespace: ctx.namespace, name: secretName }), { data: { kubeconfig: Buffer.from(pr.spec.kubeconfig).toString('base64') } });
+        // A Secret left by an earlier request of the same cluster (the garbage collector has not
+        // removed it yet): take it over whole, owner included, or GC would delete the new credential.
+        const old = await client.get<{ metadata: { resourceVersion: string } }>(resourcePath(Core.secrets, { namespace: ctx.namespace, name: secretName }));
+        await client.replace(resourcePath(Core.secrets, { namespace: ctx.namespace, name: secretName }), { ...secretBody, metadata: { ...secretBody.metadata, resourceVersion: old.metadata.resourceVersion } });
       }
       await client.mergePatch(prPath(name), { spec: { kubeconfig: null } });
       return;
