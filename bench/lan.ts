@@ -20,7 +20,7 @@ import type { LocalCluster } from '../src/localcluster/localCluster.js';
 import { startAgent, startCluster, type AgentProcess } from '../test/support/clusters.js';
 import { NetnsJsonProcess } from '../test/support/netns.js';
 import { clusterIDOf, setClusterConfig } from '../test/support/peering.js';
-import { p50, type BenchSection, type Figure } from './lib.js';
+import { p50, waitInformer, type BenchSection, type Figure } from './lib.js';
 
 const FIXTURE = fileURLToPath(new URL('../test/integration/lan/fixtures/lanPeer.ts', import.meta.url));
 
@@ -59,29 +59,6 @@ function logTime(file: string, predicate: (l: Record<string, unknown>) => boolea
     }
   }
   return undefined;
-}
-
-function waitInformer<T>(what: string, informer: Informer<ForeignCluster>, probe: () => T | undefined, timeoutMs: number): Promise<{ value: T; at: number }> {
-  const now = probe();
-  if (now !== undefined) return Promise.resolve({ value: now, at: Date.now() });
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const v = probe();
-      if (v === undefined) return;
-      cleanup();
-      resolve({ value: v, at: Date.now() });
-    };
-    const t = setTimeout(() => (cleanup(), reject(new Error(`bench lan: timed out after ${timeoutMs / 1000}s waiting for ${what}`))), timeoutMs);
-    const cleanup = () => {
-      clearTimeout(t);
-      informer.off('add', check);
-      informer.off('update', check);
-      informer.off('delete', check);
-    };
-    informer.on('add', check);
-    informer.on('update', check);
-    informer.on('delete', check);
-  });
 }
 
 async function latencies(lab: NetnsLab, runs: number): Promise<Figure[]> {

@@ -1,6 +1,7 @@
 /** Shared pieces of `npm run bench`: figures, percentiles, process memory, API request counts. */
 import { readFileSync } from 'node:fs';
 import type { KubeClient } from '../src/k8s/rest.js';
+import type { Informer } from '../src/k8s/informer.js';
 
 export interface Figure {
   name: string;
@@ -81,3 +82,31 @@ export const sumAll = (c: Record<string, number>) => Object.entries(c).filter(([
 export function ms(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e6;
 }
+
+/**
+ * Waits on an informer's events until `probe` returns a value (one LIST + WATCH for a whole
+ * bench instead of polling, so API request counts are the agents' own).
+ */
+export function waitInformer<T>(what: string, informer: Informer<any>, probe: () => T | undefined, timeoutMs: number): Promise<{ value: T; at: number }> {
+  const now = probe();
+  if (now !== undefined) return Promise.resolve({ value: now, at: Date.now() });
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const v = probe();
+      if (v === undefined) return;
+      cleanup();
+      resolve({ value: v, at: Date.now() });
+    };
+    const t = setTimeout(() => (cleanup(), reject(new Error(`bench: timed out after ${timeoutMs / 1000}s waiting for ${what}`))), timeoutMs);
+    const cleanup = () => {
+      clearTimeout(t);
+      informer.off('add', check);
+      informer.off('update', check);
+      informer.off('delete', check);
+    };
+    informer.on('add', check);
+    informer.on('update', check);
+    informer.on('delete', check);
+  });
+}
+

@@ -5,34 +5,12 @@ import { Core, KubeClient, resourcePath } from '../src/k8s/rest.js';
 import { Informer } from '../src/k8s/informer.js';
 import { agentMetricsUrl, startAgent, startCluster } from '../test/support/clusters.js';
 import { clusterIDOf, setClusterConfig } from '../test/support/peering.js';
-import { apiRequestCounts, diffCounts, ms, sumAll, sumWrites, type BenchSection } from './lib.js';
+import { apiRequestCounts, diffCounts, ms, sumAll, sumWrites, waitInformer, type BenchSection } from './lib.js';
 
 type NodeObj = { metadata?: { name?: string }; status?: { conditions?: Array<{ type: string; status: string }> } };
 
-/**
- * Waits on an informer (one LIST + one WATCH for the whole bench) rather than polling, so the
- * request counts below are the agents' requests, not the benchmark's.
- */
-async function until(what: string, informer: Informer<NodeObj>, probe: () => boolean, timeoutMs = 60_000): Promise<void> {
-  if (probe()) return;
-  await new Promise<void>((resolve, reject) => {
-    const check = () => {
-      if (!probe()) return;
-      cleanup();
-      resolve();
-    };
-    const t = setTimeout(() => (cleanup(), reject(new Error(`bench: timed out waiting for ${what}`))), timeoutMs);
-    const cleanup = () => {
-      clearTimeout(t);
-      informer.off('add', check);
-      informer.off('update', check);
-      informer.off('delete', check);
-    };
-    informer.on('add', check);
-    informer.on('update', check);
-    informer.on('delete', check);
-  });
-}
+const until = (what: string, informer: Informer<any>, probe: () => boolean, timeoutMs = 60_000): Promise<unknown> =>
+  waitInformer(what, informer, () => (probe() ? true : undefined), timeoutMs);
 
 export async function benchPeering(opts: { quick: boolean }): Promise<BenchSection> {
   const runs = opts.quick ? 5 : 20;
@@ -82,7 +60,7 @@ export async function benchPeering(opts: { quick: boolean }): Promise<BenchSecti
       await until('virtual node gone', nodes, () => nodes.list().length === 0);
       unpeer.push(ms(u));
       // Let the foreign side notice the revoked credential before the next round.
-      await until('PeeringRequest gone on the foreign side', requests as unknown as Informer<NodeObj>, () => !requests.get(idA)).catch(async (e) => {
+      await until('PeeringRequest gone on the foreign side', requests, () => !requests.get(idA)).catch(async (e) => {
         throw new Error(`${(e as Error).message}: ${JSON.stringify(await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA })))?.slice(0, 1500)}`);
       });
     }
