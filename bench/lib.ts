@@ -52,18 +52,43 @@ export function cpuSeconds(pid: number): number {
  * Requests the API server has served, by verb, from its own Prometheus metrics
  * (apiserver_request_total), so counts include every client, not only ours.
  */
-export async function apiRequestCounts(client: KubeClient, filter: (labels: Record<string, string>) => boolean = () => true): Promise<Record<string, number>> {
+export async function apiRequestCounts(
+  client: KubeClient,
+  filter: (labels: Record<string, string>) => boolean = () => true,
+  key: (labels: Record<string, string>) => string = (l) => l.verb!,
+): Promise<Record<string, number>> {
   const text = await client.get<string>('/metrics', { timeoutMs: 20_000 });
+  return countersOf(String(text), 'apiserver_request_total', filter, key);
+}
+
+/** Sums of one Prometheus counter's samples, grouped by `key(labels)`, for samples `filter` keeps. */
+export function countersOf(
+  text: string,
+  metric: string,
+  filter: (labels: Record<string, string>) => boolean = () => true,
+  key: (labels: Record<string, string>) => string = (l) => l.verb!,
+): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const line of String(text).split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const m = /^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const m = /^\w+\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
     if (!m) continue;
     const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
     if (!filter(labels)) continue;
-    out[labels.verb!] = (out[labels.verb!] ?? 0) + Number(m[2]);
+    const k = key(labels);
+    out[k] = (out[k] ?? 0) + Number(m[2]);
   }
   return out;
+}
+
+/** The agent's own API requests (kubepeer_api_requests_total from its /metrics). */
+export async function agentRequestCounts(
+  metricsUrl: string,
+  filter: (labels: Record<string, string>) => boolean = () => true,
+  key: (labels: Record<string, string>) => string = (l) => `${l.verb} ${l.resource}`,
+): Promise<Record<string, number>> {
+  const res = await fetch(`${metricsUrl}/metrics`);
+  return countersOf(await res.text(), 'kubepeer_api_requests_total', filter, key);
 }
 
 export function diffCounts(before: Record<string, number>, after: Record<string, number>): Record<string, number> {

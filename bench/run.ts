@@ -63,6 +63,9 @@ async function main(): Promise<void> {
       `kubepeer benchmark${quick ? ' (quick)' : ''} on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${((Date.now() - started) / 1000).toFixed(0)}s`,
       line(header),
       ...rows.map(line),
+      '',
+      'Notes:',
+      ...results.flatMap((r) => r.figures.filter((f) => f.note).map((f) => `- ${r.section} / ${f.name}: ${f.note}`)),
     ].join('\n') + '\n',
   );
   const out = fileURLToPath(new URL('./results.json', import.meta.url));

@@ -8,7 +8,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { GVR, clusterConfigWithDefaults, type ClusterConfig, type ClusterConfigSpec } from '../api/crds.js';
 import { Defaults, LIQO_NAMESPACE, Labels, Names } from '../api/constants.js';
 import { Core, KubeClient } from '../k8s/rest.js';
@@ -18,6 +17,7 @@ import { LeaderElector } from '../k8s/leaderElection.js';
 import type { Controller } from '../k8s/controller.js';
 import { ensureClusterID } from '../identity/clusterID.js';
 import { identityController } from '../identity/identityController.js';
+import { Counter } from 'prom-client';
 import { registry } from '../observability/metrics.js';
 import { logger } from '../observability/logger.js';
 import { listenWithFallback } from './listen.js';
@@ -25,6 +25,13 @@ import type { AgentContext, Informers } from './context.js';
 import { agentPlugins, type AgentPlugin } from './plugins.js';
 
 const log = logger('agent');
+
+const apiRequests = new Counter({
+  name: 'kubepeer_api_requests_total',
+  help: 'Requests the agent sent to its own cluster API server, by verb and resource (writes in a steady state should be only Lease renewals)',
+  labelNames: ['verb', 'resource'] as const,
+  registers: [registry],
+});
 
 export interface AgentOptions {
   kubeconfig?: string;
@@ -55,15 +62,9 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-function caOf(client: KubeClient): string {
-  const cluster = client.kubeConfig.getCurrentCluster();
-  if (cluster?.caData) return Buffer.from(cluster.caData, 'base64').toString('utf8');
-  if (cluster?.caFile) return readFileSync(cluster.caFile, 'utf8');
-  return '';
-}
-
 export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent> {
   const client = KubeClient.fromFile(opts.kubeconfig, opts.context);
+  client.onRequest = (verb, resource) => apiRequests.inc({ verb, resource });
   const namespace = opts.namespace ?? LIQO_NAMESPACE;
   const identity = opts.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
 
@@ -84,7 +85,8 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     clusterConfigs: new Informer(client, GVR.clusterConfig),
     configMaps: new Informer(client, Core.configMaps, nsOpts),
     secrets: new Informer(client, Core.secrets, nsOpts),
-    nodes: new Informer(client, Core.nodes),
+    // virtual nodes: which labels our server-side apply owns is read from managedFields
+    nodes: new Informer(client, Core.nodes, { keepManagedFields: true }),
     pods: new Informer(client, Core.pods, { fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
   };
 
@@ -99,7 +101,7 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     },
     apiUrl: opts.apiUrl ?? client.server,
     get caPem() {
-      return caOf(client) || kubeRootCA;
+      return client.access.caPem || kubeRootCA;
     },
     informers,
     events: new EventRecorder(client, 'kubepeer-agent', identity),
@@ -137,9 +139,14 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
   kubeRootCA = rootCA?.data?.['ca.crt'] ?? '';
 
   // Plugins: the webhook, dashboard, peering, discovery. Each contributes servers (started in
-  // every replica) and controllers (run by the leader only).
+  // every replica) and controllers (run by the leader only). Leader election starts while the
+  // servers start: LAN discovery only needs the caches, and its RFC 6762 probing (~1 s) is the
+  // longest step between an agent's start and its peers seeing it.
   for (const make of agentPlugins) plugins.push(await make(ctx, opts));
-  for (const p of plugins) await p.start?.();
+  const serversStarted = (async () => {
+    for (const p of plugins) await p.start?.();
+  })();
+  serversStarted.catch(() => {});
 
   const elector = new LeaderElector(client, {
     namespace,
@@ -149,6 +156,9 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     onStartedLeading: async () => {
       log.info({ identity }, 'leading: starting controllers');
       controllers = [identityController(ctx), ...plugins.flatMap((p) => p.controllers?.() ?? [])];
+      await Promise.all(plugins.map((p) => p.onLeadingEarly?.()));
+      // A server that failed to start fails startAgent itself, which then stops the elector.
+      if (!(await serversStarted.then(() => true, () => false))) return;
       for (const c of controllers) c.start();
       for (const p of plugins) await p.onLeading?.();
     },
@@ -160,6 +170,12 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     },
   });
   elector.start();
+  try {
+    await serversStarted;
+  } catch (e) {
+    await elector.stop();
+    throw e;
+  }
 
   const stop = async () => {
     if (stopping) return;

@@ -11,6 +11,9 @@ export interface AgentPlugin {
   name: string;
   start?(): Promise<void>;
   controllers?(): Controller[];
+  /** Leadership gained, before the servers of every plugin are up: work that needs only the caches. */
+  onLeadingEarly?(): Promise<void>;
+  /** Leadership gained; servers up, controllers started. */
   onLeading?(): Promise<void>;
   onNotLeading?(): Promise<void>;
   stop?(): Promise<void>;

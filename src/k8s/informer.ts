@@ -30,6 +30,11 @@ export interface InformerOptions {
   fieldSelector?: string;
   /** Seconds the server keeps one watch open before it ends it (we then resume). */
   watchTimeoutSeconds?: number;
+  /**
+   * Keep `metadata.managedFields` in the cache (default: dropped). They are often the larger part
+   * of an object and only server-side-apply bookkeeping reads them (client-go's transform idiom).
+   */
+  keepManagedFields?: boolean;
 }
 
 export interface InformerEvents<T> {
@@ -153,7 +158,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> extends Eve
         // Lists omit apiVersion/kind on items; put them back so handlers see whole objects.
         item.apiVersion ??= page.apiVersion;
         item.kind ??= kind;
-        fresh.set(keyOf(item), item);
+        fresh.set(keyOf(item), this.trim(item));
       }
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? rv;
@@ -184,8 +189,14 @@ export class Informer<T extends KubernetesObject = KubernetesObject> extends Eve
       this.emit('delete', prev ?? ev.object);
       return;
     }
-    this.store.set(key, ev.object);
-    if (prev) this.emit('update', prev, ev.object);
-    else this.emit('add', ev.object);
+    const obj = this.trim(ev.object);
+    this.store.set(key, obj);
+    if (prev) this.emit('update', prev, obj);
+    else this.emit('add', obj);
+  }
+
+  private trim(obj: T): T {
+    if (!this.opts.keepManagedFields && obj.metadata?.managedFields) delete obj.metadata.managedFields;
+    return obj;
   }
 }

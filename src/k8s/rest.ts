@@ -1,6 +1,6 @@
 /**
- * A small REST client for the Kubernetes API on top of @kubernetes/client-node's KubeConfig (which
- * does the authentication: client certs, tokens, exec plugins).
+ * A small REST client for the Kubernetes API. Credentials come from a ClusterAccess (kubeconfig.ts:
+ * client certificates, tokens, and exec plugins through @kubernetes/client-node).
  *
  * Why not only the generated typed APIs: the agent needs the same handful of verbs on built-in and
  * custom resources alike (merge patch and server-side apply, the status subresource of CRs), a
@@ -10,7 +10,8 @@
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { createInterface } from 'node:readline';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { ClusterAccess, loadClusterAccess } from './kubeconfig.js';
 
 export interface ResourceRef {
   group: string;
@@ -100,51 +101,55 @@ export const MergePatch = 'application/merge-patch+json';
 export const JsonPatch = 'application/json-patch+json';
 export const ApplyPatch = 'application/apply-patch+yaml';
 
+/**
+ * The resource a request path is about: `configmaps`, `foreignclusters/status`, `leases`...
+ * (discovery and non-resource paths give their first segment, e.g. `apis`, `version`).
+ */
+export function resourceOfPath(path: string): string {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  // /api/v1/... or /apis/<group>/<version>/...
+  let rest = parts[0] === 'api' ? parts.slice(2) : parts[0] === 'apis' ? parts.slice(3) : undefined;
+  if (!rest) return parts[0] ?? '/';
+  if (rest.length === 0) return parts[0]!;
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  return rest.length >= 3 ? `${rest[0]}/${rest[2]}` : rest[0]!;
+}
+
+/** Called once per request with the verb and the resource (see resourceOfPath). */
+export type RequestObserver = (verb: string, resource: string) => void;
+
 export class KubeClient {
   readonly server: string;
   /** Requests sent, by verb (GET, LIST, WATCH, POST, PUT, PATCH, DELETE). */
   readonly requestCounts: Record<string, number> = {};
+  /** Set by the agent on its home client: requests by verb and resource, for /metrics. */
+  onRequest?: RequestObserver;
   private agent?: Agent | HttpAgent;
 
   constructor(
-    readonly kubeConfig: KubeConfig,
+    readonly access: ClusterAccess,
     private readonly userAgent = 'kubepeer',
   ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster (set current-context or pass --context)');
-    this.server = cluster.server.replace(/\/+$/, '');
+    this.server = access.server;
   }
 
   static fromFile(path?: string, context?: string): KubeClient {
-    return new KubeClient(loadKubeConfig(path, context));
+    return new KubeClient(loadClusterAccess(path, context));
   }
 
   /** A client for the same API server with only a bearer token (a person's, or a peer's). */
   static withToken(server: string, token: string, caPem?: string, insecure = false): KubeClient {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server, caData: caPem ? Buffer.from(caPem).toString('base64') : undefined, skipTLSVerify: insecure }],
-      users: [{ name: 'u', token }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
-    return new KubeClient(kc);
+    return new KubeClient(new ClusterAccess({ server, token, caPem, skipTLSVerify: insecure }));
   }
 
   /** An anonymous client (no credentials) for `server`, verifying TLS against `caPem` unless insecure. */
   static anonymous(server: string, caPem?: string, insecure = false): KubeClient {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server, caData: caPem ? Buffer.from(caPem).toString('base64') : undefined, skipTLSVerify: insecure }],
-      users: [{ name: 'anonymous' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'anonymous' }],
-      currentContext: 'x',
-    });
-    return new KubeClient(kc);
+    return new KubeClient(new ClusterAccess({ server, caPem, skipTLSVerify: insecure }));
   }
 
-  private count(verb: string): void {
+  private count(verb: string, path: string): void {
     this.requestCounts[verb] = (this.requestCounts[verb] ?? 0) + 1;
+    this.onRequest?.(verb, resourceOfPath(path));
   }
 
   totalRequests(): number {
@@ -154,25 +159,29 @@ export class KubeClient {
   private async options(method: string, path: string, opts: RequestOpts): Promise<{ url: URL; req: RequestOptions }> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const base: RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(base);
+    const creds = await this.access.credentials();
     if (!this.agent) {
       this.agent =
         url.protocol === 'https:'
-          ? new Agent({ keepAlive: true, maxSockets: 32, ca: base.ca, cert: base.cert, key: base.key, rejectUnauthorized: base.rejectUnauthorized ?? true })
+          ? new Agent({
+              keepAlive: true,
+              maxSockets: 32,
+              ca: this.access.caPem,
+              cert: creds.cert,
+              key: creds.key,
+              servername: this.access.tlsServerName,
+              rejectUnauthorized: !this.access.skipTLSVerify,
+            })
           : new HttpAgent({ keepAlive: true, maxSockets: 32 });
     }
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
-    for (const [k, v] of Object.entries(base.headers ?? {})) if (typeof v === 'string') headers[k] = v;
-    if (base.auth) headers.Authorization = `Basic ${Buffer.from(base.auth).toString('base64')}`;
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent, ...creds.headers };
     if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
     return { url, req: { method, headers, agent: this.agent, signal: opts.signal } };
   }
 
   /** One request; resolves with the parsed JSON body, rejects with ApiError. */
   async request<T = unknown>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
-    const verb = method === 'GET' && !/\/[^/]+\/[^/]+$/.test(path) ? method : method;
-    this.count(verb);
+    this.count(method, path);
     const { url, req } = await this.options(method, path, opts);
     const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     // Node does not chunk DELETE bodies: without a Content-Length the server would read the body
@@ -256,7 +265,7 @@ export class KubeClient {
    * (rejects with ApiError; code 410 when the resourceVersion is too old).
    */
   async watch<T>(path: string, query: RequestOpts['query'], onEvent: (e: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
-    this.count('WATCH');
+    this.count('WATCH', path);
     const { url, req } = await this.options('GET', path, { query: { ...query, watch: true }, signal });
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     await new Promise<void>((resolve, reject) => {
@@ -303,17 +312,6 @@ export class KubeClient {
     this.agent?.destroy();
     this.agent = undefined;
   }
-}
-
-export function loadKubeConfig(path?: string, context?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (context) {
-    if (!kc.getContextObject(context)) throw new Error(`context "${context}" not found in the kubeconfig`);
-    kc.setCurrentContext(context);
-  }
-  return kc;
 }
 
 function apiErrorFrom(status: number, text: string, method: string, url: URL): ApiError {

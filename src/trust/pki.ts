@@ -3,13 +3,24 @@
  * server serving cert, admin client cert), for the agent's webhook and dashboard serving certs, and
  * by tests that need a second, unrelated CA. ECDSA P-256 keeps generation in the milliseconds.
  */
-// @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs this polyfill loaded first.
-import 'reflect-metadata';
 import { webcrypto, X509Certificate, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+/**
+ * @peculiar/x509 is loaded on first use: it costs ~120 ms at import, and the fingerprint helpers
+ * here (used by the CLI and the trust store) do not need it. It resolves its ASN.1 schemas through
+ * tsyringe, which needs the reflect-metadata polyfill loaded first.
+ */
+let x509Module: Promise<typeof X509> | undefined;
+function loadX509(): Promise<typeof X509> {
+  x509Module ??= import('reflect-metadata').then(async () => {
+    const m = await import('@peculiar/x509');
+    m.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return m;
+  });
+  return x509Module;
+}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
@@ -20,7 +31,7 @@ export interface KeyPairPem {
 }
 
 export interface CertificateAuthority extends KeyPairPem {
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   keys: CryptoKeyPair;
 }
 
@@ -54,6 +65,7 @@ async function generateKeys(): Promise<CryptoKeyPair> {
 }
 
 export async function createCA(commonName: string, days = 3650): Promise<CertificateAuthority> {
+  const x509 = await loadX509();
   const keys = await generateKeys();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -73,12 +85,23 @@ export async function createCA(commonName: string, days = 3650): Promise<Certifi
   return { cert, keys, certPem: cert.toString('pem') + '\n', keyPem };
 }
 
+/** A CA stored as PEM (certificate and PKCS#8 ECDSA P-256 key), ready to sign again. */
+export async function caFromPem(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  const x509 = await loadX509();
+  const cert = new x509.X509Certificate(certPem);
+  const der = Buffer.from(keyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const privateKey = (await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])) as unknown as CryptoKey;
+  const publicKey = await cert.publicKey.export(webcrypto as unknown as Crypto);
+  return { cert, keys: { privateKey, publicKey }, certPem, keyPem };
+}
+
 export async function issueCertificate(ca: CertificateAuthority, opts: IssueOptions): Promise<KeyPairPem> {
+  const x509 = await loadX509();
   const keys = await generateKeys();
   const now = Date.now();
   const subject = [`CN=${escapeRdn(opts.commonName)}`, ...(opts.organizations ?? []).map((o) => `O=${escapeRdn(o)}`)].join(', ');
   const usages = opts.usage === 'server' ? [x509.ExtendedKeyUsage.serverAuth] : opts.usage === 'client' ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
     new x509.ExtendedKeyUsageExtension(usages),

@@ -138,9 +138,15 @@ describe.skipIf(!canUseNetns)('LAN discovery and peering between network-namespa
   });
 
   it('two hosts discover each other and, with default settings, end with a virtual node on each side', async () => {
+    // The peer's PeeringRequest can arrive before our own sighting (the agents race): it leaves an
+    // IncomingPeering ForeignCluster that the sighting then adopts, so wait for the LAN one.
+    const lanFc = async (side: Side, id: string) => {
+      const f = await fc(side, id);
+      return f?.spec.discoveryType === 'LAN' ? f : undefined;
+    };
     const [onA, onB] = await Promise.all([
-      waitFor(`a: ForeignCluster for b (${b.id})`, () => fc(a, b.id), { timeoutMs: 90_000, intervalMs: 100, describe: describeAll }),
-      waitFor(`b: ForeignCluster for a (${a.id})`, () => fc(b, a.id), { timeoutMs: 90_000, intervalMs: 100, describe: describeAll }),
+      waitFor(`a: LAN ForeignCluster for b (${b.id})`, () => lanFc(a, b.id), { timeoutMs: 90_000, intervalMs: 100, describe: describeAll }),
+      waitFor(`b: LAN ForeignCluster for a (${a.id})`, () => lanFc(b, a.id), { timeoutMs: 90_000, intervalMs: 100, describe: describeAll }),
     ]);
     measure('twoHosts.foreignClusterAfterAgentStartMs', Date.now() - Math.max(a.agentStartedAt!, b.agentStartedAt!));
     // discovered over mDNS with the URL each peer announced; untrusted CAs, so autojoinUntrusted decides

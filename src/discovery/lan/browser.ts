@@ -468,14 +468,23 @@ export class Browser {
     this.rearm();
   }
 
-  /** The current view of an instance from the cache, or why there is none. */
-  private evaluate(inst: Instance, now: number): { view?: DiscoveredPeer; gone: boolean; invalid?: string } {
+  /**
+   * The current view of an instance from the cache, or why there is none.
+   *
+   * `departed`: the instance said goodbye (its PTR, or every SRV, arrived with TTL 0). The cache
+   * keeps those records one more second as RFC 6762 §10.1 asks, so that a cooperating responder
+   * can rescue them; the peer, though, is reported gone at once (the issue asks for a reaction to
+   * goodbyes within a second) and comes back as a fresh `up` if a rescue arrives.
+   */
+  private evaluate(inst: Instance, now: number): { view?: DiscoveredPeer; gone: boolean; invalid?: string; departed?: boolean } {
     const ptr = this.cache.get(inst.ptrKey);
     if (!ptr || ptr.expiresAt <= now) return { gone: true };
-    const srvEntry = this.cache.getSet(inst.name, RRType.SRV, CLASS_IN, now)[0];
+    const srvs = this.cache.getSet(inst.name, RRType.SRV, CLASS_IN, now);
+    if (ptr.goodbye || (srvs.length > 0 && srvs.every((e) => e.goodbye))) return { gone: false, departed: true };
+    const srvEntry = srvs.filter((e) => !e.goodbye)[0];
     const txtEntry = this.cache.getSet(inst.name, RRType.TXT, CLASS_IN, now)[0];
     const targets = new Set<string>();
-    for (const s of this.cache.getSet(inst.name, RRType.SRV, CLASS_IN, now)) {
+    for (const s of srvs) {
       if (s.rr.type === 'SRV') targets.add(nameKey(s.rr.target));
     }
     this.setTargets(inst, targets);
@@ -527,16 +536,17 @@ export class Browser {
   private reconcile(key: string, now: number): void {
     const inst = this.instances.get(key);
     if (!inst) return;
-    const { view, gone, invalid } = this.evaluate(inst, now);
+    const { view, gone, invalid, departed } = this.evaluate(inst, now);
     const previous = inst.view;
     if (!view) {
+      if (departed) inst.removalReason = 'goodbye';
       if (inst.role === 'primary' && previous) this.release(previous.clusterID, inst);
       inst.view = undefined;
       inst.role = invalid ? 'invalid' : 'pending';
       if (gone) {
         this.setTargets(inst, new Set());
         this.instances.delete(key);
-      } else if (!invalid && inst.resolveAttempts < MAX_RESOLVE_ATTEMPTS && !Number.isFinite(inst.nextResolveAt)) {
+      } else if (!invalid && !departed && inst.resolveAttempts < MAX_RESOLVE_ATTEMPTS && !Number.isFinite(inst.nextResolveAt)) {
         // ask for what did not come with the PTR, after the usual 20–120 ms
         inst.nextResolveAt = now + continuousQueryDelay(0, this.deps.random);
       }

@@ -442,7 +442,7 @@ export const lanDiscoveryPlugin: AgentPluginFactory = async (ctx) => {
   return {
     name: 'lan-discovery',
     controllers: () => [lan.newController()],
-    onLeading: () => lan.start(),
+    onLeadingEarly: () => lan.start(),
     onNotLeading: () => lan.stop(),
     stop: () => lan.close(),
   };

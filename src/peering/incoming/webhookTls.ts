@@ -7,10 +7,9 @@
  * host the certificate does not name, or the certificate nears its expiry, it re-issues it from the
  * same CA with the union of the names, so the caBundle never changes under the other replicas.
  */
-import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
-import { createCA, issueCertificate, type CertificateAuthority } from '../../trust/pki.js';
+import { caFromPem, createCA, issueCertificate, type CertificateAuthority } from '../../trust/pki.js';
 import { Core, isAlreadyExists, isConflict, type KubeClient, resourcePath } from '../../k8s/rest.js';
 import { Labels, MANAGED_BY } from '../../api/constants.js';
 import { WEBHOOK_TLS_SECRET } from '../../install/manifests.js';
@@ -77,14 +76,6 @@ export function servingProblem(m: Partial<ServingMaterial> & { caKeyPem?: string
   }
 }
 
-async function loadCA(certPem: string, keyPem: string): Promise<CertificateAuthority> {
-  const cert = new x509.X509Certificate(certPem);
-  const der = Buffer.from(keyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  const privateKey = (await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])) as unknown as CryptoKey;
-  const publicKey = await cert.publicKey.export(webcrypto as unknown as Crypto);
-  return { cert, keys: { privateKey, publicKey }, certPem, keyPem };
-}
-
 interface TlsSecret {
   metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };
   type?: string;
@@ -134,7 +125,7 @@ export async function ensureServingSecret(client: KubeClient, namespace: string,
     if (current?.caKeyPem) {
       try {
         const caCert = new X509Certificate(current.caPem);
-        if (Date.parse(caCert.validTo) - Date.now() > RENEW_BEFORE_DAYS * DAY_MS) ca = await loadCA(current.caPem, current.caKeyPem);
+        if (Date.parse(caCert.validTo) - Date.now() > RENEW_BEFORE_DAYS * DAY_MS) ca = await caFromPem(current.caPem, current.caKeyPem);
       } catch {
         ca = undefined;
       }
