@@ -28,8 +28,8 @@ const log = logger('agent');
 
 const apiRequests = new Counter({
   name: 'kubepeer_api_requests_total',
-  help: 'Requests the agent sent to its own cluster API server, by verb and resource (writes in a steady state should be only Lease renewals)',
-  labelNames: ['verb', 'resource'] as const,
+  help: 'Requests the agent sent to its own cluster API server, by verb, resource and client (leader-election: the agent Lease; agent: everything else)',
+  labelNames: ['verb', 'resource', 'client'] as const,
   registers: [registry],
 });
 
@@ -64,7 +64,11 @@ export interface RunningAgent {
 
 export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent> {
   const client = KubeClient.fromFile(opts.kubeconfig, opts.context);
-  client.onRequest = (verb, resource) => apiRequests.inc({ verb, resource });
+  client.onRequest = (verb, resource) => apiRequests.inc({ verb, resource, client: 'agent' });
+  // Its own client (same credentials, own connections): Lease renewals are counted apart, and a
+  // slow request elsewhere never delays a renewal.
+  const electionClient = new KubeClient(client.access);
+  electionClient.onRequest = (verb, resource) => apiRequests.inc({ verb, resource, client: 'leader-election' });
   const namespace = opts.namespace ?? LIQO_NAMESPACE;
   const identity = opts.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
 
@@ -148,7 +152,7 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
   })();
   serversStarted.catch(() => {});
 
-  const elector = new LeaderElector(client, {
+  const elector = new LeaderElector(electionClient, {
     namespace,
     name: Names.agentLease,
     identity,
@@ -186,6 +190,7 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     await new Promise<void>((r) => metricsServer.close(() => r()));
     metricsServer.closeAllConnections?.();
     client.close();
+    electionClient.close();
   };
 
   return {

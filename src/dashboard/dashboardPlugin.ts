@@ -6,6 +6,7 @@
 import { Defaults } from '../api/constants.js';
 import type { AgentPlugin, AgentPluginFactory } from '../agent/plugins.js';
 import { DashboardServer } from './dashboardServer.js';
+import { DASHBOARD_SERVING, ensureServingSecret } from '../trust/servingSecret.js';
 
 export const dashboardPlugin: AgentPluginFactory = async (ctx, opts) => {
   if (opts.disableDashboard) return { name: 'dashboard' };
@@ -15,6 +16,7 @@ export const dashboardPlugin: AgentPluginFactory = async (ctx, opts) => {
       identity: () => ({ clusterID: ctx.clusterID, clusterName: ctx.clusterName, namespace: ctx.namespace }),
       apiServer: () => ctx.client.server,
       caPem: () => ctx.caPem,
+      servingTls: (hosts) => ensureServingSecret(ctx.client, ctx.namespace, hosts, log, DASHBOARD_SERVING),
       log,
     },
     { listen: opts.dashboardListen ?? Defaults.dashboardListen, fallback: !opts.dashboardListen, insecureHttp: !!opts.dashboardInsecureHttp },

@@ -51,6 +51,12 @@ export interface DashboardDeps {
   apiServer(): string;
   /** CA that signs the API server's certificate ('' = system roots). */
   caPem(): string;
+  /**
+   * The serving certificate for these hosts (the agent keeps it in a Secret, so a browser that
+   * trusted the dashboard's CA keeps trusting it across restarts and replicas). Without it, a
+   * throwaway CA is made at each start.
+   */
+  servingTls?(hosts: string[]): Promise<{ caPem: string; certPem: string; keyPem: string }>;
   log: Logger;
 }
 
@@ -180,10 +186,9 @@ export class DashboardServer {
       this.server = createHttpServer(handler);
     } else {
       this.scheme = 'https';
-      const ca = await createCA('kubepeer dashboard CA', 825);
-      const names = ['127.0.0.1', 'localhost', '::1', hostname(), stripBrackets(host)].filter((h) => h && !['0.0.0.0', '::'].includes(h));
-      const leaf = await issueCertificate(ca, { commonName: 'kubepeer dashboard', hosts: [...new Set(names)], usage: 'server', days: 825 });
-      this.server = createHttpsServer({ cert: leaf.certPem + ca.certPem, key: leaf.keyPem, minVersion: 'TLSv1.2' }, handler);
+      const names = [...new Set(['127.0.0.1', 'localhost', '::1', hostname(), stripBrackets(host)].filter((h) => h && !['0.0.0.0', '::'].includes(h)))];
+      const tls = this.deps.servingTls ? await this.deps.servingTls(names) : await throwawayServingTls(names);
+      this.server = createHttpsServer({ cert: tls.certPem + tls.caPem, key: tls.keyPem, minVersion: 'TLSv1.2' }, handler);
     }
     this.server.headersTimeout = 20_000;
     this.server.requestTimeout = 60_000;
@@ -369,4 +374,10 @@ export class DashboardServer {
     keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 20_000);
     keepAlive.unref();
   }
+}
+
+async function throwawayServingTls(hosts: string[]): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const ca = await createCA('kubepeer dashboard CA', 825);
+  const leaf = await issueCertificate(ca, { commonName: 'kubepeer dashboard', hosts, usage: 'server', days: 825 });
+  return { caPem: ca.certPem, ...leaf };
 }

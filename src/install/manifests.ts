@@ -156,6 +156,7 @@ export const AGENT_IMAGE = 'ghcr.io/kubepeer/kubepeer:0.1.0';
 export const WEBHOOK_SERVICE = 'kubepeer-webhook';
 export const WEBHOOK_PATH = '/validate/peeringrequests';
 export const WEBHOOK_TLS_SECRET = 'kubepeer-webhook-tls';
+export const DASHBOARD_TLS_SECRET = 'kubepeer-dashboard-tls';
 
 /** Running the agent inside the cluster: Deployment, Service and the webhook registration. */
 export function inClusterAgentManifests(opts: InstallOptions = {}): Manifest[] {

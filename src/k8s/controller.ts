@@ -45,6 +45,8 @@ export class Controller {
   readonly log: Logger;
   private running = false;
   private workers: Promise<void>[] = [];
+  /** Removes the informer listeners added by watch() (a new controller is made per leadership term). */
+  private unwatch: Array<() => void> = [];
 
   constructor(private readonly opts: ControllerOptions) {
     this.log = logger('controller', { controller: opts.name });
@@ -64,9 +66,15 @@ export class Controller {
       const keys = map(obj);
       for (const k of Array.isArray(keys) ? keys : keys ? [keys] : []) this.queue.add(k);
     };
+    const pushNew = (_old: T, obj: T) => push(obj);
     informer.on('add', push);
-    informer.on('update', (_old, obj) => push(obj));
+    informer.on('update', pushNew);
     informer.on('delete', push);
+    this.unwatch.push(() => {
+      informer.off('add', push);
+      informer.off('update', pushNew);
+      informer.off('delete', push);
+    });
     // Objects already in the cache when the controller starts (e.g. after a leader change) must
     // be reconciled too: their 'add' events have fired before we listened.
     for (const obj of informer.list()) push(obj);
@@ -81,6 +89,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.running = false;
+    for (const off of this.unwatch.splice(0)) off();
     this.queue.shutDown();
     await Promise.all(this.workers);
   }

@@ -14,6 +14,12 @@ import { createCA, createSigningKeyPair, issueCertificate } from '../trust/pki.j
 import { logger } from '../observability/logger.js';
 import { freePort, hostPort } from './ports.js';
 
+let setprivPath: string | null | undefined;
+function findSetpriv(): string | undefined {
+  setprivPath ??= (process.env.PATH ?? '/usr/bin:/bin').split(':').map((d) => join(d, 'setpriv')).find((f) => existsSync(f)) ?? null;
+  return setprivPath ?? undefined;
+}
+
 const log = logger('localcluster');
 
 export interface ControlPlaneOptions {
@@ -212,7 +218,12 @@ export class ControlPlane {
   private launch(component: string, bin: string, args: string[]): void {
     const logFile = this.path('logs', `${component}.log`);
     const fd = openSync(logFile, 'a');
-    const proc = spawn(bin, args, { stdio: ['ignore', fd, fd], cwd: this.opts.dir });
+    // With setpriv (util-linux) the component gets SIGKILL when the supervisor dies, even by
+    // SIGKILL, so no etcd or API server outlives it; setpriv execs, so the pid stays the component's.
+    const setpriv = findSetpriv();
+    const proc = setpriv
+      ? spawn(setpriv, ['--pdeathsig', 'SIGKILL', '--', bin, ...args], { stdio: ['ignore', fd, fd], cwd: this.opts.dir })
+      : spawn(bin, args, { stdio: ['ignore', fd, fd], cwd: this.opts.dir });
     closeSync(fd);
     const managed: Managed = { name: component, proc, logFile, exited: false };
     proc.on('exit', (code) => {

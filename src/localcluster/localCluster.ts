@@ -45,13 +45,19 @@ export interface LocalCluster extends ClusterState {
   restart(component: 'kube-apiserver' | 'etcd'): Promise<void>;
 }
 
-/** Whether a process exists (signal 0). */
+/** Whether a process exists (signal 0) and is not a zombie waiting for a parent that never reaps it. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; comm may contain spaces and parentheses
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust the signal
   }
 }
 

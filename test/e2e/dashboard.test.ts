@@ -288,18 +288,23 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, '11-forbidden-read-only');
   });
 
-  it('serves HTTPS with its own certificate (agent B)', async () => {
-    const cert = await new Promise<{ issuer: string; subjectaltname?: string }>((resolve, reject) => {
-      const req = httpsRequest(urlB, { rejectUnauthorized: false }, (res) => {
-        const c = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
-        res.resume();
-        resolve({ issuer: String(c.issuer.CN ?? ''), subjectaltname: c.subjectaltname });
+  it('serves HTTPS with a certificate kept in a Secret, the same after an agent restart (agent B)', async () => {
+    const servedCert = (url: string) =>
+      new Promise<{ issuer: string; subjectaltname?: string; fingerprint256: string }>((resolve, reject) => {
+        const req = httpsRequest(url, { rejectUnauthorized: false }, (res) => {
+          const c = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+          res.resume();
+          resolve({ issuer: String(c.issuer.CN ?? ''), subjectaltname: c.subjectaltname, fingerprint256: c.fingerprint256 });
+        });
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
-    expect(cert.issuer).toBe('kubepeer dashboard CA');
+    const cert = await servedCert(urlB);
+    expect(cert.issuer).toBe('kubepeer-dashboard-ca');
     expect(cert.subjectaltname).toContain('IP Address:127.0.0.1');
+    const secret = await B.get<{ data: Record<string, string> }>(resourcePath({ group: '', version: 'v1', plural: 'secrets', namespaced: true }, { namespace: 'liqo', name: 'kubepeer-dashboard-tls' }));
+    const { X509Certificate } = await import('node:crypto');
+    expect(new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64')).fingerprint256).toBe(cert.fingerprint256);
 
     const secure = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1360, height: 900 } });
     const p = await secure.newPage();
@@ -313,6 +318,13 @@ describe('the dashboard in a browser', () => {
     await p.getByRole('list', { name: 'Connected peers' }).locator('[data-cluster-id]', { hasText: idA }).waitFor({ timeout: 30_000 });
     await screenshot(p, '12-https-cluster-b');
     await secure.close();
+
+    // a browser that accepted this certificate meets the same one after the agent restarts
+    await agentB.stop();
+    agentB = startAgent(b, ['--dashboard-listen', '127.0.0.1:0']);
+    await agentMetricsUrl(agentB);
+    urlB = await dashboardUrlOf(agentB);
+    expect((await servedCert(urlB)).fingerprint256).toBe(cert.fingerprint256);
   });
 
   it('raised no page errors and no Content-Security-Policy violations', () => {

@@ -248,3 +248,22 @@ describe('watches', () => {
     informer.stop();
   });
 });
+
+describe('local control plane processes', () => {
+  it('die with their supervisor even when it is SIGKILLed (no orphaned etcd or API server)', async () => {
+    const { isAlive } = await import('../../src/localcluster/localCluster.js');
+    const c = await startCluster('found-orphans', { install: false });
+    try {
+      const pids = Object.values(c.pids).filter((p) => p > 0);
+      expect(pids.length).toBeGreaterThanOrEqual(3); // etcd, kube-apiserver, kube-controller-manager
+      expect(pids.every(isAlive)).toBe(true);
+      process.kill(c.supervisorPid, 'SIGKILL');
+      await waitFor('etcd, kube-apiserver and kube-controller-manager to exit', () => (pids.every((p) => !isAlive(p)) ? true : undefined), {
+        timeoutMs: 10_000,
+        describe: () => `still alive: ${pids.filter(isAlive).join(', ')}`,
+      });
+    } finally {
+      await c.stop();
+    }
+  });
+});

@@ -15,7 +15,7 @@ import type { AgentPlugin, AgentPluginFactory } from '../../agent/plugins.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { PendingRequests } from './pendingRequests.js';
 import { LogBudget, WebhookServer, type WebhookPolicy } from './webhookServer.js';
-import { ensureServingSecret, materialOf, servingHosts, servingProblem, type ServingMaterial } from './webhookTls.js';
+import { ensureServingSecret, materialOf, servingHosts, servingProblem, type ServingMaterial } from '../../trust/servingSecret.js';
 import { WebhookRegistration, parseServiceRef, registeredHost, webhookUrl, type WebhookTarget } from './webhookRegistration.js';
 
 /** How often each replica re-checks its certificate's expiry (it also reacts to Secret changes). */

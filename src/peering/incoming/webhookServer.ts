@@ -13,7 +13,7 @@ import { listenWithFallback } from '../../agent/listen.js';
 import { registry } from '../../observability/metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PendingRequests } from './pendingRequests.js';
-import type { ServingMaterial } from './webhookTls.js';
+import type { ServingMaterial } from '../../trust/servingSecret.js';
 import {
   AdmissionDecodeError, MAX_ADMISSION_REVIEW_BYTES, admissionResponse, decodeAdmissionReview, isPeeringRequestReview, validatePeeringRequest, type AdmissionDecision,
 } from './webhookValidation.js';

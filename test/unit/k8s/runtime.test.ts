@@ -70,3 +70,19 @@ describe('CLI table', () => {
     expect(table([{ a: 'x', b: 1 }], [{ header: 'Name', value: (r) => r.a }, { header: 'Count', value: (r) => r.b }])).toBe('NAME   COUNT\nx      1');
   });
 });
+
+describe('Controller.watch', () => {
+  it('removes its informer listeners on stop, so leadership terms do not pile them up', async () => {
+    const { Controller } = await import('../../../src/k8s/controller.js');
+    const { Informer } = await import('../../../src/k8s/informer.js');
+    const { KubeClient, Core } = await import('../../../src/k8s/rest.js');
+    const informer = new Informer(KubeClient.anonymous('https://198.18.0.1:6443'), Core.configMaps);
+    for (let term = 0; term < 3; term++) {
+      const c = new Controller({ name: 'test', reconcile: async () => undefined }).watch(informer);
+      c.start();
+      expect(informer.listenerCount('add') + informer.listenerCount('update') + informer.listenerCount('delete')).toBe(3);
+      await c.stop();
+      expect(informer.listenerCount('add') + informer.listenerCount('update') + informer.listenerCount('delete')).toBe(0);
+    }
+  });
+});

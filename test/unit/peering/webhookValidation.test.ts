@@ -9,7 +9,7 @@ import {
 import { PendingRequests, RESERVATION_TTL_MS } from '../../../src/peering/incoming/pendingRequests.js';
 import { LogBudget, handleAdmission } from '../../../src/peering/incoming/webhookServer.js';
 import { isSubset, registrationUpToDate, desiredWebhookConfiguration, parseServiceRef, registeredHost, webhookUrl } from '../../../src/peering/incoming/webhookRegistration.js';
-import { servingHosts, servingProblem } from '../../../src/peering/incoming/webhookTls.js';
+import { servingHosts, servingProblem } from '../../../src/trust/servingSecret.js';
 import { issueCertificate } from '../../../src/trust/pki.js';
 
 const OWN_ID = '11111111-2222-4333-8444-555555555555';

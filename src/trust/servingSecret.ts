@@ -1,7 +1,9 @@
 /**
- * The webhook's serving certificate. The API server verifies the webhook against the caBundle of
- * the ValidatingWebhookConfiguration, and every replica must present a certificate that bundle
- * trusts, so the CA and the certificate live in one Secret (`kubepeer-webhook-tls` in the agent
+ * Serving certificates shared by every agent replica: the admission webhook's and the dashboard's.
+ * The API server verifies the webhook against the caBundle of the ValidatingWebhookConfiguration,
+ * and every replica must present a certificate that bundle trusts; a person's browser that accepted
+ * the dashboard's CA should not meet a new one at each restart. So the CA and the certificate live
+ * in one Secret per server (`kubepeer-webhook-tls`, `kubepeer-dashboard-tls` in the agent
  * namespace: ca.crt, ca.key, tls.crt, tls.key) that all replicas share. The first agent creates it;
  * the others read it (losing a create race just means reading the winner's). When a replica needs a
  * host the certificate does not name, or the certificate nears its expiry, it re-issues it from the
@@ -9,11 +11,23 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
-import { caFromPem, createCA, issueCertificate, type CertificateAuthority } from '../../trust/pki.js';
-import { Core, isAlreadyExists, isConflict, type KubeClient, resourcePath } from '../../k8s/rest.js';
-import { Labels, MANAGED_BY } from '../../api/constants.js';
-import { WEBHOOK_TLS_SECRET } from '../../install/manifests.js';
-import type { Logger } from '../../observability/logger.js';
+import { caFromPem, createCA, issueCertificate, type CertificateAuthority } from './pki.js';
+import { Core, isAlreadyExists, isConflict, type KubeClient, resourcePath } from '../k8s/rest.js';
+import { Labels, MANAGED_BY } from '../api/constants.js';
+import { DASHBOARD_TLS_SECRET, WEBHOOK_TLS_SECRET } from '../install/manifests.js';
+import type { Logger } from '../observability/logger.js';
+
+/** Which server a serving Secret is for. */
+export interface ServingSecretKind {
+  secretName: string;
+  caName: string;
+  leafName: string;
+  /** For log lines: "webhook", "dashboard". */
+  what: string;
+}
+
+export const WEBHOOK_SERVING: ServingSecretKind = { secretName: WEBHOOK_TLS_SECRET, caName: 'kubepeer-webhook-ca', leafName: 'kubepeer-webhook', what: 'webhook' };
+export const DASHBOARD_SERVING: ServingSecretKind = { secretName: DASHBOARD_TLS_SECRET, caName: 'kubepeer-dashboard-ca', leafName: 'kubepeer-dashboard', what: 'dashboard' };
 
 export interface ServingMaterial {
   caPem: string;
@@ -94,26 +108,26 @@ export function materialOf(data: Record<string, string> | undefined): (ServingMa
   return { caPem, certPem, keyPem, caKeyPem: unb64(data?.['ca.key']) };
 }
 
-function secretBody(namespace: string, ca: { certPem: string; keyPem: string }, leaf: { certPem: string; keyPem: string }, resourceVersion?: string): TlsSecret {
+function secretBody(kind: ServingSecretKind, namespace: string, ca: { certPem: string; keyPem: string }, leaf: { certPem: string; keyPem: string }, resourceVersion?: string): TlsSecret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: WEBHOOK_TLS_SECRET, namespace, labels: { [Labels.managedBy]: MANAGED_BY }, ...(resourceVersion ? { resourceVersion } : {}) },
+    metadata: { name: kind.secretName, namespace, labels: { [Labels.managedBy]: MANAGED_BY }, ...(resourceVersion ? { resourceVersion } : {}) },
     type: 'kubernetes.io/tls',
     data: { 'ca.crt': b64(ca.certPem), 'ca.key': b64(ca.keyPem), 'tls.crt': b64(leaf.certPem), 'tls.key': b64(leaf.keyPem) },
   } as TlsSecret;
 }
 
-async function issueLeaf(ca: CertificateAuthority, hosts: string[]) {
-  return issueCertificate(ca, { commonName: 'kubepeer-webhook', hosts, usage: 'server', days: 365 });
+async function issueLeaf(kind: ServingSecretKind, ca: CertificateAuthority, hosts: string[]) {
+  return issueCertificate(ca, { commonName: kind.leafName, hosts, usage: 'server', days: 365 });
 }
 
 /**
  * Reads the shared Secret, creating it or re-issuing its certificate when needed, and returns what
  * this replica serves. Safe to call from every replica at once.
  */
-export async function ensureServingSecret(client: KubeClient, namespace: string, hosts: string[], log?: Logger): Promise<ServingMaterial> {
-  const path = resourcePath(Core.secrets, { namespace, name: WEBHOOK_TLS_SECRET });
+export async function ensureServingSecret(client: KubeClient, namespace: string, hosts: string[], log?: Logger, kind: ServingSecretKind = WEBHOOK_SERVING): Promise<ServingMaterial> {
+  const path = resourcePath(Core.secrets, { namespace, name: kind.secretName });
   for (let attempt = 0; attempt < 8; attempt++) {
     const secret = await client.getOrNull<TlsSecret>(path);
     const current = materialOf(secret?.data);
@@ -131,7 +145,7 @@ export async function ensureServingSecret(client: KubeClient, namespace: string,
       }
     }
     const newCA = !ca;
-    ca ??= await createCA('kubepeer-webhook-ca');
+    ca ??= await createCA(kind.caName);
     let names = hosts;
     if (current && !newCA) {
       try {
@@ -140,14 +154,14 @@ export async function ensureServingSecret(client: KubeClient, namespace: string,
         names = hosts;
       }
     }
-    const leaf = await issueLeaf(ca, names);
+    const leaf = await issueLeaf(kind, ca, names);
     try {
       if (!secret) {
-        await client.create(resourcePath(Core.secrets, { namespace }), secretBody(namespace, ca, leaf));
-        log?.info({ secret: `${namespace}/${WEBHOOK_TLS_SECRET}`, hosts: names }, 'created the webhook serving CA and certificate');
+        await client.create(resourcePath(Core.secrets, { namespace }), secretBody(kind, namespace, ca, leaf));
+        log?.info({ secret: `${namespace}/${kind.secretName}`, hosts: names }, `created the ${kind.what} serving CA and certificate`);
       } else {
-        await client.replace(path, secretBody(namespace, ca, leaf, secret.metadata.resourceVersion));
-        log?.info({ secret: `${namespace}/${WEBHOOK_TLS_SECRET}`, hosts: names, why: problem, newCA }, 'renewed the webhook serving certificate');
+        await client.replace(path, secretBody(kind, namespace, ca, leaf, secret.metadata.resourceVersion));
+        log?.info({ secret: `${namespace}/${kind.secretName}`, hosts: names, why: problem, newCA }, `renewed the ${kind.what} serving certificate`);
       }
       return { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem };
     } catch (e) {
@@ -156,5 +170,5 @@ export async function ensureServingSecret(client: KubeClient, namespace: string,
       throw e;
     }
   }
-  throw new Error(`could not settle the webhook Secret ${namespace}/${WEBHOOK_TLS_SECRET} after 8 attempts (other writers keep changing it)`);
+  throw new Error(`could not settle the ${kind.what} Secret ${namespace}/${kind.secretName} after 8 attempts (other writers keep changing it)`);
 }
