@@ -43,6 +43,8 @@ export interface ClusterAccessInit {
   password?: string;
   /** `as:` in the kubeconfig user: sent as Impersonate-User. */
   impersonate?: string;
+  /** Connect to this address whatever the server's host name resolves to (a checked callback). */
+  pinnedAddress?: string;
   /** Credentials computed per request (exec and auth-provider plugins). */
   dynamic?: () => Promise<RequestCredentials>;
 }
@@ -55,6 +57,7 @@ export class ClusterAccess {
   readonly skipTLSVerify: boolean;
   readonly tlsServerName?: string;
   readonly namespace?: string;
+  readonly pinnedAddress?: string;
   private tokenFileCache?: { token: string; readAt: number };
 
   constructor(private readonly init: ClusterAccessInit) {
@@ -63,6 +66,7 @@ export class ClusterAccess {
     this.skipTLSVerify = init.skipTLSVerify ?? false;
     this.tlsServerName = init.tlsServerName;
     this.namespace = init.namespace;
+    this.pinnedAddress = init.pinnedAddress;
   }
 
   /** Headers (and client certificate) for the next request. */

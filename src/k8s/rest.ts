@@ -10,6 +10,7 @@
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { createInterface } from 'node:readline';
+import { isIP, type LookupFunction } from 'node:net';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ClusterAccess, loadClusterAccess } from './kubeconfig.js';
 
@@ -138,8 +139,8 @@ export class KubeClient {
   }
 
   /** A client for the same API server with only a bearer token (a person's, or a peer's). */
-  static withToken(server: string, token: string, caPem?: string, insecure = false): KubeClient {
-    return new KubeClient(new ClusterAccess({ server, token, caPem, skipTLSVerify: insecure }));
+  static withToken(server: string, token: string, caPem?: string, insecure = false, pinnedAddress?: string): KubeClient {
+    return new KubeClient(new ClusterAccess({ server, token, caPem, skipTLSVerify: insecure, pinnedAddress }));
   }
 
   /** An anonymous client (no credentials) for `server`, verifying TLS against `caPem` unless insecure. */
@@ -171,8 +172,9 @@ export class KubeClient {
               key: creds.key,
               servername: this.access.tlsServerName,
               rejectUnauthorized: !this.access.skipTLSVerify,
+              ...pinnedLookup(this.access.pinnedAddress),
             })
-          : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+          : new HttpAgent({ keepAlive: true, maxSockets: 32, ...pinnedLookup(this.access.pinnedAddress) });
     }
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent, ...creds.headers };
     if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
@@ -312,6 +314,17 @@ export class KubeClient {
     this.agent?.destroy();
     this.agent = undefined;
   }
+}
+
+/** Connect to `address` whatever the URL's host name resolves to (TLS still verifies the name). */
+function pinnedLookup(address: string | undefined): { lookup?: LookupFunction } {
+  if (!address) return {};
+  const family = isIP(address);
+  const lookup = ((_host: string, opts: { all?: boolean }, cb: (err: Error | null, a: unknown, f?: number) => void) => {
+    if (opts?.all) cb(null, [{ address, family }]);
+    else cb(null, address, family);
+  }) as unknown as LookupFunction;
+  return { lookup };
 }
 
 function apiErrorFrom(status: number, text: string, method: string, url: URL): ApiError {

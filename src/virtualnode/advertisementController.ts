@@ -96,6 +96,8 @@ export function advertisementController(ctx: AgentContext): Controller {
   const advs = new RecentWrites<Advertisement>();
   /** Nodes we deleted: treated as absent while the cache still shows them. */
   const deletedNodes = new Map<string, string | undefined>();
+  /** The heartbeat last written into each node's Lease (saves a write per heartbeat; lost on restart, harmlessly). */
+  const leaseHeartbeats = new Map<string, number>();
 
   function observe(key: string) {
     const advertisement = advs.latest(key, informers.advertisements.get(key));
@@ -108,7 +110,7 @@ export function advertisementController(ctx: AgentContext): Controller {
       else deletedNodes.delete(nodeName);
     } else if (!node) deletedNodes.delete(nodeName);
     const foreignClusters = foreignClustersFor(informers.foreignClusters.list(), clusterID).map((fc) => fcs.latest(fc.metadata.name, fc)!);
-    return { key, advertisement, foreignClusters, node, localClusterID: ctx.clusterID, now: ctx.now() };
+    return { key, advertisement, foreignClusters, node, localClusterID: ctx.clusterID, now: ctx.now(), leaseHeartbeatMs: node ? leaseHeartbeats.get(nodeName) : undefined };
   }
 
   async function renewLease(name: string, nodeUid: string | undefined, lease: NonNullable<Plan['lease']>): Promise<void> {
@@ -154,6 +156,7 @@ export function advertisementController(ctx: AgentContext): Controller {
         log.debug({ err: e.message }, 'deleting the virtual node Lease failed; garbage collection removes it');
       });
       deletedNodes.set(p.deleteNode.name, p.deleteNode.uid);
+      leaseHeartbeats.delete(p.deleteNode.name);
       nodes.forget(p.deleteNode.name);
       nodeObj = undefined;
       log.info({ node: p.deleteNode.name }, 'virtual node deleted');
@@ -168,7 +171,10 @@ export function advertisementController(ctx: AgentContext): Controller {
       nodeObj = await client.mergePatch<NodeLike & KubernetesObject>(resourcePath(Core.nodes, { name: nodeName, subresource: 'status' }), { status: p.nodeStatus });
       nodes.remember(nodeName, nodeObj);
     }
-    if (nodeName && p.lease) await renewLease(nodeName, nodeObj?.metadata?.uid, p.lease);
+    if (nodeName && p.lease) {
+      await renewLease(nodeName, nodeObj?.metadata?.uid, p.lease);
+      leaseHeartbeats.set(nodeName, Date.parse(p.lease.renewTime));
+    }
 
     const adv = observed.advertisement;
     if (adv && p.advertisementStatus) {

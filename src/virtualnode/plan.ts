@@ -48,7 +48,19 @@ export interface Observed {
   /** Our own cluster ID: an Advertisement claiming it is refused. */
   localClusterID: string;
   now: Date;
+  /**
+   * The heartbeat this agent last wrote into the node's Lease (ms), if it remembers one. Without
+   * it, the Ready condition's lastHeartbeatTime stands in (after a restart: one extra renewal).
+   */
+  leaseHeartbeatMs?: number;
 }
+
+/**
+ * The Node status is rewritten when something in it changes, and otherwise only this often (the
+ * kubelet's nodeStatusReportFrequency): each heartbeat renews the node Lease, which is what tells
+ * Kubernetes the node is alive, so the status need not be written every heartbeat too.
+ */
+export const NODE_STATUS_REFRESH_MS = 5 * 60_000;
 
 export interface PlannedEvent {
   /** The object the event is about; `node` means the virtual node (created in this pass if new). */
@@ -133,7 +145,10 @@ function nodeStatusUpToDate(observed: NodeLike, desired: DesiredVirtualNode): bo
   const want = desired.status.conditions![0]!;
   const have = s.conditions?.find((c) => c.type === 'Ready');
   if (!have || have.status !== want.status || have.reason !== want.reason || have.message !== want.message) return false;
-  return want.lastHeartbeatTime === undefined ? have.lastHeartbeatTime === undefined : sameSecond(have.lastHeartbeatTime, Date.parse(want.lastHeartbeatTime));
+  if (want.lastHeartbeatTime === undefined) return have.lastHeartbeatTime === undefined;
+  if (have.lastHeartbeatTime === undefined) return false;
+  const age = Date.parse(want.lastHeartbeatTime) - Date.parse(have.lastHeartbeatTime);
+  return age >= 0 && age < NODE_STATUS_REFRESH_MS;
 }
 
 /** A node made by kubepeer for this cluster ID (so we may adopt, update or delete it). */
@@ -234,8 +249,9 @@ export function plan(o: Observed): Plan {
   const nodeStatus = created || !nodeStatusUpToDate(o.node!, desired) ? desired.status : undefined;
   const observedHeartbeat = o.node?.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime;
   const hbMs = desired.heartbeat.heartbeatMs;
+  const leaseHeartbeat = o.leaseHeartbeatMs !== undefined ? new Date(o.leaseHeartbeatMs).toISOString() : observedHeartbeat;
   const lease =
-    !Number.isNaN(hbMs) && (created || !sameSecond(observedHeartbeat, hbMs))
+    !Number.isNaN(hbMs) && (created || !sameSecond(leaseHeartbeat, hbMs))
       ? { name: nodeName, renewTime: toMicroTime(hbMs), leaseDurationSeconds: desired.heartbeat.timeToLiveSeconds }
       : undefined;
 

@@ -203,7 +203,9 @@ export function desiredVirtualNode(adv: Advertisement, now: Date, observed?: Nod
         type: 'Ready',
         status: 'True',
         reason: 'HeartbeatReceived',
-        message: `cluster ${who} sends heartbeats (last at ${adv.spec.heartbeat}, timeToLive ${hb.timeToLiveSeconds}s)`,
+        // no timestamp here: the status is rewritten only on change or every few minutes, and the
+        // node Lease (kube-node-lease) shows each heartbeat
+        message: `cluster ${who} sends heartbeats (timeToLive ${hb.timeToLiveSeconds}s; the node Lease shows the latest)`,
       }
     : {
         type: 'Ready',

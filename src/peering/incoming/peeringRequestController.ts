@@ -16,7 +16,7 @@ import { PeeringError } from '../errors.js';
 import { parseTokenKubeconfig, type TokenKubeconfig } from '../kubeconfig.js';
 import { applyForeignClusterStatus } from '../status.js';
 import { computeOffer } from './resources.js';
-import { checkCallbackURL, readRequesterClusterID, requesterClient } from './requesterClient.js';
+import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
 
 const MANAGER = 'kubepeer-incoming';
 const DENIED_RETENTION_MS = 60_000;
@@ -35,12 +35,12 @@ export function peeringRequestController(ctx: AgentContext): Controller {
 
   const fcFor = (id: string) => informers.foreignClusters.list().find((f) => f.spec.clusterID === id && !f.metadata.deletionTimestamp);
 
-  function peerClient(id: string, apiUrl: string, kc: TokenKubeconfig): KubeClient {
-    const key = `${apiUrl}|${kc.token.slice(-16)}`;
+  function peerClient(id: string, apiUrl: string, kc: TokenKubeconfig, pinnedAddress: string | undefined): KubeClient {
+    const key = `${apiUrl}|${pinnedAddress ?? ''}|${kc.token.slice(-16)}`;
     const cached = clients.get(id);
     if (cached?.key === key) return cached.client;
     cached?.client.close();
-    const c = requesterClient(apiUrl, kc);
+    const c = requesterClient(apiUrl, kc, pinnedAddress);
     clients.set(id, { key, client: c });
     return c;
   }
@@ -226,10 +226,14 @@ export function peeringRequestController(ctx: AgentContext): Controller {
 
     let peer: KubeClient;
     try {
-      checkCallbackURL(apiUrl, ctx.apiUrl);
-      peer = peerClient(id, apiUrl, kc);
+      peer = peerClient(id, apiUrl, kc, await resolveCallbackAddress(apiUrl, ctx.apiUrl));
     } catch (e) {
       if (!(e instanceof PeeringError)) throw e;
+      if (e.reason === 'RequesterUnreachable') {
+        // a name that does not resolve (yet): retried with backoff, not a refusal
+        if (pr.status?.phase !== 'Accepted') await setPRStatus(pr, 'Pending', e.reason, e.message, [{ type: 'IdentityVerified', status: 'Unknown', reason: e.reason, message: e.message }]);
+        throw e;
+      }
       await deny(pr, e.reason, e.message);
       return { requeueAfterMs: DENIED_RETENTION_MS };
     }

@@ -1,9 +1,13 @@
 /**
  * Calls back a requester's API server with the credential it handed us. Refuses addresses that
  * would turn the callback against ourselves (our own API server) or the link-local range (cloud
- * metadata services): a PeeringRequest must not make us probe our own internals.
+ * metadata services): a PeeringRequest must not make us probe our own internals. A host name is
+ * resolved and every address it gives is checked; the connection then goes to the checked address
+ * (pinned), so a DNS answer that changes between the check and the call (rebinding) cannot redirect it.
  */
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { forbiddenHost } from './webhookValidation.js';
 import { ApiError, Core, KubeClient, resourcePath } from '../../k8s/rest.js';
 import { Names } from '../../api/constants.js';
 import { PeeringError } from '../errors.js';
@@ -36,8 +40,43 @@ export function checkCallbackURL(apiUrl: string, ownApiUrl: string): void {
   }
 }
 
-export function requesterClient(apiUrl: string, kc: TokenKubeconfig): KubeClient {
-  return KubeClient.withToken(apiUrl, kc.token, kc.caPem);
+export type LookupAll = (host: string) => Promise<string[]>;
+const systemLookup: LookupAll = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+const stripBrackets = (h: string) => h.replace(/^\[|\]$/g, '');
+
+/**
+ * checkCallbackURL, then for a host name: the address to connect to, after checking every address
+ * the name resolves to (undefined for a literal address: nothing to resolve).
+ */
+export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, lookupAll: LookupAll = systemLookup): Promise<string | undefined> {
+  checkCallbackURL(apiUrl, ownApiUrl);
+  const u = new URL(apiUrl);
+  const host = stripBrackets(u.hostname);
+  if (isIP(host)) return undefined;
+  let addresses: string[];
+  try {
+    addresses = await lookupAll(host);
+  } catch (e) {
+    throw new PeeringError('RequesterUnreachable', `cannot resolve ${host} of apiUrl ${apiUrl}: ${(e as { code?: string }).code ?? (e as Error).message}`, 'IdentityVerified');
+  }
+  if (addresses.length === 0) throw new PeeringError('RequesterUnreachable', `${host} of apiUrl ${apiUrl} resolves to no address`, 'IdentityVerified');
+  for (const a of addresses) {
+    const bad = forbiddenHost(a);
+    if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl}: ${host} resolves to ${a}, ${bad}; refusing to call it`, 'IdentityVerified');
+  }
+  const own = new URL(ownApiUrl);
+  const ownHost = stripBrackets(own.hostname);
+  if ((u.port || '443') === (own.port || '443')) {
+    const ownAddresses = isIP(ownHost) ? [ownHost] : await lookupAll(ownHost).catch(() => [] as string[]);
+    const same = addresses.find((a) => ownAddresses.includes(a));
+    if (same) throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} resolves to ${same}, this cluster's own API server: a requester must give its own address`, 'IdentityVerified');
+  }
+  return addresses[0];
+}
+
+/** A client for the requester's API server; `pinnedAddress` (from resolveCallbackAddress) is where it connects. */
+export function requesterClient(apiUrl: string, kc: TokenKubeconfig, pinnedAddress?: string): KubeClient {
+  return KubeClient.withToken(apiUrl, kc.token, kc.caPem, false, pinnedAddress);
 }
 
 /** Reads the requester's cluster ID with its own credential; the identity proof of step 5. */

@@ -182,7 +182,8 @@ function decide(obj: unknown, s: AdmissionSnapshot): AdmissionDecision {
 // ---------------------------------------------------------------- URLs
 
 /** Hosts that name something inside this cluster or its machine's cloud metadata, never a peer. */
-function forbiddenHost(host: string): string | undefined {
+/** Why a host (name or address) must never be called back, or undefined. Shared with the callback's resolved addresses. */
+export function forbiddenHost(host: string): string | undefined {
   const h = host.toLowerCase().replace(/\.$/, '');
   if (h === 'kubernetes' || h.startsWith('kubernetes.default') || h.endsWith('.svc') || h.endsWith('.svc.cluster.local') || h.endsWith('.cluster.local')) {
     return 'a Service name inside this cluster';

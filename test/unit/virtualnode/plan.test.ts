@@ -85,12 +85,19 @@ describe('accepting an Advertisement', () => {
     expect(plan({ ...o, node }).nodeStatus).toBeUndefined();
   });
 
-  it('renews the Lease and the node heartbeat when a new heartbeat arrives', () => {
+  it('renews the Lease on every heartbeat, and rewrites the node status only on a change or every 5 minutes (kubelet manners)', () => {
     const first = observed({});
     const p = plan(observed({ node: nodeAfter(first), advertisement: adv({ heartbeat: at(2).toISOString() }), now: at(2.5) }));
     expect(p.lease?.renewTime).toBe('2026-03-01T10:00:02.000000Z');
-    expect(p.nodeStatus?.conditions?.[0]?.lastHeartbeatTime).toBe('2026-03-01T10:00:02Z');
+    expect(p.nodeStatus).toBeUndefined();
     expect(p.applyNode).toBeUndefined();
+    // the agent remembers the Lease it wrote: the same heartbeat again writes nothing
+    const again = plan(observed({ node: nodeAfter(first), advertisement: adv({ heartbeat: at(2).toISOString() }), now: at(3), leaseHeartbeatMs: T0 + 2000 }));
+    expect(again.lease).toBeUndefined();
+    // five minutes of heartbeats later the status's lastHeartbeatTime is refreshed
+    const later = plan(observed({ node: nodeAfter(first), advertisement: adv({ heartbeat: at(300).toISOString() }), now: at(300.5), leaseHeartbeatMs: T0 + 290_000 }));
+    expect(later.nodeStatus?.conditions?.[0]?.lastHeartbeatTime).toBe('2026-03-01T10:05:00Z');
+    expect(later.lease?.renewTime).toBe('2026-03-01T10:05:00.000000Z');
   });
 
   it('re-applies metadata when an advertised label is removed (we own it) or our taint is taken off', () => {
