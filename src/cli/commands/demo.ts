@@ -157,7 +157,7 @@ export async function runDemo(opts: { netns: boolean; timeoutMs: number }): Prom
       '',
       ...sides.flatMap((s) => [`== ${s.name} (cluster ID ${s.id})`, `export KUBECONFIG=${s.cluster.kubeconfig}`, kubectlGet(s.cluster.kubeconfig), '']),
       `kubectl: ${binaryPath('kubectl')}`,
-      `dashboard of ${A.name}: https://${A.address}:8443/  (self-signed certificate; log in with this token)`,
+      `dashboard of ${A.name}: https://${A.address}:8443/  (kubepeer dashboard CA: ca.crt of Secret liqo/kubepeer-dashboard-tls; log in with this token)`,
       token,
       '',
       'Press Ctrl-C to stop and remove everything.',
