@@ -18,6 +18,8 @@ let A: KubeClient;
 let B: KubeClient;
 let idA: string;
 let idB: string;
+/** A token B renewed for itself on A: unpeering must revoke it too. */
+let renewedToken: string | undefined;
 
 beforeAll(async () => {
   [a, b] = await Promise.all([startCluster('peer-a'), startCluster('peer-b')]);
@@ -109,6 +111,31 @@ describe('manual peering from the seed YAML', () => {
     peerClient.close();
   });
 
+  it('the peer renews its own token before it expires, only its own, bound to the same Secret', async () => {
+    const { KubeClient } = await import('../../src/k8s/rest.js');
+    const { renewPeerToken, serviceAccountClaims } = await import('../../src/peering/incoming/tokenRenewal.js');
+    const { parseTokenKubeconfig } = await import('../../src/peering/kubeconfig.js');
+    // the credential as B holds it
+    const held = await B.get<{ data: Record<string, string> }>(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-peer-${idA}` }));
+    const kc = parseTokenKubeconfig(Buffer.from(held.data.kubeconfig!, 'base64').toString());
+    const asB = KubeClient.withToken(a.apiUrl, kc.token, kc.caPem);
+    const renewed = await renewPeerToken(asB, kc.token);
+    renewedToken = renewed.token;
+    const before = serviceAccountClaims(kc.token)!;
+    const after = serviceAccountClaims(renewed.token)!;
+    expect(after).toMatchObject({ namespace: 'liqo', serviceAccount: `liqo-remote-${idB}`, boundSecret: before.boundSecret });
+    expect(after.exp - after.iat).toBe(before.exp - before.iat);
+    const withRenewed = KubeClient.withToken(a.apiUrl, renewed.token, kc.caPem);
+    await expect(withRenewed.get(resourcePath(Core.configMaps, { namespace: 'liqo', name: 'cluster-id' }))).resolves.toBeTruthy();
+    // nobody else's token: not the namespace's default ServiceAccount, not another peer's
+    const code = async (p: Promise<unknown>) => p.then(() => 200, (e: { code: number }) => e.code);
+    for (const other of ['default', 'liqo-remote-someone-else']) {
+      expect(await code(asB.create(resourcePath(Core.serviceAccounts, { namespace: 'liqo', name: other, subresource: 'token' }), { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} }))).toBe(403);
+    }
+    asB.close();
+    withRenewed.close();
+  });
+
   it('marks the virtual node NotReady when heartbeats stop, keeps it, and recovers when they return', async () => {
     await agentB.kill();
     await waitFor('node NotReady', async () => {
@@ -125,6 +152,13 @@ describe('manual peering from the seed YAML', () => {
     expect(r.code, r.stderr).toBe(0);
     await waitFor('virtual node gone', async () => (await virtualNode(A, idB)) === null);
     await waitFor('credential revoked', async () => (await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))) === null);
+    if (renewedToken) {
+      const { KubeClient } = await import('../../src/k8s/rest.js');
+      const renewed = KubeClient.withToken(a.apiUrl, renewedToken, readFileSync(a.caCert, 'utf8'));
+      await waitFor('the renewed token revoked too (401)', () =>
+        renewed.get(resourcePath(Core.configMaps, { namespace: 'liqo', name: 'cluster-id' })).then(() => undefined, (e: { code: number }) => (e.code === 401 ? true : undefined)), { timeoutMs: 30_000 });
+      renewed.close();
+    }
     // The Secret goes first (it alone revokes the token); the rest follows in the same reconcile.
     for (const [ref, ns] of [[Core.serviceAccounts, 'liqo'], [Core.roles, 'liqo'], [Core.roleBindings, 'liqo'], [Core.clusterRoles, undefined], [Core.clusterRoleBindings, undefined]] as const) {
       await waitFor(`${ref.plural} liqo-remote-<B> gone`, async () => (await A.getOrNull(resourcePath(ref, { namespace: ns, name: `liqo-remote-${idB}` }))) === null, { timeoutMs: 30_000 });

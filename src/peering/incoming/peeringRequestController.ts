@@ -13,10 +13,11 @@ import { Controller } from '../../k8s/controller.js';
 import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
 import type { AgentContext } from '../../agent/context.js';
 import { PeeringError } from '../errors.js';
-import { parseTokenKubeconfig, type TokenKubeconfig } from '../kubeconfig.js';
+import { buildTokenKubeconfig, parseTokenKubeconfig, type TokenKubeconfig } from '../kubeconfig.js';
 import { applyForeignClusterStatus } from '../status.js';
 import { computeOffer } from './resources.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
+import { renewPeerToken, tokenRenewalDue } from './tokenRenewal.js';
 
 const MANAGER = 'kubepeer-incoming';
 const DENIED_RETENTION_MS = 60_000;
@@ -225,8 +226,10 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     }
 
     let peer: KubeClient;
+    let pinned: string | undefined;
     try {
-      peer = peerClient(id, apiUrl, kc, await resolveCallbackAddress(apiUrl, ctx.apiUrl));
+      pinned = await resolveCallbackAddress(apiUrl, ctx.apiUrl);
+      peer = peerClient(id, apiUrl, kc, pinned);
     } catch (e) {
       if (!(e instanceof PeeringError)) throw e;
       if (e.reason === 'RequesterUnreachable') {
@@ -292,7 +295,22 @@ export function peeringRequestController(ctx: AgentContext): Controller {
       await tell(peer, pr.spec.namespace, 'PeeringAccepted', 'request accepted; advertising resources');
     }
 
-    // 4. Advertisement + heartbeat
+    // 4. Advertisement + heartbeat, renewing the credential first when 80 % of its lifetime is gone
+    if (tokenRenewalDue(kc.token, Date.now())) {
+      try {
+        const renewed = await renewPeerToken(peer, kc.token);
+        const kubeconfig = buildTokenKubeconfig({ ...kc, token: renewed.token });
+        await client.mergePatch(resourcePath(Core.secrets, { namespace: ctx.namespace, name: secretName }), { data: { kubeconfig: Buffer.from(kubeconfig).toString('base64') } });
+        ctx.log.info({ clusterID: id, expires: renewed.expirationTimestamp }, 'renewed the credential of the requester');
+        void ctx.events.record(pr, 'Normal', 'CredentialRenewed', `renewed our credential on ${apiUrl} before it expired; the new one expires at ${renewed.expirationTimestamp}`);
+        kc = { ...kc, token: renewed.token };
+        peer = peerClient(id, apiUrl, kc, pinned);
+      } catch (e) {
+        // Not fatal while the current token lasts (a credential minted before renewal existed
+        // cannot renew itself); the heartbeat goes on and the renewal is tried again next time.
+        ctx.log.warn({ clusterID: id, err: (e as Error).message }, 'could not renew the credential of the requester; it stays valid until it expires');
+      }
+    }
     try {
       await writeAdvertisement(peer, id);
     } catch (e) {

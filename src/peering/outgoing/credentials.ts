@@ -2,7 +2,9 @@
  * The credential a home cluster mints for a peer (DESIGN.md section 5, step 2): ServiceAccount
  * `liqo-remote-<id>`, RBAC that allows only what the peer needs (its own Advertisement, our
  * cluster-id, Events in our namespace), and a TokenRequest token bound to a Secret we own, so
- * that deleting the Secret revokes the token. Everything is owned by the ForeignCluster.
+ * that deleting the Secret revokes the token (and every renewal of it: the peer may ask for a
+ * fresh token of its own ServiceAccount, bound to the same Secret, before the old one expires).
+ * Everything is owned by the ForeignCluster.
  */
 import { Labels, MANAGED_BY, Names } from '../../api/constants.js';
 import { SHARING_GROUP } from '../../api/constants.js';
@@ -63,6 +65,8 @@ export function credentialObjects(ctx: Pick<AgentContext, 'namespace'>, fc: Fore
         rules: [
           { apiGroups: [''], resources: ['configmaps'], resourceNames: [Names.clusterIDConfigMap], verbs: ['get'] },
           { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+          // the peer renews its own token before it expires (and only its own)
+          { apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: [name], verbs: ['create'] },
         ],
       },
     },
