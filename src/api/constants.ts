@@ -35,6 +35,10 @@ export const Annotations = {
   approval: 'discovery.liqo.io/approval',
   /** The `liqo-<id>`-style virtual node that an Advertisement produced. */
   virtualNode: 'sharing.liqo.io/virtual-node',
+  /** On a peer credential's Secret: when its token expires. */
+  tokenExpiration: 'discovery.liqo.io/token-expiration',
+  /** On a peer credential's Secret: the revision of the RBAC it was made with (see credentials.ts). */
+  credentialRevision: 'discovery.liqo.io/credential-revision',
 } as const;
 
 export const Names = {

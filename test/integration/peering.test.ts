@@ -136,6 +136,24 @@ describe('manual peering from the seed YAML', () => {
     withRenewed.close();
   });
 
+  it('brings a credential made by an earlier agent (no renewal permission) up to date, keeping its token', async () => {
+    type Role = { metadata: { resourceVersion?: string; annotations?: Record<string, string> }; rules: Array<{ resources: string[] }> };
+    const rolePath = resourcePath(Core.roles, { namespace: 'liqo', name: `liqo-remote-${idB}` });
+    const secretPath = resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` });
+    const canRenew = (r: Role) => r.rules.some((x) => x.resources.includes('serviceaccounts/token'));
+    const role = await A.get<Role>(rolePath);
+    expect(canRenew(role)).toBe(true);
+    const tokenBefore = (await A.get<{ data: Record<string, string> }>(secretPath)).data.token;
+    // what an earlier agent left: the Role without the rule, the Secret without the revision
+    await A.replace(rolePath, { ...role, rules: role.rules.filter((x) => !x.resources.includes('serviceaccounts/token')) });
+    await A.jsonPatch(secretPath, [{ op: 'remove', path: '/metadata/annotations/discovery.liqo.io~1credential-revision' }]);
+    await A.mergePatch(resourcePath(GVR.foreignCluster, { name: 'foreign-cluster' }), { metadata: { annotations: { 'test.kubepeer.io/poke': String(Date.now()) } } });
+    await waitFor('the Role lets the peer renew its token again', async () => canRenew(await A.get<Role>(rolePath)), { timeoutMs: 30_000 });
+    const secret = await A.get<{ metadata: { annotations?: Record<string, string> }; data: Record<string, string> }>(secretPath);
+    expect(secret.metadata.annotations?.['discovery.liqo.io/credential-revision']).toBe('2');
+    expect(secret.data.token).toBe(tokenBefore);
+  });
+
   it('marks the virtual node NotReady when heartbeats stop, keeps it, and recovers when they return', async () => {
     await agentB.kill();
     await waitFor('node NotReady', async () => {

@@ -6,13 +6,18 @@
  * fresh token of its own ServiceAccount, bound to the same Secret, before the old one expires).
  * Everything is owned by the ForeignCluster.
  */
-import { Labels, MANAGED_BY, Names } from '../../api/constants.js';
+import { Annotations, Labels, MANAGED_BY, Names } from '../../api/constants.js';
 import { SHARING_GROUP } from '../../api/constants.js';
 import type { ForeignCluster } from '../../api/crds.js';
 import { Core, isAlreadyExists, resourcePath, type ResourceRef } from '../../k8s/rest.js';
 import type { AgentContext } from '../../agent/context.js';
 
 export const credentialName = (clusterID: string) => `${Names.remoteCredentialPrefix}${clusterID}`;
+/**
+ * Bumped when the credential's RBAC changes, so that credentials made by an earlier agent are
+ * brought up to date once (2: the peer may renew its own token).
+ */
+export const CREDENTIAL_REVISION = '2';
 const TOKEN_SECONDS = 365 * 24 * 3600;
 
 interface Secret {
@@ -97,7 +102,10 @@ export async function ensureCredential(ctx: AgentContext, fc: ForeignCluster): P
   const secretPath = resourcePath(Core.secrets, { namespace: ctx.namespace, name });
   const existing = await ctx.client.getOrNull<Secret>(secretPath);
   const token = existing?.data?.token && Buffer.from(existing.data.token, 'base64').toString('utf8');
-  if (token) return token;
+  if (token) {
+    if (existing?.metadata.annotations?.[Annotations.credentialRevision] !== CREDENTIAL_REVISION) await upgradeCredential(ctx, fc, secretPath);
+    return token;
+  }
   for (const { ref, body } of credentialObjects(ctx, fc)) await createIfMissing(ctx, ref, body);
   const secret = await ctx.client.get<Secret>(secretPath);
   const tr = await ctx.client.create<{ status: { token: string; expirationTimestamp: string } }>(
@@ -109,10 +117,20 @@ export async function ensureCredential(ctx: AgentContext, fc: ForeignCluster): P
     },
   );
   await ctx.client.mergePatch(secretPath, {
-    metadata: { annotations: { 'discovery.liqo.io/token-expiration': tr.status.expirationTimestamp } },
+    metadata: { annotations: { [Annotations.tokenExpiration]: tr.status.expirationTimestamp, [Annotations.credentialRevision]: CREDENTIAL_REVISION } },
     data: { token: Buffer.from(tr.status.token).toString('base64') },
   });
   return tr.status.token;
+}
+
+/** Brings the RBAC of a credential made by an earlier agent up to date (the token stays as it is). */
+async function upgradeCredential(ctx: AgentContext, fc: ForeignCluster, secretPath: string): Promise<void> {
+  for (const { ref, body } of credentialObjects(ctx, fc)) {
+    if (ref === Core.secrets || ref === Core.serviceAccounts) continue;
+    const md = body.metadata as { name: string; namespace?: string };
+    await ctx.client.apply(resourcePath(ref, { namespace: md.namespace, name: md.name }), body, 'kubepeer-credentials', true);
+  }
+  await ctx.client.mergePatch(secretPath, { metadata: { annotations: { [Annotations.credentialRevision]: CREDENTIAL_REVISION } } });
 }
 
 /** Deletes every credential object for a peer. Needs no call to the peer. Returns what existed. */
