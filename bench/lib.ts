@@ -101,6 +101,21 @@ export function diffCounts(before: Record<string, number>, after: Record<string,
 }
 
 export const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'CREATE', 'UPDATE', 'DELETECOLLECTION'];
+/** A metrics sample (labels) of a write request. */
+export const isWriteSample = (labels: Record<string, string>) => WRITE_VERBS.includes(labels.verb!);
+/** The total of one or more count maps. */
+export const sumCounts = (...counts: Record<string, number>[]) => counts.reduce((acc, c) => acc + Object.values(c).reduce((a, b) => a + b, 0), 0);
+/** Count maps added key by key. */
+export function mergeCounts(counts: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of counts) for (const [k, v] of Object.entries(c)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+/** `key: rate, ...` with each count turned into a rate by `rate`, or 'none'. */
+export const ratesText = (counts: Record<string, number>, rate: (n: number) => number, digits: number, suffix = '') =>
+  Object.entries(counts)
+    .map(([k, v]) => `${k}: ${rate(v).toFixed(digits)}${suffix}`)
+    .join(', ') || 'none';
 export const sumWrites = (c: Record<string, number>) => Object.entries(c).filter(([v]) => WRITE_VERBS.includes(v)).reduce((a, [, n]) => a + n, 0);
 export const sumAll = (c: Record<string, number>) => Object.entries(c).filter(([v]) => v !== 'WATCH' && v !== 'CONNECT').reduce((a, [, n]) => a + n, 0);
 

@@ -8,7 +8,7 @@ import { Defaults, Labels } from '../src/api/constants.js';
 import { Core, resourcePath } from '../src/k8s/rest.js';
 import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../test/support/clusters.js';
 import { clusterIDOf, setClusterConfig } from '../test/support/peering.js';
-import { agentRequestCounts, apiRequestCounts, cpuSeconds, diffCounts, rssMiB, sumAll, type BenchSection, type Figure } from './lib.js';
+import { agentRequestCounts, apiRequestCounts, cpuSeconds, isWriteSample, mergeCounts, ratesText, sumCounts, diffCounts, rssMiB, sumAll, type BenchSection, type Figure } from './lib.js';
 
 async function manyForeignClusters(quick: boolean): Promise<Figure[]> {
   const n = 1000;
@@ -33,11 +33,10 @@ async function manyForeignClusters(quick: boolean): Promise<Figure[]> {
     // Let the agent reconcile all of them once (labels, status), then measure the steady state.
     await sleep(quick ? 20_000 : 40_000);
     const window = quick ? 30_000 : 60_000;
-    const isWrite = (l: Record<string, string>) => ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(l.verb!);
-    const agentOwn = (l: Record<string, string>) => isWrite(l) && l.client === 'agent';
+    const agentOwn = (l: Record<string, string>) => isWriteSample(l) && l.client === 'agent';
     const byResource = (l: Record<string, string>) => `${l.verb} ${l.subresource ? `${l.resource}/${l.subresource}` : l.resource}`;
     const agentBefore = await agentRequestCounts(metricsUrl, agentOwn);
-    const allBefore = await apiRequestCounts(client, isWrite, byResource);
+    const allBefore = await apiRequestCounts(client, isWriteSample, byResource);
     const cpu0 = cpuSeconds(agent.pid);
     const rss: number[] = [];
     const t0 = Date.now();
@@ -46,12 +45,10 @@ async function manyForeignClusters(quick: boolean): Promise<Figure[]> {
       await sleep(2000);
     }
     const agentWrites = diffCounts(agentBefore, await agentRequestCounts(metricsUrl, agentOwn));
-    const allWrites = diffCounts(allBefore, await apiRequestCounts(client, isWrite, byResource));
-    const perMin = (n: Record<string, number>) => (Object.values(n).reduce((a, b) => a + b, 0) * 60_000) / window;
-    const breakdown = (n: Record<string, number>) =>
-      Object.entries(n)
-        .map(([k, v]) => `${k}: ${((v * 60_000) / window).toFixed(1)}/min`)
-        .join(', ') || 'none';
+    const allWrites = diffCounts(allBefore, await apiRequestCounts(client, isWriteSample, byResource));
+    const rate = (n: number) => (n * 60_000) / window;
+    const perMin = (c: Record<string, number>) => rate(sumCounts(c));
+    const breakdown = (c: Record<string, number>) => ratesText(c, rate, 1, '/min');
     return [
       { name: `1000 ForeignClusters: agent RSS`, unit: 'MiB', samples: rss, target: '< 150 MiB', pass: Math.max(...rss) < 150 },
       {
@@ -124,15 +121,9 @@ async function mesh(quick: boolean): Promise<Figure[]> {
     // heartbeatSeconds) against everything else the agents write to their own clusters.
     await sleep(quick ? 5_000 : 15_000);
     const window = quick ? 30_000 : 60_000;
-    const isWrite = (l: Record<string, string>) => ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(l.verb!);
-    const advertisementWrites = (l: Record<string, string>) => isWrite(l) && l.resource === 'advertisements';
-    const agentOwn = (l: Record<string, string>) => isWrite(l) && l.client === 'agent';
+    const advertisementWrites = (l: Record<string, string>) => isWriteSample(l) && l.resource === 'advertisements';
+    const agentOwn = (l: Record<string, string>) => isWriteSample(l) && l.client === 'agent';
     const metricsUrls = await Promise.all(agents.map(agentMetricsUrl));
-    const sum = (xs: Record<string, number>[]) => xs.reduce((acc, x) => acc + Object.values(x).reduce((a, b) => a + b, 0), 0);
-    const merge = (xs: Record<string, number>[]) => xs.reduce<Record<string, number>>((acc, x) => {
-      for (const [k, v] of Object.entries(x)) acc[k] = (acc[k] ?? 0) + v;
-      return acc;
-    }, {});
     const hb0 = await Promise.all(clusters.map((c) => apiRequestCounts(c.client(), advertisementWrites)));
     const own0 = await Promise.all(metricsUrls.map((u) => agentRequestCounts(u, agentOwn)));
     await sleep(window);
@@ -140,9 +131,6 @@ async function mesh(quick: boolean): Promise<Figure[]> {
     const own = (await Promise.all(metricsUrls.map((u) => agentRequestCounts(u, agentOwn)))).map((x, i) => diffCounts(own0[i]!, x));
     const perPeeringPerMin = (n: number) => (n * 60_000) / window / expected;
     const heartbeatSeconds = Defaults.heartbeatSeconds;
-    const ownByResource = Object.entries(merge(own))
-      .map(([k, v]) => `${k}: ${perPeeringPerMin(v).toFixed(2)}`)
-      .join(', ');
     return [
       { name: `full mesh of ${n} clusters (${expected} peerings): time to converge`, unit: 'ms', samples: [converge] },
       { name: `full mesh of ${n}: API requests per peering (all API servers, all clients)`, unit: 'requests', samples: [total / expected] },
@@ -151,15 +139,15 @@ async function mesh(quick: boolean): Promise<Figure[]> {
       {
         name: `full mesh of ${n}, steady state: heartbeats (Advertisement writes) per peering per minute`,
         unit: 'writes/min',
-        samples: [perPeeringPerMin(sum(hb))],
+        samples: [perPeeringPerMin(sumCounts(...hb))],
         target: `${60 / heartbeatSeconds} (one per heartbeatSeconds = ${heartbeatSeconds})`,
-        pass: Math.abs(perPeeringPerMin(sum(hb)) - 60 / heartbeatSeconds) <= 1,
+        pass: Math.abs(perPeeringPerMin(sumCounts(...hb)) - 60 / heartbeatSeconds) <= 1,
       },
       {
         name: `full mesh of ${n}, steady state: the agents' other writes to their own cluster per peering per minute`,
         unit: 'writes/min',
-        samples: [perPeeringPerMin(sum(own))],
-        note: `leader election apart; by verb and resource, per peering per minute: ${ownByResource || 'none'}`,
+        samples: [perPeeringPerMin(sumCounts(...own))],
+        note: `leader election apart; by verb and resource, per peering per minute: ${ratesText(mergeCounts(own), perPeeringPerMin, 2)}`,
       },
     ];
   } finally {

@@ -27,6 +27,7 @@ import { LiveFeed, sseFrame } from './liveUpdates.js';
 import { StaticFiles, defaultWebRoot } from './staticFiles.js';
 import { UserClients, bearerToken } from './userClients.js';
 import type { LiveEvent } from './api.js';
+import { isWildcardHost, stripBrackets } from '../net/hosts.js';
 
 export interface DashboardServerOptions {
   /** host:port; see listenWithFallback. */
@@ -83,7 +84,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), usb=()',
 };
 
-const stripBrackets = (h: string) => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
 
 export function isLoopback(host: string): boolean {
   const h = stripBrackets(host).toLowerCase();
@@ -186,14 +186,14 @@ export class DashboardServer {
       this.server = createHttpServer(handler);
     } else {
       this.scheme = 'https';
-      const names = [...new Set(['127.0.0.1', 'localhost', '::1', hostname(), stripBrackets(host)].filter((h) => h && !['0.0.0.0', '::'].includes(h)))];
+      const names = [...new Set(['127.0.0.1', 'localhost', '::1', hostname(), stripBrackets(host)].filter((h) => !isWildcardHost(h)))];
       const tls = this.deps.servingTls ? await this.deps.servingTls(names) : await throwawayServingTls(names);
       this.server = createHttpsServer({ cert: tls.certPem + tls.caPem, key: tls.keyPem, minVersion: 'TLSv1.2' }, handler);
     }
     this.server.headersTimeout = 20_000;
     this.server.requestTimeout = 60_000;
     this.address = await listenWithFallback(this.server, this.opts.listen, this.opts.fallback);
-    const urlHost = ['0.0.0.0', '::', ''].includes(stripBrackets(this.address.host)) ? 'localhost' : this.address.host.includes(':') ? `[${stripBrackets(this.address.host)}]` : this.address.host;
+    const urlHost = isWildcardHost(this.address.host) ? 'localhost' : this.address.host.includes(':') ? `[${stripBrackets(this.address.host)}]` : this.address.host;
     this.url = `${this.scheme}://${urlHost}:${this.address.port}/`;
     return { ...this.address, url: this.url };
   }

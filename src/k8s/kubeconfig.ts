@@ -82,11 +82,6 @@ export class ClusterAccess {
     return { headers, cert: this.init.cert, key: this.init.key };
   }
 
-  /** The static client certificate (for the connection pool); per-request ones come from credentials(). */
-  get clientCert(): { cert?: string; key?: string } {
-    return { cert: this.init.cert, key: this.init.key };
-  }
-
   private fileToken(): string | undefined {
     const file = this.init.tokenFile;
     if (!file) return undefined;

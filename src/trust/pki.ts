@@ -6,6 +6,7 @@
 import { webcrypto, X509Certificate, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
+import { stripBrackets } from '../net/hosts.js';
 
 /**
  * @peculiar/x509 is loaded on first use: it costs ~120 ms at import, and the fingerprint helpers
@@ -135,10 +136,6 @@ export async function createSigningKeyPair(): Promise<{ privatePem: string; publ
     privatePem: pemOfKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
     publicPem: `-----BEGIN PUBLIC KEY-----\n${spki}\n-----END PUBLIC KEY-----\n`,
   };
-}
-
-function stripBrackets(h: string): string {
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
 }
 
 /** `sha256:<hex>` of a certificate's DER encoding: the form of `spec.caFingerprint` and DNS `ca=` pins. */

@@ -16,6 +16,7 @@ import { Core, isAlreadyExists, isConflict, type KubeClient, resourcePath } from
 import { Labels, MANAGED_BY } from '../api/constants.js';
 import { DASHBOARD_TLS_SECRET, WEBHOOK_TLS_SECRET } from '../install/manifests.js';
 import type { Logger } from '../observability/logger.js';
+import { isWildcardHost, stripBrackets } from '../net/hosts.js';
 
 /** Which server a serving Secret is for. */
 export interface ServingSecretKind {
@@ -48,13 +49,11 @@ export interface ServingHostsOptions {
   service?: { namespace: string; name: string };
 }
 
-const stripBrackets = (h: string) => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
-const isWildcard = (h: string) => ['0.0.0.0', '::', ''].includes(stripBrackets(h));
 
 /** The names the serving certificate must carry. */
 export function servingHosts(o: ServingHostsOptions): string[] {
   const hosts = ['127.0.0.1', 'localhost', '::1'];
-  for (const h of [o.listenHost, o.webhookHost]) if (h && !isWildcard(h)) hosts.push(stripBrackets(h));
+  for (const h of [o.listenHost, o.webhookHost]) if (h && !isWildcardHost(h)) hosts.push(stripBrackets(h));
   if (o.service) {
     const { name, namespace } = o.service;
     hosts.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`, `${name}.${namespace}`, name);

@@ -6,6 +6,7 @@ import { connect } from 'node:tls';
 import { isIP } from 'node:net';
 import { Names } from '../api/constants.js';
 import { ApiError, Core, KubeClient, resourcePath } from '../k8s/rest.js';
+import { urlHost } from '../net/hosts.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -28,7 +29,7 @@ export function isCertificateError(code?: string): boolean {
 /** Does the server at `url` present a certificate that chains to `ca` and matches its host name? */
 export function probeTLS(url: string, ca: string[], timeoutMs = 5000): Promise<ProbeResult> {
   const u = new URL(url);
-  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const host = urlHost(u);
   const port = Number(u.port || 443);
   return new Promise((resolve) => {
     const socket = connect({ host, port, ca, servername: isIP(host) ? undefined : host, rejectUnauthorized: true, timeout: timeoutMs, ALPNProtocols: ['http/1.1'] });

@@ -17,6 +17,7 @@ import { DnsRecordsError, publishRecords, type PublishInput } from '../../discov
 import { SYNCED } from '../../discovery/dns/searchDomainPlan.js';
 import { CliError, age, print, progress, progressDone, type Column } from '../output.js';
 import { clientFor, globals } from '../globals.js';
+import { urlHost } from '../../net/hosts.js';
 
 // ---------------------------------------------------------------- domain
 
@@ -236,7 +237,7 @@ Examples:
         const cc = await client.getOrNull<ClusterConfig>(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig }));
         const clusterName = clusterConfigWithDefaults(cc?.spec ?? {}).discoveryConfig.clusterName || undefined;
         const apiUrl = opts.apiUrl ?? client.server;
-        const host = new URL(apiUrl).hostname.replace(/^\[|\]$/g, '');
+        const host = urlHost(apiUrl);
         if (LOOPBACK.test(host)) {
           process.stderr.write(`warning: ${apiUrl} is a loopback address: only peers on this host can reach it; pass --api-url with an address peers can reach\n`);
         }

@@ -569,20 +569,7 @@ export class Browser {
       inst.role = 'own';
       const ownUrl = this.opts.ownUrl;
       const isOurs = this.opts.ownInstance !== undefined && nameKey(this.opts.ownInstance) === key;
-      if (ownUrl && view.url !== ownUrl && !isOurs && inst.conflictReportedFor !== view.url) {
-        inst.conflictReportedFor = view.url;
-        this.deps.emit({
-          type: 'conflict',
-          conflict: {
-            clusterID: view.clusterID,
-            instance: view.instance,
-            url: view.url,
-            sourceAddress: view.sourceAddress,
-            existing: { instance: this.opts.ownInstance ?? '', url: ownUrl },
-            own: true,
-          },
-        });
-      }
+      if (ownUrl && view.url !== ownUrl && !isOurs) this.reportConflict(inst, view, { instance: this.opts.ownInstance ?? '', url: ownUrl }, true);
       return;
     }
 
@@ -608,23 +595,23 @@ export class Browser {
     if (!primary || !primaryView) return;
     if (primaryView.url === view.url) return; // same cluster seen under a second name
     if (this.isDeparting(primary)) return; // it said goodbye; we may take over once it is gone
-    if (inst.conflictReportedFor === view.url) return;
+    if (this.reportConflict(inst, view, { instance: primaryView.instance, url: primaryView.url }, false)) {
+      this.deps.log.warn(
+        { clusterID: view.clusterID, instance: view.instance, url: view.url, existing: primaryView.instance },
+        'an mDNS announcement claims a known cluster ID with a different URL; keeping the first',
+      );
+    }
+  }
+
+  /** Reports, once per URL, an instance claiming a cluster ID that `existing` (or we, `own`) speak for. */
+  private reportConflict(inst: Instance, view: DiscoveredPeer, existing: { instance: string; url: string }, own: boolean): boolean {
+    if (inst.conflictReportedFor === view.url) return false;
     inst.conflictReportedFor = view.url;
-    this.deps.log.warn(
-      { clusterID: view.clusterID, instance: view.instance, url: view.url, existing: primaryView.instance },
-      'an mDNS announcement claims a known cluster ID with a different URL; keeping the first',
-    );
     this.deps.emit({
       type: 'conflict',
-      conflict: {
-        clusterID: view.clusterID,
-        instance: view.instance,
-        url: view.url,
-        sourceAddress: view.sourceAddress,
-        existing: { instance: primaryView.instance, url: primaryView.url },
-        own: false,
-      },
+      conflict: { clusterID: view.clusterID, instance: view.instance, url: view.url, sourceAddress: view.sourceAddress, existing, own },
     });
+    return true;
   }
 
   private isDeparting(inst: Instance): boolean {

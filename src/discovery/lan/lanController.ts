@@ -29,6 +29,7 @@ import type { CounterSnapshot } from './counters.js';
 import { LanConfigError, LanDiscovery, type LanDiscoveryOptions } from './lanDiscovery.js';
 import { addLanMetricsSource, addSnapshots, discoveryDuration, zeroSnapshot } from './lanMetrics.js';
 import type { DiscoveredPeer, LanDiscoveryConfig, PeerConflict, PeerDown } from './types.js';
+import { urlHost } from '../../net/hosts.js';
 
 const log = logger('controller', { controller: 'lan-discovery' });
 
@@ -154,7 +155,7 @@ export function lanConfigFrom(id: { clusterID: string; apiUrl: string; namespace
 export function isLoopbackUrl(url: string): boolean {
   let host: string;
   try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    host = urlHost(url).toLowerCase();
   } catch {
     return false;
   }

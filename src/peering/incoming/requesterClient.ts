@@ -12,6 +12,7 @@ import { ApiError, Core, KubeClient, resourcePath } from '../../k8s/rest.js';
 import { Names } from '../../api/constants.js';
 import { PeeringError } from '../errors.js';
 import type { TokenKubeconfig } from '../kubeconfig.js';
+import { urlHost } from '../../net/hosts.js';
 
 function sameEndpoint(a: string, b: string): boolean {
   try {
@@ -23,7 +24,7 @@ function sameEndpoint(a: string, b: string): boolean {
   }
 }
 
-export function checkCallbackURL(apiUrl: string, ownApiUrl: string): void {
+function checkCallbackURL(apiUrl: string, ownApiUrl: string): void {
   let u: URL;
   try {
     u = new URL(apiUrl);
@@ -34,24 +35,23 @@ export function checkCallbackURL(apiUrl: string, ownApiUrl: string): void {
   if (sameEndpoint(apiUrl, ownApiUrl)) {
     throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} is this cluster's own API server: a requester must give its own address`, 'IdentityVerified');
   }
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  if ((isIP(host) === 4 && host.startsWith('169.254.')) || (isIP(host) === 6 && /^fe[89ab]/i.test(host)) || host === '0.0.0.0' || host === '::') {
-    throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl} points at a link-local or unspecified address; refusing to call it`, 'IdentityVerified');
-  }
+  // the same rule as the admission webhook's, for a URL a person put in a ForeignCluster too
+  const bad = forbiddenHost(u.hostname);
+  if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl} points at ${bad}; refusing to call it`, 'IdentityVerified');
 }
 
 export type LookupAll = (host: string) => Promise<string[]>;
 const systemLookup: LookupAll = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
-const stripBrackets = (h: string) => h.replace(/^\[|\]$/g, '');
 
 /**
- * checkCallbackURL, then for a host name: the address to connect to, after checking every address
- * the name resolves to (undefined for a literal address: nothing to resolve).
+ * The URL's own checks (https, not our API server, no forbidden host), then for a host name: the
+ * address to connect to, after checking every address the name resolves to (undefined for a
+ * literal address: nothing to resolve).
  */
 export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, lookupAll: LookupAll = systemLookup): Promise<string | undefined> {
   checkCallbackURL(apiUrl, ownApiUrl);
   const u = new URL(apiUrl);
-  const host = stripBrackets(u.hostname);
+  const host = urlHost(u);
   if (isIP(host)) return undefined;
   let addresses: string[];
   try {
@@ -65,7 +65,7 @@ export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, 
     if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl}: ${host} resolves to ${a}, ${bad}; refusing to call it`, 'IdentityVerified');
   }
   const own = new URL(ownApiUrl);
-  const ownHost = stripBrackets(own.hostname);
+  const ownHost = urlHost(own);
   if ((u.port || '443') === (own.port || '443')) {
     const ownAddresses = isIP(ownHost) ? [ownHost] : await lookupAll(ownHost).catch(() => [] as string[]);
     const same = addresses.find((a) => ownAddresses.includes(a));

@@ -15,6 +15,7 @@ import { Informer } from '../../k8s/informer.js';
 import { WEBHOOK_PATH, webhookEntry } from '../../install/manifests.js';
 import type { AgentContext } from '../../agent/context.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { isWildcardHost } from '../../net/hosts.js';
 
 export const WEBHOOK_FIELD_MANAGER = 'kubepeer-webhook';
 const RECHECK_MS = 60_000;
@@ -39,7 +40,7 @@ export function webhookUrl(host: string, port: number): string {
 /** The host registered in the URL: the flag, else the listen host unless it is a wildcard. */
 export function registeredHost(listenHost: string, webhookHost?: string): string {
   if (webhookHost) return webhookHost;
-  return ['0.0.0.0', '::', '[::]', ''].includes(listenHost) ? '127.0.0.1' : listenHost;
+  return isWildcardHost(listenHost) ? '127.0.0.1' : listenHost;
 }
 
 export function webhookClientConfig(target: WebhookTarget, caPem: string): Record<string, unknown> {

@@ -10,21 +10,11 @@ import { followChain } from '../../../src/discovery/dns/chain.js';
 import { decodeResponse, type Question, type QueryType } from '../../../src/discovery/dns/message.js';
 import { orderSrv } from '../../../src/discovery/dns/srv.js';
 import { interpretClusterTxt, mergeTxtRecords } from '../../../src/discovery/dns/txt.js';
+import { rng } from '../../support/rng.js';
 
 const ITERATIONS = 100_000;
 const ID = 0x1234;
 
-/** xorshift32: reproducible, so a failure can be replayed from its iteration number. */
-function rng(seed: number) {
-  let x = seed || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
 
 function packet(q: Question, answers: Answer[], extra: { authorities?: Answer[]; additionals?: Answer[]; flags?: number } = {}): { q: Question; buf: Buffer } {
   const buf = dnsPacket.encode({

@@ -13,24 +13,13 @@ import { CLUSTER_ID_PATTERN } from '../../../src/api/crds.js';
 import {
   AdmissionDecodeError, admissionResponse, decodeAdmissionReview, parsePeerKubeconfig, validatePeeringRequest, type AdmissionSnapshot,
 } from '../../../src/peering/incoming/webhookValidation.js';
+import { rng, type Rng } from '../../support/rng.js';
 
 const ITERATIONS = 100_000;
 const OWN_ID = '11111111-2222-4333-8444-555555555555';
 const PEER_ID = 'ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55';
 const API_URL = 'https://198.18.0.10:6443';
 
-/** xorshift32: reproducible, so a failure can be replayed from its iteration number. */
-function rng(seed: number) {
-  let x = seed || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(a: readonly T[]): T => a[Math.floor(next() * a.length)]! };
-}
-type Rng = ReturnType<typeof rng>;
 
 function gc(): () => void {
   v8.setFlagsFromString('--expose-gc');

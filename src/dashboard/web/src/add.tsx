@@ -52,12 +52,50 @@ function FormError({ message }: { message?: string }) {
   );
 }
 
-function AddPeerForm({ onDone, onCancel }: { onDone(): void; onCancel(): void }) {
-  const notify = useNotify();
-  const [v, setV] = useState({ clusterID: '', apiUrl: '', name: '', namespace: 'liqo', allowUntrustedCA: true, join: true });
+/**
+ * What both forms do on submit: check the values as the server will, show the field errors, send,
+ * and put the server's own messages under the fields they are about.
+ */
+function useCheckedSubmit<T>(check: () => { value?: T; fields: Record<string, string> }, send: (value: T) => Promise<void>) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setFormError(undefined);
+    const checked = check();
+    if (!checked.value) {
+      setErrors(checked.fields);
+      setFormError('Please fix the fields marked below.');
+      return;
+    }
+    setErrors({});
+    setBusy(true);
+    try {
+      await send(checked.value);
+    } catch (err) {
+      if (err instanceof RequestError) {
+        setErrors(err.fields);
+        setFormError(err.message);
+      } else setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { errors, setErrors, formError, busy, submit };
+}
+
+function AddPeerForm({ onDone, onCancel }: { onDone(): void; onCancel(): void }) {
+  const notify = useNotify();
+  const [v, setV] = useState({ clusterID: '', apiUrl: '', name: '', namespace: 'liqo', allowUntrustedCA: true, join: true });
+  const { errors, setErrors, formError, busy, submit } = useCheckedSubmit(
+    () => checkNewPeer({ ...v, name: v.name || undefined }),
+    async (value) => {
+      const peer = await api<PeerView>('POST', '/api/peers', value);
+      notify.success(`Peer ${peer.displayName} added`, v.join ? 'Connecting now: it moves to Connected Peers once the peer accepts.' : 'Connect it from Available Peers when you are ready.');
+      onDone();
+    },
+  );
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => first.current?.focus(), []);
 
@@ -72,31 +110,6 @@ function AddPeerForm({ onDone, onCancel }: { onDone(): void; onCancel(): void })
       else delete next[k];
       return next;
     });
-  };
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setFormError(undefined);
-    const checked = checkNewPeer({ ...v, name: v.name || undefined });
-    if (!checked.value) {
-      setErrors(checked.fields);
-      setFormError('Please fix the fields marked below.');
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
-      const peer = await api<PeerView>('POST', '/api/peers', checked.value);
-      notify.success(`Peer ${peer.displayName} added`, v.join ? 'Connecting now: it moves to Connected Peers once the peer accepts.' : 'Connect it from Available Peers when you are ready.');
-      onDone();
-    } catch (err) {
-      if (err instanceof RequestError) {
-        setErrors(err.fields);
-        setFormError(err.message);
-      } else setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
   };
 
   return (
@@ -170,36 +183,16 @@ function AddPeerForm({ onDone, onCancel }: { onDone(): void; onCancel(): void })
 function AddDomainForm({ onDone, onCancel }: { onDone(): void; onCancel(): void }) {
   const notify = useNotify();
   const [v, setV] = useState({ domain: '', name: '', join: false });
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [formError, setFormError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const first = useRef<HTMLInputElement>(null);
-  useEffect(() => first.current?.focus(), []);
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setFormError(undefined);
-    const checked = checkNewDomain({ ...v, name: v.name || undefined });
-    if (!checked.value) {
-      setErrors(checked.fields);
-      setFormError('Please fix the fields marked below.');
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
-      const d = await api<Pick<DomainView, 'name' | 'domain'>>('POST', '/api/domains', checked.value);
+  const { errors, formError, busy, submit } = useCheckedSubmit(
+    () => checkNewDomain({ ...v, name: v.name || undefined }),
+    async (value) => {
+      const d = await api<Pick<DomainView, 'name' | 'domain'>>('POST', '/api/domains', value);
       notify.success(`Domain ${d.domain} added`, 'Clusters it lists appear under Available Peers.');
       onDone();
-    } catch (err) {
-      if (err instanceof RequestError) {
-        setErrors(err.fields);
-        setFormError(err.message);
-      } else setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+  );
+  const first = useRef<HTMLInputElement>(null);
+  useEffect(() => first.current?.focus(), []);
 
   return (
     <form class="form" onSubmit={submit} noValidate aria-label="Add domain">
