@@ -306,8 +306,8 @@ export function peeringRequestController(ctx: AgentContext): Controller {
         kc = { ...kc, token: renewed.token };
         peer = peerClient(id, apiUrl, kc, pinned);
       } catch (e) {
-        // Not fatal while the current token lasts (a credential minted before renewal existed
-        // cannot renew itself); the heartbeat goes on and the renewal is tried again next time.
+        // Not fatal while the current token lasts (e.g. a credential from an older requester
+        // agent that has not granted the renewal yet); the heartbeat goes on, retried next time.
         ctx.log.warn({ clusterID: id, err: (e as Error).message }, 'could not renew the credential of the requester; it stays valid until it expires');
       }
     }

@@ -24,7 +24,7 @@ function sameEndpoint(a: string, b: string): boolean {
   }
 }
 
-function checkCallbackURL(apiUrl: string, ownApiUrl: string): void {
+function checkCallbackURL(apiUrl: string, ownApiUrl: string): URL {
   let u: URL;
   try {
     u = new URL(apiUrl);
@@ -38,6 +38,7 @@ function checkCallbackURL(apiUrl: string, ownApiUrl: string): void {
   // the same rule as the admission webhook's, for a URL a person put in a ForeignCluster too
   const bad = forbiddenHost(u.hostname);
   if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl} points at ${bad}; refusing to call it`, 'IdentityVerified');
+  return u;
 }
 
 export type LookupAll = (host: string) => Promise<string[]>;
@@ -49,8 +50,7 @@ const systemLookup: LookupAll = async (host) => (await lookup(host, { all: true,
  * literal address: nothing to resolve).
  */
 export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, lookupAll: LookupAll = systemLookup): Promise<string | undefined> {
-  checkCallbackURL(apiUrl, ownApiUrl);
-  const u = new URL(apiUrl);
+  const u = checkCallbackURL(apiUrl, ownApiUrl);
   const host = urlHost(u);
   if (isIP(host)) return undefined;
   let addresses: string[];
