@@ -25,10 +25,17 @@ import { applyForeignClusterStatus } from '../../peering/status.js';
 import { probeTLS } from '../../trust/tlsProbe.js';
 import { trustedCABundle } from '../../trust/trustStore.js';
 import { findForeignCluster, isAdoptable, isPeered, retireDiscovered, upsertDiscovered, type Sighting } from '../foreignClusterUpsert.js';
-import type { CounterSnapshot } from './counters.js';
-import { LanConfigError, LanDiscovery, type LanDiscoveryOptions } from './lanDiscovery.js';
+import {
+  LanConfigError,
+  LanDiscovery,
+  type CounterSnapshot,
+  type DiscoveredPeer,
+  type LanDiscoveryConfig,
+  type LanDiscoveryOptions,
+  type PeerConflict,
+  type PeerDown,
+} from '../../mdns/index.js';
 import { addLanMetricsSource, addSnapshots, discoveryDuration, zeroSnapshot } from './lanMetrics.js';
-import type { DiscoveredPeer, LanDiscoveryConfig, PeerConflict, PeerDown } from './types.js';
 import { urlHost } from '../../net/hosts.js';
 
 const log = logger('controller', { controller: 'lan-discovery' });
@@ -198,7 +205,7 @@ export class LanController {
     private readonly ctx: AgentContext,
     private readonly opts: LanControllerOptions = {},
   ) {
-    this.lan = new LanDiscovery(opts.lan);
+    this.lan = new LanDiscovery({ logger: logger('lan-discovery'), ...opts.lan });
     this.lan.on('up', (p) => this.onUp(p));
     this.lan.on('update', (p) => this.onUp(p));
     this.lan.on('down', (d) => this.onDown(d));

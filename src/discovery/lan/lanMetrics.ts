@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { registry } from '../../observability/metrics.js';
-import { DROP_REASONS, IGNORE_REASONS, type CounterSnapshot } from './counters.js';
+import { DROP_REASONS, IGNORE_REASONS, type CounterSnapshot } from '../../mdns/index.js';
 
 /** What one running lan-discovery controller contributes at scrape time. */
 export interface LanMetricsSource {

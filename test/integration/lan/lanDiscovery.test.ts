@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LanDiscoveryConfig } from '../../../src/discovery/lan/index.js';
+import type { LanDiscoveryConfig } from '../../../src/mdns/index.js';
 import { canUseNetns, createTestLab, NetnsJsonProcess, waitUntil, type NetnsHost, type NetnsLab } from '../../support/netns.js';
 
 const FIXTURE = 'test/integration/lan/fixtures/lanPeer.ts';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ForeignCluster } from '../../../src/api/crds.js';
-import type { DiscoveredPeer } from '../../../src/discovery/lan/index.js';
+import type { DiscoveredPeer } from '../../../src/mdns/index.js';
 import { isLoopbackUrl, lanConfigFrom, planLanPeer, STARTUP_GRACE_MS, UNREACHABLE_PROBES, type LanObservation } from '../../../src/discovery/lan/lanController.js';
 
 const OWN = '11111111-1111-4111-8111-111111111111';

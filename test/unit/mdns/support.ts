@@ -4,11 +4,11 @@
  * included), so whole protocol exchanges run in simulated time.
  */
 import { pino } from 'pino';
-import type { Clock, TimerHandle } from '../../../src/discovery/lan/clock.js';
-import { MdnsEngine, type EngineEvent, type EngineLimits } from '../../../src/discovery/lan/engine.js';
-import type { Link } from '../../../src/discovery/lan/links.js';
-import { buildPeerTxt } from '../../../src/discovery/lan/txt.js';
-import { hostLabelFor, instanceLabelFor } from '../../../src/discovery/lan/names.js';
+import type { Clock, TimerHandle } from '../../../src/mdns/clock.js';
+import { MdnsEngine, type EngineEvent, type EngineLimits } from '../../../src/mdns/engine.js';
+import type { Link } from '../../../src/mdns/links.js';
+import { buildPeerTxt } from '../../../src/mdns/txt.js';
+import { hostLabelFor, instanceLabelFor } from '../../../src/mdns/names.js';
 
 export const silentLog = pino({ level: 'silent' });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildPeerTxt, parsePeerTxt, parseTxtPairs } from '../../../src/discovery/lan/txt.js';
+import { buildPeerTxt, parsePeerTxt, parseTxtPairs } from '../../../src/mdns/txt.js';
 
 const s = (...xs: string[]) => xs.map((x) => new Uint8Array(Buffer.from(x)));
 

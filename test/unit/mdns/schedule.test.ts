@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { announceGap, conflictBackoff, continuousQueryDelay, refreshOffsets, responseDelay } from '../../../src/discovery/lan/schedule.js';
+import { announceGap, conflictBackoff, continuousQueryDelay, refreshOffsets, responseDelay } from '../../../src/mdns/schedule.js';
 import { seededRandom } from './support.js';
 
 describe('RFC 6762 schedules', () => {

@@ -1,7 +1,7 @@
 import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
-import { decodePacket, encodePacket, type DnsPacket, type ResourceRecord } from '../../../src/discovery/lan/codec.js';
-import { RRType } from '../../../src/discovery/lan/constants.js';
+import { decodePacket, encodePacket, type DnsPacket, type ResourceRecord } from '../../../src/mdns/codec.js';
+import { RRType } from '../../../src/mdns/constants.js';
 
 const base = { rrclass: 1, cacheFlush: false, ttl: 120 };
 

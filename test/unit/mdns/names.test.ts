@@ -9,7 +9,7 @@ import {
   namesEqual,
   splitName,
   utf8Length,
-} from '../../../src/discovery/lan/names.js';
+} from '../../../src/mdns/names.js';
 
 describe('mDNS names', () => {
   it('builds <name>-<first 8 chars of the cluster ID> for instance and host', () => {

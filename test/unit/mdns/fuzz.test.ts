@@ -4,10 +4,10 @@
  * the engine's internal-error path, and the cache and instance caps must hold.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Flags, RRType } from '../../../src/discovery/lan/constants.js';
-import { decodePacket, encodePacket, type DnsPacket, type ResourceRecord } from '../../../src/discovery/lan/codec.js';
-import { MdnsEngine } from '../../../src/discovery/lan/engine.js';
-import { buildPeerTxt } from '../../../src/discovery/lan/txt.js';
+import { Flags, RRType } from '../../../src/mdns/constants.js';
+import { decodePacket, encodePacket, type DnsPacket, type ResourceRecord } from '../../../src/mdns/codec.js';
+import { MdnsEngine } from '../../../src/mdns/engine.js';
+import { buildPeerTxt } from '../../../src/mdns/txt.js';
 import { SimLan, ManualClock, seededRandom, silentLog } from './support.js';
 
 const MUTATED_PACKETS = 120_000;

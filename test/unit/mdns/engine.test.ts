@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Flags, RRType } from '../../../src/discovery/lan/constants.js';
-import { decodePacket, encodePacket, isResponse, type DnsPacket, type ResourceRecord } from '../../../src/discovery/lan/codec.js';
-import { buildPeerTxt } from '../../../src/discovery/lan/txt.js';
+import { Flags, RRType } from '../../../src/mdns/constants.js';
+import { decodePacket, encodePacket, isResponse, type DnsPacket, type ResourceRecord } from '../../../src/mdns/codec.js';
+import { buildPeerTxt } from '../../../src/mdns/txt.js';
 import { SimLan, eventsOf, type SimNode } from './support.js';
 
 const ID = {

@@ -7,7 +7,7 @@
  * time comes from the injected clock. One state machine for all links; per-link address records
  * (RFC 6762 §14) and per-link multicast rate limits.
  */
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from 'pino';
 import { Alarm, type Clock, type Random } from './clock.js';
 import {
   ANNOUNCE_COUNT,

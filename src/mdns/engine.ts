@@ -4,7 +4,7 @@
  * reason, hands queries and responses to the responder and the browser, and encodes what they
  * send into datagrams for a `PacketSink` (the socket edge, or an in-memory LAN in tests).
  */
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from 'pino';
 import { Browser, type BrowserEvent } from './browser.js';
 import type { Clock, Random } from './clock.js';
 import { MAX_PACKET_BYTES } from './constants.js';

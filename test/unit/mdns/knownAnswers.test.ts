@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Flags } from '../../../src/discovery/lan/constants.js';
-import { decodePacket, encodePacket, type ResourceRecord } from '../../../src/discovery/lan/codec.js';
-import { buildQueryPackets, indexKnownAnswers, isSuppressed, qualifiesAsKnownAnswer } from '../../../src/discovery/lan/knownAnswers.js';
+import { Flags } from '../../../src/mdns/constants.js';
+import { decodePacket, encodePacket, type ResourceRecord } from '../../../src/mdns/codec.js';
+import { buildQueryPackets, indexKnownAnswers, isSuppressed, qualifiesAsKnownAnswer } from '../../../src/mdns/knownAnswers.js';
 
 const ptr = (n: number, ttl: number): ResourceRecord => ({
   name: '_liqo._tcp.local',

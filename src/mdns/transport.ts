@@ -9,7 +9,7 @@
  * Socket errors are logged and counted, never thrown at the caller.
  */
 import dgram, { type Socket } from 'node:dgram';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from 'pino';
 import { MDNS_IPV4_GROUP, MDNS_IPV6_GROUP } from './constants.js';
 import type { MdnsCounters } from './counters.js';
 import type { Datagram, Family, PacketSink } from './engine.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RecordCache } from '../../../src/discovery/lan/cache.js';
-import type { ResourceRecord } from '../../../src/discovery/lan/codec.js';
+import { RecordCache } from '../../../src/mdns/cache.js';
+import type { ResourceRecord } from '../../../src/mdns/codec.js';
 import { ManualClock, seededRandom } from './support.js';
 
 const ptr = (target: string, ttl = 100): ResourceRecord => ({

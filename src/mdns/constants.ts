@@ -4,6 +4,15 @@
  */
 
 export const MDNS_PORT = 5353;
+
+/** What `LanDiscovery` publishes and browses when the configuration leaves a field out. */
+export const LanDefaults = {
+  service: '_liqo._tcp',
+  domain: 'local.',
+  instanceName: 'MyLiqo',
+  namespace: 'liqo',
+  apiServerPort: 6443,
+} as const;
 export const MDNS_IPV4_GROUP = '224.0.0.251';
 export const MDNS_IPV6_GROUP = 'ff02::fb';
 
@@ -28,8 +37,18 @@ export const Flags = {
   truncated: 0x0200,
 } as const;
 
-/** §10: records whose name or rdata is a host name (SRV, A, AAAA) live 120 s. */
+/**
+ * §10: records whose name or rdata is a host name (SRV, A, AAAA) live 120 s by default; the
+ * configured `ttl` (ClusterConfig `discoveryConfig.ttl`) replaces this value and nothing else.
+ */
 export const HOST_RECORD_TTL_SECONDS = 120;
+/**
+ * §10: the other records (service PTR, TXT, the service-enumeration PTR) live 75 minutes. Departures
+ * are carried by goodbyes and by the SRV/A TTL: a browser drops an instance whose SRV expired even
+ * while its PTR is still cached. A short PTR TTL only makes browsers query more (python-zeroconf
+ * even clamps short PTR TTLs up).
+ */
+export const SERVICE_RECORD_TTL_SECONDS = 4500;
 
 /** §11: replies to legacy unicast queries carry a TTL no longer than 10 s. */
 export const LEGACY_UNICAST_MAX_TTL_SECONDS = 10;

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { LanConfigError, resolveLanConfig } from '../../../src/discovery/lan/index.js';
+import { LanConfigError, resolveLanConfig } from '../../../src/mdns/index.js';
 
 describe('LAN discovery settings', () => {
-  it('fills in the ClusterConfig defaults', () => {
+  it('fills in the defaults (host-name records live 120 s, RFC 6762 §10)', () => {
     expect(resolveLanConfig({ clusterID: 'abc-1', url: 'https://10.0.0.2:6443' })).toEqual({
       clusterID: 'abc-1',
       url: 'https://10.0.0.2:6443',
       name: 'MyLiqo',
       namespace: 'liqo',
       port: 6443,
-      ttl: 90,
+      ttl: 120,
       service: '_liqo._tcp',
       domain: 'local.',
       enableDiscovery: true,

@@ -1,8 +1,8 @@
 import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
-import { encodePacket, RESPONSE_FLAGS, type ResourceRecord } from '../../../src/discovery/lan/codec.js';
-import { buildRecordSet, recordsOf, tieBreak } from '../../../src/discovery/lan/records.js';
-import { buildPeerTxt } from '../../../src/discovery/lan/txt.js';
+import { encodePacket, RESPONSE_FLAGS, type ResourceRecord } from '../../../src/mdns/codec.js';
+import { buildRecordSet, recordsOf, tieBreak } from '../../../src/mdns/records.js';
+import { buildPeerTxt } from '../../../src/mdns/txt.js';
 
 const spec = {
   instanceLabel: 'MyLiqo-1234abcd',

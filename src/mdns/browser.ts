@@ -7,7 +7,7 @@
  * No sockets and no timers of its own: packets come in through `handleResponse`/`handleQuery`,
  * queries leave through `deps.sendQuery`, and time comes from the injected clock.
  */
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from 'pino';
 import { Alarm, type Clock, type Random } from './clock.js';
 import { CLASS_IN, RRType } from './constants.js';
 import { RecordCache, type CacheEntry } from './cache.js';

@@ -4,10 +4,9 @@
  * re-emits the engine's events. `update()` applies changed settings at runtime without a restart.
  */
 import { EventEmitter } from 'node:events';
-import { Defaults } from '../../api/constants.js';
-import { logger as makeLogger, type Logger } from '../../observability/logger.js';
+import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Random } from './clock.js';
-import { MDNS_PORT } from './constants.js';
+import { HOST_RECORD_TTL_SECONDS, LanDefaults, MDNS_PORT } from './constants.js';
 import type { CounterSnapshot } from './counters.js';
 import { MdnsEngine, type AdvertiseSettings, type BrowseSettings, type EngineEvent, type EngineLimits } from './engine.js';
 import { linksSignature, listLinks, type Link } from './links.js';
@@ -43,11 +42,11 @@ export type ResolvedConfig = Required<Omit<LanDiscoveryConfig, 'url' | 'clusterN
 /** Validates settings and fills in the ClusterConfig defaults. Throws LanConfigError. */
 export function resolveLanConfig(c: LanDiscoveryConfig): ResolvedConfig {
   if (!c.clusterID || !isValidClusterID(c.clusterID)) throw new LanConfigError(`invalid cluster ID ${JSON.stringify(c.clusterID)}`);
-  const service = c.service ?? Defaults.mdnsService;
+  const service = c.service ?? LanDefaults.service;
   if (!isValidServiceType(service)) throw new LanConfigError(`invalid service type ${JSON.stringify(service)} (RFC 6763 §7)`);
-  const ttl = c.ttl ?? Defaults.ttlSeconds;
+  const ttl = c.ttl ?? HOST_RECORD_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400) throw new LanConfigError(`ttl must be 1..86400 seconds, got ${ttl}`);
-  const port = c.port ?? Defaults.apiServerPort;
+  const port = c.port ?? LanDefaults.apiServerPort;
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new LanConfigError(`invalid port ${port}`);
   if (c.url !== undefined && c.url !== '') {
     let u: URL;
@@ -60,12 +59,12 @@ export function resolveLanConfig(c: LanDiscoveryConfig): ResolvedConfig {
   }
   const resolved: ResolvedConfig = {
     clusterID: c.clusterID,
-    name: c.name?.trim() || Defaults.mdnsName,
+    name: c.name?.trim() || LanDefaults.instanceName,
     namespace: c.namespace || DEFAULT_NAMESPACE,
     port,
     ttl,
     service,
-    domain: c.domain ?? Defaults.mdnsDomain,
+    domain: c.domain ?? LanDefaults.domain,
     enableDiscovery: c.enableDiscovery ?? true,
     enableAdvertisement: c.enableAdvertisement ?? true,
     interfaces: [...(c.interfaces ?? [])],
@@ -95,7 +94,7 @@ export class LanDiscovery {
   private ownInstance: string | undefined;
 
   constructor(private readonly options: LanDiscoveryOptions = {}) {
-    this.log = options.logger ?? makeLogger('lan-discovery');
+    this.log = options.logger ?? pino({ level: 'silent' });
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.port = options.mdnsPort ?? MDNS_PORT;
