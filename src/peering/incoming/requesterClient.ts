@@ -7,7 +7,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { forbiddenHost } from './webhookValidation.js';
+import { forbiddenHost } from '../../net/addressPolicy.js';
 import { ApiError, Core, KubeClient, resourcePath } from '../../k8s/rest.js';
 import { Names } from '../../api/constants.js';
 import { PeeringError } from '../errors.js';

@@ -1,6 +1,6 @@
 /**
  * The HTTPS endpoint the API server calls for every CREATE and UPDATE of a PeeringRequest. The
- * decision itself is in webhookValidation.ts; this file is the socket at the edge: it bounds what a
+ * decision itself is in admission.ts, the decoding in admissionReview.ts; this file is the socket at the edge: it bounds what a
  * request may cost (body size, time, connections), answers an AdmissionReview, counts decisions, and
  * never lets bad input take the agent down (a body it cannot read gets a 400).
  */
@@ -14,9 +14,8 @@ import { registry } from '../../observability/metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PendingRequests } from './pendingRequests.js';
 import type { ServingMaterial } from '../../trust/servingSecret.js';
-import {
-  AdmissionDecodeError, MAX_ADMISSION_REVIEW_BYTES, admissionResponse, decodeAdmissionReview, isPeeringRequestReview, validatePeeringRequest, type AdmissionDecision,
-} from './webhookValidation.js';
+import { validatePeeringRequest, type AdmissionDecision } from './admission.js';
+import { AdmissionDecodeError, MAX_ADMISSION_REVIEW_BYTES, admissionResponse, decodeAdmissionReview, isPeeringRequestReview } from './admissionReview.js';
 
 const requestsTotal = new Counter({
   name: 'kubepeer_webhook_requests_total',

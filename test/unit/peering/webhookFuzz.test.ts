@@ -10,9 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { createCA } from '../../../src/trust/pki.js';
 import { CLUSTER_ID_PATTERN } from '../../../src/api/crds.js';
-import {
-  AdmissionDecodeError, admissionResponse, decodeAdmissionReview, parsePeerKubeconfig, validatePeeringRequest, type AdmissionSnapshot,
-} from '../../../src/peering/incoming/webhookValidation.js';
+import { validatePeeringRequest, type AdmissionSnapshot } from '../../../src/peering/incoming/admission.js';
+import { AdmissionDecodeError, admissionResponse, decodeAdmissionReview } from '../../../src/peering/incoming/admissionReview.js';
+import { parsePeerKubeconfig } from '../../../src/peering/kubeconfig.js';
 import { rng, type Rng } from '../../support/rng.js';
 
 const ITERATIONS = 100_000;

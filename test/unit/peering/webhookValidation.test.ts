@@ -3,9 +3,9 @@ import { stringify } from 'yaml';
 import { createCA } from '../../../src/trust/pki.js';
 import { PeeringRequestLimits } from '../../../src/api/crds.js';
 import { buildTokenKubeconfig } from '../../../src/peering/kubeconfig.js';
-import {
-  AdmissionDecodeError, admissionResponse, decodeAdmissionReview, parsePeerKubeconfig, validatePeeringRequest, type AdmissionDecision, type AdmissionSnapshot,
-} from '../../../src/peering/incoming/webhookValidation.js';
+import { validatePeeringRequest, type AdmissionDecision, type AdmissionSnapshot } from '../../../src/peering/incoming/admission.js';
+import { AdmissionDecodeError, admissionResponse, decodeAdmissionReview } from '../../../src/peering/incoming/admissionReview.js';
+import { parsePeerKubeconfig } from '../../../src/peering/kubeconfig.js';
 import { PendingRequests, RESERVATION_TTL_MS } from '../../../src/peering/incoming/pendingRequests.js';
 import { LogBudget, handleAdmission } from '../../../src/peering/incoming/webhookServer.js';
 import { isSubset, registrationUpToDate, desiredWebhookConfiguration, parseServiceRef, registeredHost, webhookUrl } from '../../../src/peering/incoming/webhookRegistration.js';
