@@ -3,24 +3,31 @@
  * they parse flags, call the same library functions the agent uses, and print with one printer.
  */
 import { Command, CommanderError } from 'commander';
-import { CliError } from './output.js';
+import { CliError, OUTPUT_HELP } from './output.js';
+import { versionInfo } from './version.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerLocalCommands } from './commands/local.js';
 import { registerPeerCommands } from './commands/peer.js';
 import { registerDnsDiscoveryCommands } from './commands/dns.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerVersionCommand } from './commands/version.js';
 import { LIQO_NAMESPACE } from '../api/constants.js';
 import { ApiError } from '../k8s/rest.js';
 
 export function buildProgram(argv0 = 'kubepeer'): Command {
   const asPlugin = /kubectl-peer/.test(argv0);
+  const v = versionInfo();
   const program = new Command(asPlugin ? 'kubectl peer' : 'kubepeer')
     .description('Kubernetes clusters that find each other (LAN mDNS, DNS-SD, manual) and peer, ending in a virtual node per peer.')
+    .version(`kubepeer ${v.kubepeerVersion} (Kubernetes ${v.kubernetesVersion ?? 'unknown'})`, '--version', 'print the kubepeer version and exit')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
     .option('-n, --namespace <ns>', 'kubepeer agent namespace', LIQO_NAMESPACE)
-    .option('-o, --output <format>', 'output format: table, wide, json or yaml', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    // Subcommands inherit this (commander copies help settings to each command it creates), so
+    // `kubepeer peer add --help` shows --kubeconfig, --context, -n and -o too, as kubectl does.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerClusterCommands(program);
@@ -28,6 +35,7 @@ export function buildProgram(argv0 = 'kubepeer'): Command {
   registerPeerCommands(program);
   registerDnsDiscoveryCommands(program);
   registerStatusCommand(program);
+  registerVersionCommand(program);
   registerDemoCommands(program);
   return program;
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { readClusterID } from '../../identity/clusterID.js';
 import { install } from '../../install/install.js';
-import { CliError, print } from '../output.js';
-import { clientFor, globals } from '../globals.js';
+import { CliError, printObject } from '../output.js';
+import { globals, withClient } from '../globals.js';
 import { startAgent } from '../../agent/agent.js';
 import { logger } from '../../observability/logger.js';
 
@@ -13,25 +13,21 @@ export function registerClusterCommands(program: Command): void {
     .option('--cluster-name <name>', 'name shown to peers (ClusterConfig discoveryConfig.clusterName)')
     .addHelpText('after', '\nExamples:\n  kubepeer install --kubeconfig ~/.kube/config\n  kubepeer install --cluster-name edge-1')
     .action(async (opts: { clusterName?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const client = clientFor(g);
-      const report = await install(client, { namespace: g.namespace, clusterName: opts.clusterName });
-      client.close();
-      if (g.output === 'json' || g.output === 'yaml') print(g.output, report);
-      else process.stdout.write(`kubepeer installed in ${client.server} (${report.applied.length} applied, ${report.created.length} created, ${report.kept.length} kept as they were)\n`);
+      const g = globals(cmd, { printsObjects: false });
+      const { server, report } = await withClient(g, async (client) => ({ server: client.server, report: await install(client, { namespace: g.namespace, clusterName: opts.clusterName }) }));
+      printObject(g.output, report, {
+        text: () => `kubepeer installed in ${server} (${report.applied.length} applied, ${report.created.length} created, ${report.kept.length} kept as they were)`,
+      });
     });
 
   program
     .command('cluster-id')
     .description("Print this cluster's ID (same as kubectl get configmap -n liqo cluster-id -o jsonpath='{.data.cluster-id}').")
     .action(async (_o: unknown, cmd: Command) => {
-      const g = globals(cmd);
-      const client = clientFor(g);
-      const id = await readClusterID(client, g.namespace);
-      client.close();
+      const g = globals(cmd, { printsObjects: false });
+      const id = await withClient(g, (client) => readClusterID(client, g.namespace));
       if (!id) throw new CliError(`no cluster ID yet in ${g.namespace}/cluster-id: is the kubepeer agent running on this cluster? (kubepeer agent, or kubepeer local up --agent)`);
-      if (g.output === 'json' || g.output === 'yaml') print(g.output, { clusterID: id });
-      else process.stdout.write(id + '\n');
+      printObject(g.output, { clusterID: id }, { text: () => id });
     });
 
   program

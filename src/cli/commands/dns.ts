@@ -15,11 +15,13 @@ import { certificateFingerprint } from '../../trust/pki.js';
 import { domainProblem, stripTrailingDot, toFqdn } from '../../discovery/dns/names.js';
 import { DnsRecordsError, publishRecords, type PublishInput } from '../../discovery/dns/records.js';
 import { SYNCED } from '../../discovery/dns/searchDomainPlan.js';
-import { CliError, age, print, progress, progressDone, type Column } from '../output.js';
-import { clientFor, globals } from '../globals.js';
+import { CliError, age, isStructured, kindName, printList, printObject, progress, progressDone, type Column } from '../output.js';
+import { globals, seconds, withClient } from '../globals.js';
 import { urlHost } from '../../net/hosts.js';
 
 // ---------------------------------------------------------------- domain
+
+const SEARCH_DOMAIN = kindName(GVR.searchDomain);
 
 export const domainColumns: Column<SearchDomain>[] = [
   { header: 'Name', value: (d) => d.metadata.name },
@@ -96,13 +98,11 @@ Examples:
       const bad = domainProblem(domainArg);
       if (bad) throw new CliError(`"${domainArg}" is not a DNS domain: ${bad}`, 2);
       const name = opts.name ?? stripTrailingDot(domainArg).toLowerCase();
-      const timeout = Number(opts.timeout);
-      if (!Number.isFinite(timeout) || timeout <= 0) throw new CliError(`--timeout must be a number of seconds, not "${opts.timeout}"`, 2);
-      const client = clientFor(g);
-      try {
-        let sd: SearchDomain;
+      const timeoutMs = seconds(opts.timeout) * 1000;
+      const sd = await withClient(g, async (client) => {
+        let created: SearchDomain;
         try {
-          sd = await client.create<SearchDomain>(resourcePath(GVR.searchDomain), {
+          created = await client.create<SearchDomain>(resourcePath(GVR.searchDomain), {
             apiVersion: apiVersionOf(GVR.searchDomain),
             kind: 'SearchDomain',
             metadata: { name },
@@ -112,19 +112,21 @@ Examples:
           if (isAlreadyExists(e)) throw new CliError(`searchdomain/${name} already exists; pick another --name, or remove it first: kubepeer domain remove ${name}`);
           throw e;
         }
-        if (opts.wait) sd = await waitForSync(client, name, timeout * 1000);
-        if (g.output === 'json' || g.output === 'yaml') return print(g.output, sd);
-        const lines = [`searchdomain/${name} created (domain ${sd.spec.domain}, autojoin ${sd.spec.autojoin})`];
-        if (opts.wait) {
-          const synced = getCondition(sd.status?.conditions, SYNCED);
-          lines.push(`${synced?.status === 'True' ? 'synced' : 'NOT synced'}: ${synced?.message ?? ''}`);
-          for (const c of sd.status?.clusters ?? []) lines.push(`  found ${c.clusterID} at ${c.apiUrl ?? '?'} (foreigncluster/${c.foreignCluster ?? c.clusterID})`);
-          for (const f of sd.status?.failures ?? []) lines.push(`  failed ${f.instance}: ${f.reason}: ${f.message}`);
-        }
-        print(g.output, lines.join('\n'));
-      } finally {
-        client.close();
-      }
+        return opts.wait ? waitForSync(client, name, timeoutMs) : created;
+      });
+      printObject(g.output, sd, {
+        resource: SEARCH_DOMAIN,
+        text: () => {
+          const lines = [`searchdomain/${name} created (domain ${sd.spec.domain}, autojoin ${sd.spec.autojoin})`];
+          if (opts.wait) {
+            const synced = getCondition(sd.status?.conditions, SYNCED);
+            lines.push(`${synced?.status === 'True' ? 'synced' : 'NOT synced'}: ${synced?.message ?? ''}`);
+            for (const c of sd.status?.clusters ?? []) lines.push(`  found ${c.clusterID} at ${c.apiUrl ?? '?'} (foreigncluster/${c.foreignCluster ?? c.clusterID})`);
+            for (const f of sd.status?.failures ?? []) lines.push(`  failed ${f.instance}: ${f.reason}: ${f.message}`);
+          }
+          return lines.join('\n');
+        },
+      });
     });
 
   domain
@@ -134,13 +136,8 @@ Examples:
     .addHelpText('after', '\nExamples:\n  kubepeer domain list\n  kubepeer domain list -o wide\n  kubepeer domain list -o json')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const client = clientFor(g);
-      try {
-        const list = await client.list<SearchDomain>(resourcePath(GVR.searchDomain));
-        print(g.output, list.items, domainColumns, 'No SearchDomains. Add one with: kubepeer domain add <domain>');
-      } finally {
-        client.close();
-      }
+      const list = await withClient(g, (client) => client.list<SearchDomain>(resourcePath(GVR.searchDomain)));
+      printList(g.output, list.items, { columns: domainColumns, resource: SEARCH_DOMAIN, empty: 'No SearchDomains. Add one with: kubepeer domain add <domain>' });
     });
 
   domain
@@ -158,23 +155,20 @@ Examples:
     )
     .action(async (nameArg: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const client = clientFor(g);
-      try {
-        const sd = await findDomain(client, nameArg);
+      const { sd, owned } = await withClient(g, async (client) => {
+        const found = await findDomain(client, nameArg);
         const fcs = (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items;
-        const owned = fcs.filter((f) => f.metadata.ownerReferences?.length === 1 && f.metadata.ownerReferences[0]!.uid === sd.metadata.uid);
-        await client.delete(resourcePath(GVR.searchDomain, { name: sd.metadata.name }));
-        if (owned.length) {
-          const peered = owned.filter((f) => f.spec.join || (f.status?.outgoing?.phase ?? 'None') !== 'None');
-          process.stderr.write(
-            `${owned.length} ForeignCluster(s) discovered only through it will be deleted by the garbage collector${peered.length ? `, ending the peering with ${peered.map((f) => f.spec.clusterName || f.spec.clusterID).join(', ')}` : ''}\n`,
-          );
-        }
-        if (g.output === 'json' || g.output === 'yaml') print(g.output, { name: sd.metadata.name, domain: sd.spec.domain, deleted: true, foreignClustersCollected: owned.map((f) => f.metadata.name) });
-        else print(g.output, `searchdomain/${sd.metadata.name} deleted`);
-      } finally {
-        client.close();
+        await client.delete(resourcePath(GVR.searchDomain, { name: found.metadata.name }));
+        return { sd: found, owned: fcs.filter((f) => f.metadata.ownerReferences?.length === 1 && f.metadata.ownerReferences[0]!.uid === found.metadata.uid) };
+      });
+      if (owned.length) {
+        const peered = owned.filter((f) => f.spec.join || (f.status?.outgoing?.phase ?? 'None') !== 'None');
+        process.stderr.write(
+          `${owned.length} ForeignCluster(s) discovered only through it will be deleted by the garbage collector${peered.length ? `, ending the peering with ${peered.map((f) => f.spec.clusterName || f.spec.clusterID).join(', ')}` : ''}\n`,
+        );
       }
+      if (isStructured(g.output)) printObject(g.output, { name: sd.metadata.name, domain: sd.spec.domain, deleted: true, foreignClustersCollected: owned.map((f) => f.metadata.name) }, { text: () => '' });
+      else printObject(g.output, sd, { resource: SEARCH_DOMAIN, text: () => `searchdomain/${sd.metadata.name} deleted` });
     });
 }
 
@@ -223,59 +217,58 @@ Examples:
   kubepeer dns records --domain mydomain.com --api-url https://203.0.113.10:6443 -o json`,
     )
     .action(async (opts: { domain: string; name?: string; apiUrl?: string; address?: string[]; ttl: string; caPin: boolean }, cmd: Command) => {
-      const g = globals(cmd);
+      const g = globals(cmd, { printsObjects: false });
       const ttl = Number(opts.ttl);
       if (!Number.isInteger(ttl) || ttl < 0) throw new CliError(`--ttl must be a whole number of seconds, not "${opts.ttl}"`, 2);
       for (const a of opts.address ?? []) if (!isIP(a)) throw new CliError(`--address "${a}" is not an IPv4 or IPv6 address`, 2);
-      const client = clientFor(g);
       let input: PublishInput;
       try {
-        const clusterID = await readClusterID(client, g.namespace);
-        if (!clusterID) {
-          throw new CliError(`no cluster ID yet in ${g.namespace}/${Names.clusterIDConfigMap}: is the kubepeer agent running on this cluster? (kubepeer agent, or kubepeer local up --agent)`);
-        }
-        const cc = await client.getOrNull<ClusterConfig>(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig }));
-        const clusterName = clusterConfigWithDefaults(cc?.spec ?? {}).discoveryConfig.clusterName || undefined;
-        const apiUrl = opts.apiUrl ?? client.server;
-        const host = urlHost(apiUrl);
-        if (LOOPBACK.test(host)) {
-          process.stderr.write(`warning: ${apiUrl} is a loopback address: only peers on this host can reach it; pass --api-url with an address peers can reach\n`);
-        }
-        if (isIP(host)) {
-          // SRV targets are names, so the records make one up; peers connect (and check TLS) by it.
-          process.stderr.write(
-            `warning: ${apiUrl} uses an IP address, so the SRV target is a name made up in ${opts.domain}; peers connect to that name, so it must resolve for them and be a SAN of the API server certificate. Prefer --api-url https://<name>:<port> with a name the certificate carries.\n`,
-          );
-        }
-        let caFingerprint: string | undefined;
-        if (opts.caPin) {
-          const info = await client.getOrNull<ConfigMap>(resourcePath(Core.configMaps, { namespace: g.namespace, name: Names.clusterInfoConfigMap }));
-          const ca = info?.data?.[ClusterInfoKeys.caCert];
-          if (!ca) {
-            throw new CliError(`no CA in ${g.namespace}/${Names.clusterInfoConfigMap} to pin (is the kubepeer agent running?); start it, or pass --no-ca-pin`);
+        input = await withClient(g, async (client): Promise<PublishInput> => {
+          const clusterID = await readClusterID(client, g.namespace);
+          if (!clusterID) {
+            throw new CliError(`no cluster ID yet in ${g.namespace}/${Names.clusterIDConfigMap}: is the kubepeer agent running on this cluster? (kubepeer agent, or kubepeer local up --agent)`);
           }
-          try {
-            caFingerprint = certificateFingerprint(ca);
-          } catch (e) {
-            throw new CliError(`the ca.crt in ${g.namespace}/${Names.clusterInfoConfigMap} is not a PEM certificate (${(e as Error).message}); pass --no-ca-pin`);
+          const cc = await client.getOrNull<ClusterConfig>(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig }));
+          const clusterName = clusterConfigWithDefaults(cc?.spec ?? {}).discoveryConfig.clusterName || undefined;
+          const apiUrl = opts.apiUrl ?? client.server;
+          const host = urlHost(apiUrl);
+          if (LOOPBACK.test(host)) {
+            process.stderr.write(`warning: ${apiUrl} is a loopback address: only peers on this host can reach it; pass --api-url with an address peers can reach\n`);
           }
-        }
-        input = {
-          domain: opts.domain,
-          instanceName: opts.name ?? defaultInstanceName(clusterName, clusterID),
-          clusterID,
-          namespace: g.namespace,
-          apiUrl,
-          ttl,
-          ...(clusterName ? { clusterName } : {}),
-          ...(caFingerprint ? { caFingerprint } : {}),
-          ...(opts.address?.length ? { addresses: opts.address } : {}),
-        };
+          if (isIP(host)) {
+            // SRV targets are names, so the records make one up; peers connect (and check TLS) by it.
+            process.stderr.write(
+              `warning: ${apiUrl} uses an IP address, so the SRV target is a name made up in ${opts.domain}; peers connect to that name, so it must resolve for them and be a SAN of the API server certificate. Prefer --api-url https://<name>:<port> with a name the certificate carries.\n`,
+            );
+          }
+          let caFingerprint: string | undefined;
+          if (opts.caPin) {
+            const info = await client.getOrNull<ConfigMap>(resourcePath(Core.configMaps, { namespace: g.namespace, name: Names.clusterInfoConfigMap }));
+            const ca = info?.data?.[ClusterInfoKeys.caCert];
+            if (!ca) {
+              throw new CliError(`no CA in ${g.namespace}/${Names.clusterInfoConfigMap} to pin (is the kubepeer agent running?); start it, or pass --no-ca-pin`);
+            }
+            try {
+              caFingerprint = certificateFingerprint(ca);
+            } catch (e) {
+              throw new CliError(`the ca.crt in ${g.namespace}/${Names.clusterInfoConfigMap} is not a PEM certificate (${(e as Error).message}); pass --no-ca-pin`);
+            }
+          }
+          return {
+            domain: opts.domain,
+            instanceName: opts.name ?? defaultInstanceName(clusterName, clusterID),
+            clusterID,
+            namespace: g.namespace,
+            apiUrl,
+            ttl,
+            ...(clusterName ? { clusterName } : {}),
+            ...(caFingerprint ? { caFingerprint } : {}),
+            ...(opts.address?.length ? { addresses: opts.address } : {}),
+          };
+        });
       } catch (e) {
         if (e instanceof TypeError && /Invalid URL/.test(e.message)) throw new CliError(`--api-url "${opts.apiUrl}" is not a URL (expected https://host:port)`, 2);
         throw e;
-      } finally {
-        client.close();
       }
       let records: string;
       try {
@@ -284,18 +277,17 @@ Examples:
         if (e instanceof DnsRecordsError) throw new CliError(`${e.message} (${e.reason})`, 2);
         throw e;
       }
-      if (g.output === 'json' || g.output === 'yaml') {
-        return print(g.output, {
-          domain: toFqdn(input.domain).toLowerCase(),
-          instance: `${input.instanceName}._liqo._tcp.${toFqdn(input.domain).toLowerCase()}`,
-          clusterID: input.clusterID,
-          namespace: input.namespace,
-          apiUrl: input.apiUrl,
-          ...(input.caFingerprint ? { caFingerprint: input.caFingerprint } : {}),
-          records,
-        });
-      }
-      print(g.output, records);
+      const fqdn = toFqdn(input.domain).toLowerCase();
+      const published = {
+        domain: fqdn,
+        instance: `${input.instanceName}._liqo._tcp.${fqdn}`,
+        clusterID: input.clusterID,
+        namespace: input.namespace,
+        apiUrl: input.apiUrl,
+        ...(input.caFingerprint ? { caFingerprint: input.caFingerprint } : {}),
+        records,
+      };
+      printObject(g.output, published, { text: () => records });
     });
 }
 

@@ -7,9 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getLocalCluster, isAlive, listLocalClusters, recordAgent, startLocalCluster, stopLocalCluster, type ListedCluster } from '../../localcluster/localCluster.js';
 import { install } from '../../install/install.js';
 import { assertNetnsSupport, DEFAULT_BRIDGE, DEFAULT_SUBNET, NetnsError, NetnsLab, type NetnsHost } from '../../localcluster/netns.js';
-import { KubeClient } from '../../k8s/rest.js';
-import { CliError, age, print, progress, progressDone } from '../output.js';
-import { globals } from '../globals.js';
+import { CliError, age, printList, printObject, progress, progressDone } from '../output.js';
+import { globals, withClient } from '../globals.js';
 
 const cliEntry = fileURLToPath(new URL('../../../bin/kubepeer.js', import.meta.url));
 
@@ -36,7 +35,7 @@ export function registerLocalCommands(program: Command): void {
     .option('--netns', `run the cluster on its own network-namespace host on the shared bridge ${DEFAULT_BRIDGE} (${DEFAULT_SUBNET}; the machine reaches it at its address); needs root`)
     .addHelpText('after', '\nExamples:\n  kubepeer local up a\n  kubectl --kubeconfig "$(kubepeer local up b --agent)" get nodes\n  kubepeer local up c --netns --agent -o json')
     .action(async (name: string, opts: { address: string; agent?: boolean; netns?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
+      const g = globals(cmd, { printsObjects: false });
       let address = opts.address;
       let netns: string | undefined;
       let host: NetnsHost | undefined;
@@ -58,17 +57,15 @@ export function registerLocalCommands(program: Command): void {
       let agentPid: number | undefined;
       if (opts.agent) {
         progress(`installing kubepeer into "${name}"...`);
-        const client = KubeClient.fromFile(cluster.kubeconfig);
-        await install(client, { clusterName: name });
-        client.close();
+        await withClient({ kubeconfig: cluster.kubeconfig }, (client) => install(client, { clusterName: name }));
         progress(`starting the kubepeer agent for "${name}"...`);
         const agent = await spawnAgent({ ...cluster, netns });
         recordAgent(name, agent);
         agentPid = agent.pid;
       }
       progressDone();
-      if (g.output === 'json' || g.output === 'yaml') print(g.output, { name, kubeconfig: cluster.kubeconfig, apiUrl: cluster.apiUrl, ...(agentPid ? { agentPid } : {}), ...(netns ? { netns, address } : {}) });
-      else process.stdout.write(cluster.kubeconfig + '\n');
+      const kubeconfig = cluster.kubeconfig;
+      printObject(g.output, { name, kubeconfig, apiUrl: cluster.apiUrl, ...(agentPid ? { agentPid } : {}), ...(netns ? { netns, address } : {}) }, { text: () => kubeconfig });
     });
 
   local
@@ -77,7 +74,7 @@ export function registerLocalCommands(program: Command): void {
     .action((_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const rows = listLocalClusters();
-      print(g.output, rows, [
+      printList(g.output, rows, { resource: 'localcluster', empty: 'No local clusters. Start one with: kubepeer local up <name>', columns: [
         { header: 'Name', value: (r) => r.name },
         { header: 'Status', value: (r) => (r.running ? 'Running' : 'Stopped') },
         { header: 'API URL', value: (r) => r.apiUrl },
@@ -85,7 +82,7 @@ export function registerLocalCommands(program: Command): void {
         { header: 'Netns', value: (r) => r.netns ?? '', wide: true },
         { header: 'Kubeconfig', value: (r) => r.kubeconfig },
         { header: 'Age', value: (r) => age(r.startedAt) },
-      ], 'No local clusters. Start one with: kubepeer local up <name>');
+      ] });
     });
 
   local

@@ -3,13 +3,18 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Annotations, Labels, Names } from '../../api/constants.js';
-import { CLUSTER_ID_PATTERN, GVR, apiVersionOf, type ForeignCluster, type PeeringRequest } from '../../api/crds.js';
+import { GVR, apiVersionOf, type ForeignCluster, type PeeringRequest } from '../../api/crds.js';
 import { Core, isNotFound, resourcePath, type KubeClient } from '../../k8s/rest.js';
 import { getCondition } from '../../k8s/conditions.js';
 import { remoteCAConfigMapName } from '../../trust/trustEvaluator.js';
 import { certificateFingerprint, splitPemBundle } from '../../trust/pki.js';
-import { CliError, age, print, progress, progressDone } from '../output.js';
-import { clientFor, globals } from '../globals.js';
+import { readClusterID } from '../../identity/clusterID.js';
+import { CliError, age, isStructured, kindName, printList, printObject, progress, progressDone, type Column } from '../output.js';
+import { globals, seconds, withClient, type GlobalOptions } from '../globals.js';
+import { damagedUUID, isClusterID } from '../clusterIDInput.js';
+
+const FOREIGN_CLUSTER = kindName(GVR.foreignCluster);
+const PEERING_REQUEST = kindName(GVR.peeringRequest);
 
 async function findPeer(client: KubeClient, idOrName: string): Promise<ForeignCluster> {
   const byName = await client.getOrNull<ForeignCluster>(resourcePath(GVR.foreignCluster, { name: idOrName }));
@@ -28,7 +33,7 @@ function cond(fc: ForeignCluster, type: string): string {
   return c ? `${c.status}` : '';
 }
 
-export const peerColumns = [
+export const peerColumns: Column<ForeignCluster>[] = [
   { header: 'Name', value: (f: ForeignCluster) => f.metadata.name },
   { header: 'Cluster ID', value: (f: ForeignCluster) => f.spec.clusterID },
   { header: 'Cluster Name', value: (f: ForeignCluster) => f.spec.clusterName ?? '' },
@@ -57,7 +62,6 @@ async function waitForPeering(client: KubeClient, name: string, timeoutMs: numbe
     const line = `${fc.spec.clusterName || fc.spec.clusterID}: ${out?.phase ?? 'None'}${out?.message ? ` - ${out.message}` : ''}`;
     if (line !== last) {
       progress(line);
-      if (!process.stderr.isTTY) last = line;
       last = line;
     }
     if (out?.phase === 'Established') {
@@ -83,12 +87,11 @@ export function registerPeerCommands(program: Command): void {
     .command('list')
     .alias('ls')
     .description('List known clusters and the state of each peering.')
+    .addHelpText('after', "\nExamples:\n  kubepeer peer list -o wide\n  kubepeer peer list -o jsonpath='{range .items[*]}{.spec.clusterID}{\"\\t\"}{.status.outgoing.phase}{\"\\n\"}{end}'")
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const client = clientFor(g);
-      const list = await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster));
-      client.close();
-      print(g.output, g.output === 'json' || g.output === 'yaml' ? list.items : list.items, peerColumns, 'No peers yet. Add one with: kubepeer peer add <cluster-id> --api-url https://<host>:6443');
+      const list = await withClient(g, (client) => client.list<ForeignCluster>(resourcePath(GVR.foreignCluster)));
+      printList(g.output, list.items, { columns: peerColumns, resource: FOREIGN_CLUSTER, empty: 'No peers yet. Add one with: kubepeer peer add <cluster-id> --api-url https://<host>:6443' });
     });
 
   peer
@@ -106,56 +109,46 @@ export function registerPeerCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kubepeer peer add ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55 --api-url https://203.0.113.10:6443 --allow-untrusted-ca --join --wait')
     .action(async (clusterID: string, opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const g = globals(cmd);
-      if (!new RegExp(CLUSTER_ID_PATTERN).test(clusterID)) throw new CliError(`"${clusterID}" is not a cluster ID (a UUID or DNS label); get it on the remote cluster with: kubepeer cluster-id`, 2);
+      if (!isClusterID(clusterID)) throw new CliError(`"${clusterID}" is not a cluster ID (a UUID or DNS label); get it on the remote cluster with: kubepeer cluster-id`, 2);
+      const damaged = damagedUUID(clusterID);
+      if (damaged) process.stderr.write(`warning: ${damaged}; check it on the remote cluster with: kubepeer cluster-id\n`);
       if (!/^https:\/\//.test(String(opts.apiUrl))) throw new CliError(`--api-url must be an https:// URL of the remote API server, e.g. https://203.0.113.10:6443 (got "${opts.apiUrl}")`, 2);
-      const client = clientFor(g);
-      const name = (opts.name as string) ?? clusterID;
-      const existing = (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.find((f) => f.spec.clusterID === clusterID);
-      if (existing && existing.spec.discoveryType !== 'IncomingPeering') {
-        client.close();
-        throw new CliError(`cluster ${clusterID} is already known as foreigncluster/${existing.metadata.name} (${existing.spec.discoveryType}); use: kubepeer peer join ${existing.metadata.name}`);
-      }
-      if (existing) {
-        // It asked to peer with us first: kubepeer created this ForeignCluster; the person now
-        // declares it, so it becomes theirs (Manual) with what they gave.
-        await client.mergePatch(resourcePath(GVR.foreignCluster, { name: existing.metadata.name }), {
-          spec: {
-            discoveryType: 'Manual',
-            apiUrl: opts.apiUrl,
-            namespace: opts.remoteNamespace,
-            join: !!opts.join,
-            allowUntrustedCA: !!opts.allowUntrustedCa,
-            ...(opts.clusterName ? { clusterName: opts.clusterName } : {}),
-            ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
-          },
-        });
-        process.stderr.write(`foreigncluster/${existing.metadata.name} (created when ${clusterID} asked to peer with us) updated\n`);
-        if (opts.join && opts.wait) await waitForPeering(client, existing.metadata.name, Number(opts.timeout) * 1000);
-        client.close();
-        return;
-      }
-      const fc = await client.create<ForeignCluster>(resourcePath(GVR.foreignCluster), {
-        apiVersion: apiVersionOf(GVR.foreignCluster),
-        kind: 'ForeignCluster',
-        metadata: { name, labels: { [Labels.clusterID]: clusterID } },
-        spec: {
-          clusterID,
-          apiUrl: opts.apiUrl,
-          namespace: opts.remoteNamespace,
-          discoveryType: 'Manual',
-          join: !!opts.join,
-          allowUntrustedCA: !!opts.allowUntrustedCa,
-          ...(opts.clusterName ? { clusterName: opts.clusterName } : {}),
-          ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
-        },
+      const timeoutMs = seconds(String(opts.timeout)) * 1000;
+      const spec = {
+        apiUrl: opts.apiUrl,
+        namespace: opts.remoteNamespace,
+        discoveryType: 'Manual',
+        join: !!opts.join,
+        allowUntrustedCA: !!opts.allowUntrustedCa,
+        ...(opts.clusterName ? { clusterName: opts.clusterName } : {}),
+        ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
+      };
+      const fc = await withClient(g, async (client) => {
+        if (clusterID === (await readClusterID(client, g.namespace))) {
+          throw new CliError(`${clusterID} is this cluster's own ID, and a cluster never peers with itself; run "kubepeer cluster-id" against the remote cluster for its ID`, 2);
+        }
+        const existing = (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.find((f) => f.spec.clusterID === clusterID);
+        if (existing && existing.spec.discoveryType !== 'IncomingPeering') {
+          throw new CliError(`cluster ${clusterID} is already known as foreigncluster/${existing.metadata.name} (${existing.spec.discoveryType}); use: kubepeer peer join ${existing.metadata.name}`);
+        }
+        let fc: ForeignCluster;
+        if (existing) {
+          // It asked to peer with us first: kubepeer created this ForeignCluster; the person now
+          // declares it, so it becomes theirs (Manual) with what they gave.
+          fc = await client.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name: existing.metadata.name }), { spec });
+          process.stderr.write(`foreigncluster/${fc.metadata.name} (created when ${clusterID} asked to peer with us) updated\n`);
+        } else {
+          fc = await client.create<ForeignCluster>(resourcePath(GVR.foreignCluster), {
+            apiVersion: apiVersionOf(GVR.foreignCluster),
+            kind: 'ForeignCluster',
+            metadata: { name: (opts.name as string) ?? clusterID, labels: { [Labels.clusterID]: clusterID } },
+            spec: { clusterID, ...spec },
+          });
+          process.stderr.write(`foreigncluster/${fc.metadata.name} created\n`);
+        }
+        return opts.join && opts.wait ? waitForPeering(client, fc.metadata.name, timeoutMs) : fc;
       });
-      process.stderr.write(`foreigncluster/${fc.metadata.name} created\n`);
-      if (opts.join && opts.wait) {
-        const done = await waitForPeering(client, name, Number(opts.timeout) * 1000);
-        if (g.output === 'json' || g.output === 'yaml') print(g.output, done);
-        else process.stdout.write(`peered with ${clusterID}: node ${Names.virtualNodePrefix}${clusterID} is Ready\n`);
-      }
-      client.close();
+      reportPeer(g, fc, !!(opts.join && opts.wait));
     });
 
   for (const [verb, join, what] of [
@@ -165,20 +158,19 @@ export function registerPeerCommands(program: Command): void {
     const c = peer
       .command(`${verb} <peer>`)
       .description(what)
-      .action(async (id: string, opts: { wait?: boolean; timeout: string }, cmd: Command) => {
+      .action(async (id: string, opts: { wait?: boolean; timeout?: string }, cmd: Command) => {
         const g = globals(cmd);
-        const client = clientFor(g);
-        const fc = await findPeer(client, id);
-        await setJoin(client, fc, join);
-        process.stderr.write(`foreigncluster/${fc.metadata.name}: join=${join}\n`);
-        if (join && opts.wait) {
-          await waitForPeering(client, fc.metadata.name, Number(opts.timeout) * 1000);
-          process.stdout.write(`peered with ${fc.spec.clusterID}: node ${Names.virtualNodePrefix}${fc.spec.clusterID} is Ready\n`);
-        }
-        client.close();
+        const timeoutMs = opts.wait ? seconds(String(opts.timeout)) * 1000 : 0;
+        const fc = await withClient(g, async (client) => {
+          const found = await findPeer(client, id);
+          await setJoin(client, found, join);
+          process.stderr.write(`foreigncluster/${found.metadata.name}: join=${join}\n`);
+          if (join && opts.wait) return waitForPeering(client, found.metadata.name, timeoutMs);
+          return found;
+        });
+        reportPeer(g, fc, !!(join && opts.wait));
       });
     if (join) c.option('--wait', 'wait until the virtual node is Ready, reporting each phase').option('--timeout <seconds>', 'how long --wait waits', '120');
-    else c.option('--timeout <seconds>', 'unused', '0');
   }
 
   peer
@@ -187,11 +179,12 @@ export function registerPeerCommands(program: Command): void {
     .description('Delete a ForeignCluster (unpeers first; needs no call to the peer).')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const client = clientFor(g);
-      const fc = await findPeer(client, id);
-      await client.delete(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }));
-      process.stdout.write(`foreigncluster/${fc.metadata.name} deleted\n`);
-      client.close();
+      const fc = await withClient(g, async (client) => {
+        const found = await findPeer(client, id);
+        await client.delete(resourcePath(GVR.foreignCluster, { name: found.metadata.name }));
+        return found;
+      });
+      printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => `foreigncluster/${fc.metadata.name} deleted` });
     });
 
   for (const [verb, value] of [
@@ -203,15 +196,15 @@ export function registerPeerCommands(program: Command): void {
       .description(`${verb === 'accept' ? 'Accept' : 'Reject'} an incoming PeeringRequest waiting for approval.`)
       .action(async (id: string, _o: unknown, cmd: Command) => {
         const g = globals(cmd);
-        const client = clientFor(g);
-        try {
-          await client.mergePatch(resourcePath(GVR.peeringRequest, { name: id }), { metadata: { annotations: { [Annotations.approval]: value } } });
-        } catch (e) {
-          if (isNotFound(e)) throw new CliError(`no PeeringRequest from ${id}; waiting requests: kubepeer peer requests`);
-          throw e;
-        }
-        process.stdout.write(`peeringrequest/${id} ${value}\n`);
-        client.close();
+        const pr = await withClient(g, async (client) => {
+          try {
+            return await client.mergePatch<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }), { metadata: { annotations: { [Annotations.approval]: value } } });
+          } catch (e) {
+            if (isNotFound(e)) throw new CliError(`no PeeringRequest from ${id}; waiting requests: kubepeer peer requests`);
+            throw e;
+          }
+        });
+        printObject(g.output, pr, { resource: PEERING_REQUEST, text: () => `peeringrequest/${id} ${value}` });
       });
   }
 
@@ -220,18 +213,8 @@ export function registerPeerCommands(program: Command): void {
     .description('List incoming PeeringRequests.')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const client = clientFor(g);
-      const list = await client.list<PeeringRequest>(resourcePath(GVR.peeringRequest));
-      client.close();
-      print(g.output, list.items, [
-        { header: 'Cluster ID', value: (p) => p.spec.clusterID },
-        { header: 'Name', value: (p) => p.spec.clusterName ?? '' },
-        { header: 'Phase', value: (p) => p.status?.phase ?? 'Pending' },
-        { header: 'Reason', value: (p) => p.status?.reason ?? '' },
-        { header: 'API URL', value: (p) => p.spec.apiUrl, wide: true },
-        { header: 'Message', value: (p) => p.status?.message ?? '', wide: true },
-        { header: 'Age', value: (p) => age(p.metadata.creationTimestamp) },
-      ], 'No incoming peering requests.');
+      const list = await withClient(g, (client) => client.list<PeeringRequest>(resourcePath(GVR.peeringRequest)));
+      printList(g.output, list.items, { columns: requestColumns, resource: PEERING_REQUEST, empty: 'No incoming peering requests.' });
     });
 
   const trust = program.command('trust').description('CAs trusted for peers\' API servers.');
@@ -240,7 +223,7 @@ export function registerPeerCommands(program: Command): void {
     .description('Trust a CA (PEM) for peers\' API servers: adds it to ConfigMap trusted-ca-certificates (applies without restart).')
     .option('--name <key>', 'key in the ConfigMap (default: derived from the certificate subject)')
     .action(async (file: string, opts: { name?: string }, cmd: Command) => {
-      const g = globals(cmd);
+      const g = globals(cmd, { printsObjects: false });
       const pems = splitPemBundle(readFileSync(file, 'utf8'));
       if (!pems.length) throw new CliError(`${file} contains no PEM certificate`, 2);
       for (const pem of pems) {
@@ -252,22 +235,37 @@ export function registerPeerCommands(program: Command): void {
         }
       }
       const key = (opts.name ?? new X509Certificate(pems[0]!).subject.replace(/.*CN=/s, '').split('\n')[0]!).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 200) || 'ca';
-      const client = clientFor(g);
-      await client.mergePatch(resourcePath(Core.configMaps, { namespace: g.namespace, name: Names.trustedCAConfigMap }), { data: { [key]: pems.join('') } });
-      client.close();
-      process.stdout.write(`trusted CA "${key}" added (${pems.map((p) => certificateFingerprint(p)).join(', ')})\n`);
+      await withClient(g, (client) => client.mergePatch(resourcePath(Core.configMaps, { namespace: g.namespace, name: Names.trustedCAConfigMap }), { data: { [key]: pems.join('') } }));
+      const fingerprints = pems.map((p) => certificateFingerprint(p));
+      printObject(g.output, { key, fingerprints }, { text: () => `trusted CA "${key}" added (${fingerprints.join(', ')})` });
     });
   trust
     .command('reset <peer>')
     .description('Forget the CA pinned for a peer (after a legitimate CA change): it is pinned again on next use.')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const client = clientFor(g);
-      const fc = await findPeer(client, id);
-      await client.delete(resourcePath(Core.configMaps, { namespace: g.namespace, name: remoteCAConfigMapName(fc.spec.clusterID) }));
-      await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name, subresource: 'status' }), { status: { caFingerprint: null, trustMode: 'Unknown' } });
-      await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }), { metadata: { annotations: { [Annotations.trustResetAt]: new Date().toISOString() } } });
-      client.close();
-      process.stdout.write(`trust of ${fc.spec.clusterID} reset; the agent pins the current CA on its next attempt\n`);
+      const fc = await withClient(g, async (client) => {
+        const found = await findPeer(client, id);
+        await client.delete(resourcePath(Core.configMaps, { namespace: g.namespace, name: remoteCAConfigMapName(found.spec.clusterID) }));
+        await client.mergePatch(resourcePath(GVR.foreignCluster, { name: found.metadata.name, subresource: 'status' }), { status: { caFingerprint: null, trustMode: 'Unknown' } });
+        return client.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name: found.metadata.name }), { metadata: { annotations: { [Annotations.trustResetAt]: new Date().toISOString() } } });
+      });
+      printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => `trust of ${fc.spec.clusterID} reset; the agent pins the current CA on its next attempt` });
     });
+}
+
+export const requestColumns: Column<PeeringRequest>[] = [
+  { header: 'Cluster ID', value: (p) => p.spec.clusterID },
+  { header: 'Cluster Name', value: (p) => p.spec.clusterName ?? '' },
+  { header: 'Phase', value: (p) => p.status?.phase ?? 'Pending' },
+  { header: 'Reason', value: (p) => p.status?.reason ?? '' },
+  { header: 'API URL', value: (p) => p.spec.apiUrl, wide: true },
+  { header: 'Message', value: (p) => p.status?.message ?? '', wide: true },
+  { header: 'Age', value: (p) => age(p.metadata.creationTimestamp) },
+];
+
+/** What add/join/leave print: the object for programs; for a person, the result of --wait (the progress went to stderr). */
+function reportPeer(g: GlobalOptions, fc: ForeignCluster, waited: boolean): void {
+  if (isStructured(g.output) || g.output.format === 'name') return printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => '' });
+  if (waited) process.stdout.write(`peered with ${fc.spec.clusterID}: node ${Names.virtualNodePrefix}${fc.spec.clusterID} is Ready\n`);
 }
