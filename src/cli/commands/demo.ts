@@ -22,7 +22,7 @@ import { Labels, Names } from '../../api/constants.js';
 import { Core, resourcePath, type KubeClient } from '../../k8s/rest.js';
 import { startAgent } from '../../agent/agent.js';
 import { progress, progressDone } from '../output.js';
-import { globals } from '../globals.js';
+import { globals, withClient } from '../globals.js';
 
 const cliEntry = fileURLToPath(new URL('../../../bin/kubepeer.js', import.meta.url));
 
@@ -185,10 +185,7 @@ export function registerDemoCommands(program: Command): void {
       const g = globals(cmd);
       const kubeconfig = g.kubeconfig ?? process.env.KUBECONFIG;
       if (!kubeconfig) return runDemo({ netns: true, timeoutMs: 180_000 });
-      const { KubeClient } = await import('../../k8s/rest.js');
-      const client = KubeClient.fromFile(kubeconfig, g.context);
-      await install(client, {});
-      client.close();
+      await withClient({ kubeconfig, context: g.context }, (client) => install(client, {}));
       const agent = await startAgent({ kubeconfig, context: g.context });
       process.stderr.write(`kubepeer agent running for ${agent.ctx.clusterName} (${agent.ctx.clusterID}); metrics ${agent.metricsUrl}${agent.dashboardUrl ? `, dashboard ${agent.dashboardUrl}` : ''}\n`);
       await new Promise<void>((resolve) => {
