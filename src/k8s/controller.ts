@@ -6,7 +6,7 @@
 import { Counter, Histogram, Gauge } from 'prom-client';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { WorkQueue } from './workqueue.js';
-import { keyOf, type Informer } from './informer.js';
+import { Informer, keyOf } from './informer.js';
 import { registry } from '../observability/metrics.js';
 import { logger, type Logger } from '../observability/logger.js';
 
@@ -31,6 +31,21 @@ export interface ReconcileResult {
 }
 
 export type ReconcileFn = (key: string) => Promise<ReconcileResult | void>;
+
+/** What happened to a watched object. */
+export type Change = 'add' | 'update' | 'delete';
+/** The work-queue keys a change concerns. */
+export type Keys = string | string[] | null | undefined;
+
+/** A source of changes that is not an informer (e.g. the answers peers write); returns its unsubscribe. */
+export interface ChangeSource<T> {
+  onChange(listener: (item: T) => void): () => void;
+}
+
+export interface WatchOptions<T> {
+  /** Only updates that pass this test enqueue (controller-runtime's predicates); adds and deletes always do. */
+  updateFilter?: (old: T, obj: T) => boolean;
+}
 
 export interface ControllerOptions {
   name: string;
@@ -60,24 +75,39 @@ export class Controller {
     this.queue.add(key);
   }
 
-  /** Enqueue `map(obj)` (default: the object's own key) for every change the informer sees. */
-  watch<T extends KubernetesObject>(informer: Informer<T>, map: (obj: T) => string | string[] | null | undefined = keyOf): this {
-    const push = (obj: T) => {
-      const keys = map(obj);
+  /**
+   * Enqueue `map(obj, change)` (default: the object's own key) for every change the informer
+   * sees, or for every item a change source reports. Every handler a controller needs goes through
+   * here, so that stop() removes them all: a new controller is made per leadership term, and a
+   * handler left behind would act for a controller that no longer runs.
+   */
+  watch<T extends KubernetesObject>(informer: Informer<T>, map?: (obj: T, change: Change) => Keys, opts?: WatchOptions<T>): this;
+  watch<T>(source: ChangeSource<T>, map: (item: T) => Keys): this;
+  watch<T extends KubernetesObject>(source: Informer<T> | ChangeSource<T>, map: (obj: T, change: Change) => Keys = keyOf, opts: WatchOptions<T> = {}): this {
+    const enqueue = (keys: Keys) => {
       for (const k of Array.isArray(keys) ? keys : keys ? [keys] : []) this.queue.add(k);
     };
-    const pushNew = (_old: T, obj: T) => push(obj);
-    informer.on('add', push);
-    informer.on('update', pushNew);
-    informer.on('delete', push);
+    if (!(source instanceof Informer)) {
+      this.unwatch.push(source.onChange((item) => enqueue(map(item, 'update'))));
+      return this;
+    }
+    const informer = source;
+    const onAdd = (obj: T) => enqueue(map(obj, 'add'));
+    const onUpdate = (old: T, obj: T) => {
+      if (!opts.updateFilter || opts.updateFilter(old, obj)) enqueue(map(obj, 'update'));
+    };
+    const onDelete = (obj: T) => enqueue(map(obj, 'delete'));
+    informer.on('add', onAdd);
+    informer.on('update', onUpdate);
+    informer.on('delete', onDelete);
     this.unwatch.push(() => {
-      informer.off('add', push);
-      informer.off('update', pushNew);
-      informer.off('delete', push);
+      informer.off('add', onAdd);
+      informer.off('update', onUpdate);
+      informer.off('delete', onDelete);
     });
     // Objects already in the cache when the controller starts (e.g. after a leader change) must
     // be reconciled too: their 'add' events have fired before we listened.
-    for (const obj of informer.list()) push(obj);
+    for (const obj of informer.list()) onAdd(obj);
     return this;
   }
 
@@ -113,7 +143,7 @@ export class Controller {
         const err = e instanceof Error ? e : new Error(String(e));
         reconcileTotal.inc({ controller: this.opts.name, result: 'error' });
         const attempt = this.queue.numRequeues(key) + 1;
-        const delay = this.running ? this.queue.addRateLimited(key) : 0;
+        const delay = this.running ? this.retry(key, err) : 0;
         this.log.warn({ key, err: err.message, reason: (err as { reason?: string }).reason, attempt, retryInMs: delay }, 'reconcile failed');
         try {
           await this.opts.onError?.(key, err, attempt);
@@ -125,5 +155,15 @@ export class Controller {
         this.queue.done(key);
       }
     }
+  }
+
+  /** An error that says when to retry (`retryAfterMs`, e.g. a peer answering 429) is retried then; any other with backoff. */
+  private retry(key: string, err: Error): number {
+    const after = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    if (typeof after === 'number' && Number.isFinite(after) && after >= 0) {
+      this.queue.addAfter(key, after);
+      return after;
+    }
+    return this.queue.addRateLimited(key);
   }
 }

@@ -229,19 +229,18 @@ export function advertisementController(ctx: AgentContext): Controller {
     return [...ids].map(advertisementName);
   };
   // A deletion the cache has seen supersedes what we last wrote.
-  informers.nodes.on('delete', (n) => nodes.forget(n.metadata?.name ?? ''));
-  informers.foreignClusters.on('delete', (fc) => fcs.forget(fc.metadata.name));
-  informers.advertisements.on('delete', (a) => advs.forget(a.metadata.name));
-  controller.watch(informers.advertisements);
-  controller.watch(informers.nodes, nodeKey);
-  controller.watch(informers.foreignClusters, fcKeys);
-  // The caches are synced before controllers start: their initial adds have already been emitted.
-  for (const a of informers.advertisements.list()) controller.enqueue(a.metadata.name);
-  for (const n of informers.nodes.list()) {
-    const k = nodeKey(n);
-    if (k) controller.enqueue(k);
-  }
-  for (const fc of informers.foreignClusters.list()) for (const k of fcKeys(fc)) controller.enqueue(k);
+  controller.watch(informers.advertisements, (a, change) => {
+    if (change === 'delete') advs.forget(a.metadata.name);
+    return a.metadata.name;
+  });
+  controller.watch(informers.nodes, (n, change) => {
+    if (change === 'delete') nodes.forget(n.metadata?.name ?? '');
+    return nodeKey(n);
+  });
+  controller.watch(informers.foreignClusters, (fc, change) => {
+    if (change === 'delete') fcs.forget(fc.metadata.name);
+    return fcKeys(fc);
+  });
   return controller;
 }
 

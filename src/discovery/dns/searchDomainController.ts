@@ -172,22 +172,18 @@ export function searchDomainController(ctx: Ctx, opts: SearchDomainControllerOpt
 
   // Our own status writes must not trigger a browse: react to spec changes (generation) only.
   const sds = informers.searchDomains;
-  sds.on('add', (sd) => controller.enqueue(sd.metadata.name));
-  sds.on('update', (old, sd) => {
-    if (old.metadata.generation !== sd.metadata.generation || !!old.metadata.deletionTimestamp !== !!sd.metadata.deletionTimestamp) {
-      controller.enqueue(sd.metadata.name);
-    }
+  controller.watch(sds, (sd, change) => (change === 'delete' ? null : sd.metadata.name), {
+    updateFilter: (old, sd) => old.metadata.generation !== sd.metadata.generation || !!old.metadata.deletionTimestamp !== !!sd.metadata.deletionTimestamp,
   });
-  for (const sd of sds.list()) controller.enqueue(sd.metadata.name);
 
   // Where and how often we ask, and whether untrusted peers may be joined, are ClusterConfig's.
-  informers.clusterConfigs.on('update', (old: ClusterConfig, cc: ClusterConfig) => {
-    if (cc.metadata?.name !== Names.clusterConfig) return;
-    const a = clusterConfigWithDefaults(old.spec).discoveryConfig;
-    const b = clusterConfigWithDefaults(cc.spec).discoveryConfig;
-    if (a.dnsServer !== b.dnsServer || a.resyncSeconds !== b.resyncSeconds || a.autojoinUntrusted !== b.autojoinUntrusted) {
-      for (const sd of sds.list()) controller.enqueue(sd.metadata.name);
-    }
+  controller.watch(informers.clusterConfigs, (_cc, change) => (change === 'update' ? sds.list().map((sd) => sd.metadata.name) : null), {
+    updateFilter: (old: ClusterConfig, cc: ClusterConfig) => {
+      if (cc.metadata?.name !== Names.clusterConfig) return false;
+      const a = clusterConfigWithDefaults(old.spec).discoveryConfig;
+      const b = clusterConfigWithDefaults(cc.spec).discoveryConfig;
+      return a.dnsServer !== b.dnsServer || a.resyncSeconds !== b.resyncSeconds || a.autojoinUntrusted !== b.autojoinUntrusted;
+    },
   });
   return controller;
 }

@@ -10,6 +10,7 @@ import { Annotations, Labels, Names } from '../../api/constants.js';
 import { GVR, apiVersionOf, type Advertisement, type ForeignCluster, type PeeringPhase } from '../../api/crds.js';
 import { ApiError, Core, isAlreadyExists, resourcePath } from '../../k8s/rest.js';
 import { Controller } from '../../k8s/controller.js';
+import type { Informer } from '../../k8s/informer.js';
 import type { ConditionInput } from '../../k8s/conditions.js';
 import { getCondition } from '../../k8s/conditions.js';
 import type { AgentContext } from '../../agent/context.js';
@@ -27,7 +28,21 @@ const RESEND_MS = 30_000;
 const TRUST_RECHECK_MS = 5 * 60_000;
 const DENIED_RETRY_MS = 5 * 60_000;
 
-const peersByPhase = new Gauge({ name: 'kubepeer_peers', help: 'ForeignClusters by outgoing peering phase.', labelNames: ['direction', 'phase'], registers: [registry] });
+/** The cache the peers gauge counts, set by the controller (the gauge is computed when scraped). */
+let countedForeignClusters: Informer<ForeignCluster> | undefined;
+new Gauge({
+  name: 'kubepeer_peers',
+  help: 'ForeignClusters by peering phase, per direction.',
+  labelNames: ['direction', 'phase'],
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const f of countedForeignClusters?.list() ?? []) {
+      this.inc({ direction: 'outgoing', phase: f.status?.outgoing?.phase ?? 'None' });
+      this.inc({ direction: 'incoming', phase: f.status?.incoming?.phase ?? 'None' });
+    }
+  },
+});
 const handshakeDuration = new Histogram({
   name: 'kubepeer_handshake_duration_seconds',
   help: 'From join: true to the peering being Established (virtual node Ready).',
@@ -287,19 +302,8 @@ export function foreignClusterController(ctx: AgentContext, peerEvents: PeerEven
   controller.watch(informers.advertisements, (a) => byClusterID((a as Advertisement).spec?.clusterID));
   controller.watch(informers.nodes, (n) => byClusterID(n.metadata?.labels?.[Labels.remoteClusterID]));
   controller.watch(informers.secrets, (s) => (s.metadata?.labels?.[Labels.remoteCredential] ? byClusterID(s.metadata.labels[Labels.clusterID]) : null));
-  peerEvents.onChange((id: string) => byClusterID(id).forEach((n) => controller.enqueue(n)));
-
-  // Metrics: peers by phase, recomputed on every FC change.
-  const recount = () => {
-    peersByPhase.reset();
-    for (const f of informers.foreignClusters.list()) {
-      peersByPhase.inc({ direction: 'outgoing', phase: f.status?.outgoing?.phase ?? 'None' });
-      peersByPhase.inc({ direction: 'incoming', phase: f.status?.incoming?.phase ?? 'None' });
-    }
-  };
-  informers.foreignClusters.on('update', recount);
-  informers.foreignClusters.on('add', recount);
-  informers.foreignClusters.on('delete', recount);
+  controller.watch(peerEvents, byClusterID);
+  countedForeignClusters = informers.foreignClusters;
   return controller;
 }
 

@@ -55,8 +55,12 @@ export class PeerEvents {
     return this.informer.hasSynced();
   }
 
-  onChange(l: (clusterID: string) => void): void {
+  /** Calls `l` with the cluster ID of every peer that answers; returns the unsubscribe. */
+  onChange(l: (clusterID: string) => void): () => void {
     this.listeners.push(l);
+    return () => {
+      this.listeners = this.listeners.filter((x) => x !== l);
+    };
   }
 
   /** The newest answer from a peer. */

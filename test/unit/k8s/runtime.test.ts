@@ -86,3 +86,43 @@ describe('Controller.watch', () => {
     }
   });
 });
+
+describe('Controller.watch of a change source', () => {
+  it('unsubscribes on stop, so a peer answer after the term ends enqueues nothing', async () => {
+    const { Controller } = await import('../../../src/k8s/controller.js');
+    const listeners = new Set<(id: string) => void>();
+    const source = {
+      onChange(l: (id: string) => void) {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    };
+    const c = new Controller({ name: 'test', reconcile: async () => undefined }).watch(source, (id) => `fc-${id}`);
+    expect(listeners.size).toBe(1);
+    for (const l of listeners) l('a');
+    expect(c.queue.length).toBe(1);
+    await c.stop();
+    expect(listeners.size).toBe(0);
+  });
+});
+
+describe('Controller retries', () => {
+  it('retries a failure that carries retryAfterMs after that delay, not after the exponential backoff', async () => {
+    const { Controller } = await import('../../../src/k8s/controller.js');
+    let failed!: () => void;
+    const recorded = new Promise<void>((r) => (failed = r));
+    const c = new Controller({
+      name: 'test',
+      reconcile: async () => {
+        throw Object.assign(new Error('the peer is busy'), { retryAfterMs: 60_000 });
+      },
+      onError: () => failed(),
+    });
+    c.enqueue('k');
+    c.start();
+    await recorded;
+    // The backoff path counts a failure (and would retry after 250 ms); the peer's delay does not.
+    expect(c.queue.numRequeues('k')).toBe(0);
+    await c.stop();
+  });
+});
