@@ -306,7 +306,8 @@ export const ForeignClusterResource: ResourceDefinition = {
   description: 'A remote cluster this cluster knows about (discovered over LAN or DNS, added by hand, or peering with us).',
   printerColumns: [
     { name: 'ClusterID', type: 'string', jsonPath: '.spec.clusterID' },
-    { name: 'Name', type: 'string', jsonPath: '.spec.clusterName' },
+    // kubectl prints the object's own NAME first; a second "Name" column would be ambiguous.
+    { name: 'Cluster-Name', type: 'string', jsonPath: '.spec.clusterName' },
     { name: 'Discovery', type: 'string', jsonPath: '.spec.discoveryType' },
     { name: 'Trust', type: 'string', jsonPath: '.status.trustMode' },
     { name: 'Outgoing', type: 'string', jsonPath: '.status.outgoing.phase' },
@@ -371,7 +372,8 @@ export const PeeringRequestResource: ResourceDefinition = {
   description: 'A request from another cluster to peer with this one (created anonymously by the requester).',
   printerColumns: [
     { name: 'ClusterID', type: 'string', jsonPath: '.spec.clusterID' },
-    { name: 'Name', type: 'string', jsonPath: '.spec.clusterName' },
+    // kubectl prints the object's own NAME first; a second "Name" column would be ambiguous.
+    { name: 'Cluster-Name', type: 'string', jsonPath: '.spec.clusterName' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
     age,

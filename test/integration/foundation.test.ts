@@ -89,7 +89,7 @@ describe('API', () => {
       expect(r.code).toBe(0);
     }
     const fcs = kubectl(a, ['get', 'foreignclusters']);
-    expect(fcs.stdout).toMatch(/^NAME\s+CLUSTERID\s+NAME\s+DISCOVERY\s+TRUST\s+OUTGOING\s+INCOMING\s+AGE/);
+    expect(fcs.stdout).toMatch(/^NAME\s+CLUSTERID\s+CLUSTER-NAME\s+DISCOVERY\s+TRUST\s+OUTGOING\s+INCOMING\s+AGE/);
     expect(fcs.stdout).toContain('foreign-cluster');
     expect(kubectl(a, ['get', 'foreignclusters', 'foreign-cluster', '--template={{.spec.join}}']).stdout).toBe('true');
     expect(kubectl(a, ['get', 'searchdomains.v1alpha1.discovery.liqo.io', 'remote.com', '-o', 'jsonpath={.spec.autojoin}']).stdout).toBe('true');

@@ -19,10 +19,14 @@ describe('CRD definitions', () => {
     }
   });
 
-  it('declares the printer columns operators read in kubectl get foreignclusters', () => {
+  it('declares the printer columns operators read in kubectl get foreignclusters, with one NAME column', () => {
     const fc = ALL_RESOURCES.find((d) => d.kind === 'ForeignCluster')!;
-    expect(fc.printerColumns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['ClusterID', 'Name', 'Discovery', 'Trust', 'Outgoing', 'Incoming', 'Age']);
+    expect(fc.printerColumns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['ClusterID', 'Cluster-Name', 'Discovery', 'Trust', 'Outgoing', 'Incoming', 'Age']);
     expect(fc.shortNames).toContain('fc');
+  });
+
+  it('no kind has a printer column that kubectl would also print as NAME (the object name comes first)', () => {
+    for (const def of ALL_RESOURCES) expect(def.printerColumns.map((c) => c.name.toUpperCase()), def.kind).not.toContain('NAME');
   });
 
   it('accepts UUIDs and DNS labels as cluster IDs, and nothing else', () => {
