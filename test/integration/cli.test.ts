@@ -1,0 +1,137 @@
+/**
+ * The kubepeer CLI against a real kube-apiserver, compared with what kubectl itself prints for the
+ * same objects: list formats (-o json|yaml|name|jsonpath|wide), printer columns, input checks that
+ * need the cluster (our own cluster ID), status and version. No agent runs: these are the
+ * command's own manners, not the peering.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { LocalCluster } from '../../src/localcluster/localCluster.js';
+import { GVR, type ForeignCluster } from '../../src/api/crds.js';
+import { resourcePath } from '../../src/k8s/rest.js';
+import { ensureClusterID } from '../../src/identity/clusterID.js';
+import { versionInfo } from '../../src/cli/version.js';
+import { kubectl, kubepeer, startCluster } from '../support/clusters.js';
+
+let cluster: LocalCluster;
+let ownID: string;
+const kp = (...args: string[]) => kubepeer([...args, '--kubeconfig', cluster.kubeconfig]);
+const PEERS = ['11111111-2222-4333-8444-555555555555', 'edge-b'];
+
+beforeAll(async () => {
+  cluster = await startCluster('cli');
+  ownID = await ensureClusterID(cluster.client(), 'liqo');
+  for (const id of PEERS) {
+    const r = kp('peer', 'add', id, '--api-url', 'https://203.0.113.10:6443', '--cluster-name', `name-${id.slice(0, 4)}`);
+    expect(r.stderr).toContain(`foreigncluster/${id} created`);
+  }
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('peer list output, as kubectl prints the same objects', () => {
+  it('-o json prints the List kubectl prints, without managedFields', () => {
+    const ours = kp('peer', 'list', '-o', 'json');
+    expect(ours.code).toBe(0);
+    const list = JSON.parse(ours.stdout);
+    expect(list).toMatchObject({ apiVersion: 'v1', kind: 'List' });
+    expect(list.items.map((f: ForeignCluster) => f.metadata.name).sort()).toEqual([...PEERS].sort());
+    expect(JSON.stringify(list)).not.toContain('managedFields');
+    const theirs = JSON.parse(kubectl(cluster, ['get', 'foreignclusters', '-o', 'json']).stdout);
+    expect(list.items).toEqual(theirs.items);
+  });
+
+  it('-o yaml prints the same List', () => {
+    const ours = parse(kp('peer', 'list', '-o', 'yaml').stdout);
+    expect(ours).toEqual(JSON.parse(kp('peer', 'list', '-o', 'json').stdout));
+  });
+
+  it('-o name prints what kubectl get -o name prints', () => {
+    expect(kp('peer', 'list', '-o', 'name').stdout).toBe(kubectl(cluster, ['get', 'foreignclusters', '-o', 'name']).stdout);
+  });
+
+  it('-o jsonpath prints what kubectl prints for the same template', () => {
+    for (const template of [
+      '{.items[*].metadata.name}',
+      '{range .items[*]}{.spec.clusterID}{"\\t"}{.spec.clusterName}{"\\n"}{end}',
+      "{.items[?(@.spec.clusterID=='edge-b')].spec.apiUrl}",
+      '{.items[0].metadata.labels}',
+      '{.items[-1:].spec.join}',
+      '{..discoveryType}',
+    ]) {
+      const ours = kp('peer', 'list', '-o', `jsonpath=${template}`);
+      expect(ours.code, `${template}: ${ours.stderr}`).toBe(0);
+      expect(ours.stdout, template).toBe(kubectl(cluster, ['get', 'foreignclusters', '-o', `jsonpath=${template}`]).stdout);
+    }
+  });
+
+  it('-o wide adds the API URL', () => {
+    const narrow = kp('peer', 'list').stdout.split('\n')[0]!;
+    const wide = kp('peer', 'list', '-o', 'wide').stdout;
+    expect(narrow).not.toContain('API URL');
+    expect(wide.split('\n')[0]).toContain('API URL');
+    expect(wide).toContain('https://203.0.113.10:6443');
+  });
+});
+
+describe('kubectl get', () => {
+  it('shows one NAME column for ForeignClusters and PeeringRequests', () => {
+    expect(kubectl(cluster, ['get', 'fc']).stdout).toMatch(/^NAME\s+CLUSTERID\s+CLUSTER-NAME\s+DISCOVERY\s+TRUST\s+OUTGOING\s+INCOMING\s+AGE\n/);
+    const created = kubectl(cluster, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'discovery.liqo.io/v1alpha1', kind: 'PeeringRequest', metadata: { name: 'edge-c' }, spec: { clusterID: 'edge-c', clusterName: 'c', namespace: 'liqo', apiUrl: 'https://203.0.113.11:6443', kubeconfig: '' } }));
+    // The webhook is not registered without an agent, so only the schema decides.
+    if (created.code === 0) expect(kubectl(cluster, ['get', 'pr']).stdout).toMatch(/^NAME\s+CLUSTERID\s+CLUSTER-NAME\s+PHASE\s+AGE\n/);
+    else expect(created.stderr).toMatch(/kubeconfig/);
+  });
+});
+
+describe('input checks', () => {
+  it('peer add refuses our own cluster ID up front, and creates nothing', async () => {
+    const r = kp('peer', 'add', ownID, '--api-url', 'https://203.0.113.20:6443');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${ownID} is this cluster's own ID, and a cluster never peers with itself`);
+    const fcs = await cluster.client().list<ForeignCluster>(resourcePath(GVR.foreignCluster));
+    expect(fcs.items.map((f) => f.spec.clusterID)).not.toContain(ownID);
+  });
+
+  it('peer add warns about a UUID cut off at 35 characters, and still adds it (it is a valid DNS label)', () => {
+    const cut = '99999999-2222-4333-8444-55555555555';
+    const r = kp('peer', 'add', cut, '--api-url', 'https://203.0.113.21:6443');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`warning: "${cut}" looks like a UUID cut short (35 of 36 characters)`);
+    expect(kp('peer', 'remove', cut).code).toBe(0);
+  });
+});
+
+describe('status and version', () => {
+  it('status -o wide prints the table', () => {
+    const table = kp('status');
+    expect(table.stdout).toContain(`(${ownID})`);
+    expect(kp('status', '-o', 'wide').stdout).toBe(table.stdout);
+  });
+
+  it('status -o name is refused with exit code 2', () => {
+    const r = kp('status', '-o', 'name');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/-o name does not apply/);
+  });
+
+  it('--version and version -o json name the Kubernetes release of tools/controlplane', () => {
+    const v = versionInfo();
+    expect(kubepeer(['--version'])).toMatchObject({ code: 0, stdout: `kubepeer ${v.kubepeerVersion} (Kubernetes ${v.kubernetesVersion})\n` });
+    expect(JSON.parse(kubepeer(['version', '-o', 'json']).stdout)).toEqual({ ...v, nodeVersion: process.version });
+    const apiserver = JSON.parse(kubectl(cluster, ['version', '-o', 'json']).stdout) as { serverVersion: { gitVersion: string } };
+    expect(apiserver.serverVersion.gitVersion).toBe(v.kubernetesVersion);
+  });
+});
+
+describe('help', () => {
+  it('peer leave --help lists the global flags and no --timeout', () => {
+    const r = kubepeer(['peer', 'leave', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Global Options:');
+    expect(r.stdout).toContain('--kubeconfig <path>');
+    expect(r.stdout).not.toContain('--timeout');
+  });
+});
