@@ -11,7 +11,7 @@ import { Labels, MANAGED_BY } from '../api/constants.js';
 import { GVR, apiVersionOf, type DiscoveryType, type ForeignCluster } from '../api/crds.js';
 import { isAlreadyExists, isNotFound, resourcePath } from '../k8s/rest.js';
 import type { AgentContext } from '../agent/context.js';
-import { applyForeignClusterStatus } from '../peering/status.js';
+import { applyForeignClusterStatus } from '../k8s/foreignClusterStatus.js';
 
 export type DiscoverySource = 'LAN' | 'WAN';
 

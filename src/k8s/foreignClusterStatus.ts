@@ -1,19 +1,34 @@
 /**
  * ForeignCluster status is written by several controllers (outgoing peering, incoming peering,
- * virtual node, discovery). Each applies only the fields it owns with server-side apply under its
- * own field manager; `conditions` is a list-map keyed by type, so each keeps its own conditions
- * without clobbering the others'. Nothing is written when nothing changed.
+ * virtual node, discovery), all through this helper. Each applies only the fields it owns with
+ * server-side apply under its own field manager; `conditions` is a list-map keyed by type, so each
+ * keeps its own conditions without clobbering the others'. A manager's apply that leaves out a
+ * condition it wrote before removes it. Nothing is written when nothing changed.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { GVR, apiVersionOf, type Condition, type ForeignCluster, type ForeignClusterStatus } from '../api/crds.js';
-import { resourcePath } from '../k8s/rest.js';
-import { setCondition, type ConditionInput } from '../k8s/conditions.js';
-import type { AgentContext } from '../agent/context.js';
+import { GVR, apiVersionOf, type Condition, type ForeignCluster, type ForeignClusterStatus, type PeeringPhase } from '../api/crds.js';
+import { resourcePath, type KubeClient } from './rest.js';
+import { setCondition, type ConditionInput } from './conditions.js';
 
 export type StatusFields = Omit<ForeignClusterStatus, 'conditions'>;
 
+/** One direction of peering (status.outgoing or status.incoming) as a plan states it. */
+export interface PhaseInput {
+  phase: PeeringPhase;
+  reason: string;
+  message: string;
+}
+
+/** The direction's status: lastTransitionTime moves only when the phase changes. */
+export function phaseStatus(prev: ForeignClusterStatus['outgoing'] | undefined, next: PhaseInput, now: Date): NonNullable<ForeignClusterStatus['outgoing']> {
+  return {
+    ...next,
+    lastTransitionTime: prev?.phase === next.phase && prev.lastTransitionTime ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+}
+
 export async function applyForeignClusterStatus(
-  ctx: Pick<AgentContext, 'client'>,
+  ctx: { client: KubeClient },
   fc: ForeignCluster,
   manager: string,
   fields: Partial<StatusFields>,

@@ -21,7 +21,7 @@ import type { AgentContext } from '../../agent/context.js';
 import type { AgentPluginFactory } from '../../agent/plugins.js';
 import { Controller, type ReconcileResult } from '../../k8s/controller.js';
 import { logger } from '../../observability/logger.js';
-import { applyForeignClusterStatus } from '../../peering/status.js';
+import { applyForeignClusterStatus } from '../../k8s/foreignClusterStatus.js';
 import { probeTLS } from '../../trust/tlsProbe.js';
 import { trustedCABundle } from '../../trust/trustStore.js';
 import { findForeignCluster, isAdoptable, isPeered, retireDiscovered, upsertDiscovered, type Sighting } from '../foreignClusterUpsert.js';

@@ -14,7 +14,7 @@ import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
 import type { AgentContext } from '../../agent/context.js';
 import { PeeringError } from '../errors.js';
 import { buildTokenKubeconfig, parseTokenKubeconfig, type TokenKubeconfig } from '../kubeconfig.js';
-import { applyForeignClusterStatus } from '../status.js';
+import { applyForeignClusterStatus } from '../../k8s/foreignClusterStatus.js';
 import { computeOffer } from './resources.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
 import { renewPeerToken, tokenRenewalDue } from './tokenRenewal.js';

@@ -18,7 +18,7 @@ import { registry } from '../../observability/metrics.js';
 import { evaluateTrust, type TrustOutcome } from '../../trust/trustEvaluator.js';
 import { PeeringError } from '../errors.js';
 import { buildTokenKubeconfig } from '../kubeconfig.js';
-import { applyForeignClusterStatus } from '../status.js';
+import { applyForeignClusterStatus } from '../../k8s/foreignClusterStatus.js';
 import { credentialName, ensureCredential, revokeCredential } from './credentials.js';
 import type { PeerEvents } from './peerEvents.js';
 
