@@ -16,8 +16,11 @@ import type { MdnsCounters } from './counters.js';
 import { buildQueryPackets, qualifiesAsKnownAnswer } from './knownAnswers.js';
 import { instanceLabelOf, nameKey } from './names.js';
 import { continuousQueryDelay } from './schedule.js';
-import { parsePeerTxt, txtSize } from './txt.js';
+import { readClusterTxt, txtWireSize } from './txt.js';
 import { MAX_TXT_BYTES, QUERY_SECOND_INTERVAL_MS } from './constants.js';
+import { apiUrlFor, sameApiServer } from './apiUrl.js';
+import { DropLog } from './dropLog.js';
+import { isIPv6LinkLocal, parseIPv6 } from './ip.js';
 import type { DiscoveredPeer, PeerConflict, PeerDown, PeerField, PeerUpdate } from './types.js';
 
 export type BrowserEvent =
@@ -117,11 +120,13 @@ export class Browser {
   private queryIndex = 0;
   private nextQueryAt = Infinity;
   private readonly dirty = new Set<string>();
+  private readonly drops: DropLog;
 
   constructor(
     private readonly deps: BrowserDeps,
     private opts: BrowserOptions,
   ) {
+    this.drops = new DropLog(deps.log, deps.clock);
     this.cache = new RecordCache({
       maxEntries: opts.maxRecords,
       maxPerSet: opts.maxRecordsPerSet,
@@ -245,6 +250,12 @@ export class Browser {
           if (rr.ttl === 0) return; // goodbye for something we never knew
           if (this.instances.size >= this.opts.maxInstances) {
             counters.ignore('instance-limit');
+            this.drops.report({
+              instance: rr.target,
+              reason: 'TooManyInstances',
+              problem: `already tracking ${this.opts.maxInstances} instances of ${this.opts.serviceName}`,
+              source: meta.source,
+            });
             return;
           }
           inst = {
@@ -276,8 +287,14 @@ export class Browser {
           counters.ignore(instanceLabelOf(rr.name, this.opts.serviceName) === undefined ? 'other-service' : 'unrelated');
           return;
         }
-        if (rr.type === 'TXT' && txtSize(rr.strings) > MAX_TXT_BYTES) {
+        if (rr.type === 'TXT' && txtWireSize(rr.strings) > MAX_TXT_BYTES) {
           counters.ignore('oversized-txt');
+          this.drops.report({
+            instance: rr.name,
+            reason: 'TXTTooLarge',
+            problem: `the TXT record is ${txtWireSize(rr.strings)} bytes, more than ${MAX_TXT_BYTES} (RFC 6763 §6.2)`,
+            source: meta.source,
+          });
           return;
         }
         this.store(rr, now, meta);
@@ -367,6 +384,8 @@ export class Browser {
       inst.resolveAttempts += 1;
       inst.nextResolveAt =
         inst.resolveAttempts >= MAX_RESOLVE_ATTEMPTS ? Infinity : now + 1000 * 2 ** (inst.resolveAttempts - 1);
+      // no more asking: an instance that waited for an address is reported with what it has
+      if (inst.resolveAttempts >= MAX_RESOLVE_ATTEMPTS) this.dirty.add(inst.key);
     }
     if (this.nextQueryAt <= now) {
       ask(this.opts.serviceName, RRType.PTR);
@@ -489,12 +508,13 @@ export class Browser {
     }
     this.setTargets(inst, targets);
     if (!srvEntry || !txtEntry || srvEntry.rr.type !== 'SRV' || txtEntry.rr.type !== 'TXT') return { gone: false };
-    const parsed = parsePeerTxt(txtEntry.rr.strings);
+    const parsed = readClusterTxt([txtEntry.rr.strings]);
     if (!parsed.ok) {
       if (inst.invalidTxtKey !== txtEntry.key) {
+        // once per distinct TXT record: the same record arrives with every announcement
         inst.invalidTxtKey = txtEntry.key;
-        this.deps.counters.ignore(parsed.reason);
-        this.deps.log.debug({ instance: inst.name, reason: parsed.reason, detail: parsed.detail }, 'ignoring instance with unusable TXT');
+        this.deps.counters.ignore('invalid-txt');
+        this.drops.report({ instance: inst.name, reason: parsed.reason, problem: parsed.problem, source: txtEntry.source });
       }
       return { gone: false, invalid: parsed.reason };
     }
@@ -505,19 +525,29 @@ export class Browser {
         if (e.rr.type === 'A' || e.rr.type === 'AAAA') addresses.add(e.rr.address);
       }
     }
+    const sorted = [...addresses].sort();
+    let url = parsed.value.url;
+    if (url === undefined) {
+      // The seeds' layout (id and namespace in TXT, the address in SRV and A, as in unicast DNS-SD):
+      // the API server is the SRV target's address and port. A link-local IPv6 address needs a zone
+      // a URL cannot carry, so then the target's name is used, as it is when no address comes.
+      const usable = sorted.find((a) => !a.includes(':')) ?? sorted.find((a) => !isIPv6LinkLocal(parseIPv6(a) ?? new Uint8Array(0)));
+      if (usable === undefined && inst.resolveAttempts < MAX_RESOLVE_ATTEMPTS) return { gone: false };
+      url = apiUrlFor(usable ?? srv.target, srv.port);
+    }
     const view: DiscoveredPeer = {
       instance: inst.name,
-      clusterID: parsed.txt.clusterID,
-      namespace: parsed.txt.namespace,
-      url: parsed.txt.url,
+      clusterID: parsed.value.clusterID,
+      namespace: parsed.value.namespace,
+      url,
       port: srv.port,
       host: srv.target,
-      addresses: [...addresses].sort(),
+      addresses: sorted,
       ttl: ptr.originalTtl,
       sourceAddress: txtEntry.source,
       interface: txtEntry.link,
     };
-    if (parsed.txt.name !== undefined) view.name = parsed.txt.name;
+    if (parsed.value.clusterName !== undefined) view.name = parsed.value.clusterName;
     return { view, gone: false };
   }
 
@@ -569,7 +599,7 @@ export class Browser {
       inst.role = 'own';
       const ownUrl = this.opts.ownUrl;
       const isOurs = this.opts.ownInstance !== undefined && nameKey(this.opts.ownInstance) === key;
-      if (ownUrl && view.url !== ownUrl && !isOurs) this.reportConflict(inst, view, { instance: this.opts.ownInstance ?? '', url: ownUrl }, true);
+      if (ownUrl && !sameApiServer(view.url, ownUrl) && !isOurs) this.reportConflict(inst, view, { instance: this.opts.ownInstance ?? '', url: ownUrl }, true);
       return;
     }
 

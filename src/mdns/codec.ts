@@ -1,6 +1,7 @@
 /**
- * DNS message codec for the record types mDNS/DNS-SD needs (A, AAAA, PTR, SRV, TXT; everything else
- * is kept as opaque rdata). Pure and defensive: decoding never reads past the buffer, refuses
+ * The one DNS message codec of kubepeer, for multicast (the mDNS engine) and unicast DNS-SD
+ * (`src/discovery/dns`): A, AAAA, PTR, SRV, TXT, and for unicast CNAME, NS and SOA; everything else
+ * is kept as opaque rdata. Pure and defensive: decoding never reads past the buffer, refuses
  * forward or self-referencing compression pointers (so loops are impossible), checks every rdata
  * against its RDLENGTH, bounds record counts, and reports failures as a reason instead of throwing.
  *
@@ -32,6 +33,9 @@ export type ResourceRecord =
   | (RRBase & { type: 'A'; address: string })
   | (RRBase & { type: 'AAAA'; address: string })
   | (RRBase & { type: 'PTR'; target: string })
+  | (RRBase & { type: 'CNAME'; target: string })
+  | (RRBase & { type: 'NS'; target: string })
+  | (RRBase & { type: 'SOA'; mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number })
   | (RRBase & { type: 'SRV'; priority: number; weight: number; port: number; target: string })
   | (RRBase & { type: 'TXT'; strings: Uint8Array[] })
   | (RRBase & { type: 'OTHER'; typeCode: number; rdata: Uint8Array });
@@ -70,6 +74,12 @@ export function typeCodeOf(rr: ResourceRecord): number {
       return RRType.AAAA;
     case 'PTR':
       return RRType.PTR;
+    case 'CNAME':
+      return RRType.CNAME;
+    case 'NS':
+      return RRType.NS;
+    case 'SOA':
+      return RRType.SOA;
     case 'SRV':
       return RRType.SRV;
     case 'TXT':
@@ -171,10 +181,30 @@ function readRecord(buf: Buffer, offset: number): { rr: ResourceRecord; next: nu
       if (rdlength !== 16) throw new DecodeError('bad-rdata');
       rr = { ...base, type: 'AAAA', address: formatIPv6(buf.subarray(start, end)) };
       break;
-    case RRType.PTR: {
+    case RRType.PTR:
+    case RRType.CNAME:
+    case RRType.NS: {
       const target = readName(buf, start);
       if (target.next !== end) throw new DecodeError('bad-rdata');
-      rr = { ...base, type: 'PTR', target: target.name };
+      rr = { ...base, type: type === RRType.PTR ? 'PTR' : type === RRType.CNAME ? 'CNAME' : 'NS', target: target.name };
+      break;
+    }
+    case RRType.SOA: {
+      const mname = readName(buf, start);
+      const rname = readName(buf, mname.next);
+      if (rname.next + 20 !== end) throw new DecodeError('bad-rdata');
+      const at = rname.next;
+      rr = {
+        ...base,
+        type: 'SOA',
+        mname: mname.name,
+        rname: rname.name,
+        serial: buf.readUInt32BE(at),
+        refresh: buf.readUInt32BE(at + 4),
+        retry: buf.readUInt32BE(at + 8),
+        expire: buf.readUInt32BE(at + 12),
+        minimum: buf.readUInt32BE(at + 16),
+      };
       break;
     }
     case RRType.SRV: {
@@ -340,7 +370,14 @@ function writeRdata(w: Writer, rr: ResourceRecord): void {
       return;
     }
     case 'PTR':
+    case 'CNAME':
+    case 'NS':
       w.name(rr.target);
+      return;
+    case 'SOA':
+      w.name(rr.mname);
+      w.name(rr.rname);
+      for (const v of [rr.serial, rr.refresh, rr.retry, rr.expire, rr.minimum]) w.u32(v);
       return;
     case 'SRV':
       w.u16(rr.priority);
@@ -415,7 +452,11 @@ export function rdataKey(rr: ResourceRecord): string {
     case 'AAAA':
       return rr.address;
     case 'PTR':
+    case 'CNAME':
+    case 'NS':
       return nameKey(rr.target);
+    case 'SOA':
+      return `${nameKey(rr.mname)} ${nameKey(rr.rname)} ${rr.serial} ${rr.refresh} ${rr.retry} ${rr.expire} ${rr.minimum}`;
     case 'SRV':
       return `${rr.priority} ${rr.weight} ${rr.port} ${nameKey(rr.target)}`;
     case 'TXT':
@@ -435,3 +476,10 @@ export function encodedSize(p: DnsPacket): number {
 
 export const RESPONSE_FLAGS = Flags.response | Flags.authoritative;
 export const QUERY_FLAGS = 0;
+
+/** Header counts of a message without decoding it, for cheap checks before a full decode. */
+export function headerOf(data: Uint8Array): { id: number; flags: number } | undefined {
+  if (data.length < 12) return undefined;
+  const buf = toBuffer(data);
+  return { id: buf.readUInt16BE(0), flags: buf.readUInt16BE(2) };
+}

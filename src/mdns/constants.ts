@@ -5,9 +5,12 @@
 
 export const MDNS_PORT = 5353;
 
+/** The DNS-SD service type of kubepeer (and Liqo) clusters, on the LAN and in unicast DNS. */
+export const LIQO_SERVICE_TYPE = '_liqo._tcp';
+
 /** What `LanDiscovery` publishes and browses when the configuration leaves a field out. */
 export const LanDefaults = {
-  service: '_liqo._tcp',
+  service: LIQO_SERVICE_TYPE,
   domain: 'local.',
   instanceName: 'MyLiqo',
   namespace: 'liqo',
@@ -16,13 +19,20 @@ export const LanDefaults = {
 export const MDNS_IPV4_GROUP = '224.0.0.251';
 export const MDNS_IPV6_GROUP = 'ff02::fb';
 
-/** RR type codes we understand; everything else is carried as opaque rdata. */
+/**
+ * RR type codes the codec understands (mDNS needs A, AAAA, PTR, SRV, TXT; unicast DNS-SD also
+ * CNAME, NS and SOA); everything else is carried as opaque rdata.
+ */
 export const RRType = {
   A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
   PTR: 12,
   TXT: 16,
   AAAA: 28,
   SRV: 33,
+  OPT: 41,
   NSEC: 47,
   ANY: 255,
 } as const;
@@ -35,6 +45,7 @@ export const Flags = {
   response: 0x8000,
   authoritative: 0x0400,
   truncated: 0x0200,
+  recursionDesired: 0x0100,
 } as const;
 
 /**
@@ -98,8 +109,12 @@ export const MAX_PACKET_BYTES = 9000;
 /** What we aim to send in one datagram (fits an Ethernet MTU with IPv6 + UDP headers). */
 export const TARGET_SEND_BYTES = 1400;
 
-/** RFC 6763 §6.2: TXT records above 1300 bytes are discouraged; we refuse them. */
+/**
+ * RFC 6763 §6.2: TXT records above 1300 bytes are discouraged; we refuse them (a cluster's TXT is
+ * about 150 bytes). RFC 1035: one character-string holds at most 255 bytes.
+ */
 export const MAX_TXT_BYTES = 1300;
+export const MAX_TXT_STRING_BYTES = 255;
 
 /** The DNS-SD service-type enumeration name (RFC 6763 §9), relative to the domain. */
 export const SERVICES_ENUMERATION = '_services._dns-sd._udp';

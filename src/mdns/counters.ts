@@ -30,7 +30,6 @@ export const IGNORE_REASONS = [
   'foreign-class',
   'oversized-txt',
   'invalid-txt',
-  'unsupported-txtvers',
   'own-id',
   'cache-full',
   'instance-limit',

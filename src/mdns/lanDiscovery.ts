@@ -12,7 +12,8 @@ import { MdnsEngine, type AdvertiseSettings, type BrowseSettings, type EngineEve
 import { linksSignature, listLinks, type Link } from './links.js';
 import { hostLabelFor, instanceLabelFor, isValidServiceType, normalizeName, serviceFqdn } from './names.js';
 import { MdnsTransport } from './transport.js';
-import { buildPeerTxt, DEFAULT_NAMESPACE, isValidClusterID } from './txt.js';
+import { buildClusterTxt, clusterIDProblem, DEFAULT_NAMESPACE } from './txt.js';
+import { apiUrlFor } from './apiUrl.js';
 import type { AdvertisementStatus, DiscoveredPeer, LanDiscoveryConfig, LanEvents } from './types.js';
 
 export interface LanDiscoveryOptions {
@@ -24,6 +25,7 @@ export interface LanDiscoveryOptions {
   interfacePollMs?: number;
   clock?: Clock;
   random?: Random;
+  /** Default: silent (the agent passes its own). */
   logger?: Logger;
   limits?: Partial<EngineLimits>;
   /** How long a record lives after its goodbye (RFC 6762 §10.1: 1 s). */
@@ -41,7 +43,8 @@ export type ResolvedConfig = Required<Omit<LanDiscoveryConfig, 'url' | 'clusterN
 
 /** Validates settings and fills in the ClusterConfig defaults. Throws LanConfigError. */
 export function resolveLanConfig(c: LanDiscoveryConfig): ResolvedConfig {
-  if (!c.clusterID || !isValidClusterID(c.clusterID)) throw new LanConfigError(`invalid cluster ID ${JSON.stringify(c.clusterID)}`);
+  const idProblem = clusterIDProblem(c.clusterID ?? '');
+  if (idProblem) throw new LanConfigError(`invalid cluster ID: ${idProblem}`);
   const service = c.service ?? LanDefaults.service;
   if (!isValidServiceType(service)) throw new LanConfigError(`invalid service type ${JSON.stringify(service)} (RFC 6763 §7)`);
   const ttl = c.ttl ?? HOST_RECORD_TTL_SECONDS;
@@ -72,10 +75,6 @@ export function resolveLanConfig(c: LanDiscoveryConfig): ResolvedConfig {
   if (c.url) resolved.url = c.url;
   if (c.clusterName) resolved.clusterName = c.clusterName;
   return resolved;
-}
-
-function formatUrlHost(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
 }
 
 export class LanDiscovery {
@@ -254,16 +253,16 @@ export class LanDiscovery {
 
   private advertiseSettings(c: ResolvedConfig): AdvertiseSettings | null {
     const firstIPv4 = this.links.find((l) => l.ipv4.length > 0)?.ipv4[0]?.address;
-    const url = c.url ?? (firstIPv4 ? `https://${formatUrlHost(firstIPv4)}:${c.port}` : undefined);
+    const url = c.url ?? (firstIPv4 ? apiUrlFor(firstIPv4, c.port) : undefined);
     if (!url) {
       this.log.info('no API server URL configured and no IPv4 address to derive one from; not advertising yet');
       return null;
     }
-    const txt = buildPeerTxt({
+    const txt = buildClusterTxt({
       clusterID: c.clusterID,
       namespace: c.namespace,
       url,
-      ...(c.clusterName ? { name: c.clusterName } : {}),
+      ...(c.clusterName ? { clusterName: c.clusterName } : {}),
     });
     return {
       instanceBase: instanceLabelFor(c.name, c.clusterID),
@@ -279,7 +278,7 @@ export class LanDiscovery {
   private browseSettings(c: ResolvedConfig): BrowseSettings {
     const s: BrowseSettings = { serviceName: serviceFqdn(c.service, c.domain), ownClusterID: c.clusterID };
     const firstIPv4 = this.links.find((l) => l.ipv4.length > 0)?.ipv4[0]?.address;
-    const url = c.url ?? (firstIPv4 ? `https://${formatUrlHost(firstIPv4)}:${c.port}` : undefined);
+    const url = c.url ?? (firstIPv4 ? apiUrlFor(firstIPv4, c.port) : undefined);
     if (url) s.ownUrl = url;
     if (this.ownInstance) s.ownInstance = this.ownInstance;
     return s;

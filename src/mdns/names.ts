@@ -1,7 +1,7 @@
 /**
  * DNS names as we hold them: presentation form with `\.` and `\\` escapes inside labels (RFC 6763
- * §4.3: instance names may contain dots and spaces), no trailing dot. Comparison is
- * case-insensitive for ASCII only (RFC 6762 §16). Instance and host label construction and the
+ * §4.3: instance names may contain dots and spaces), no trailing dot in the mDNS engine; unicast
+ * DNS-SD keeps the same names absolute (`toFqdn`, `absoluteNameKey`). Comparison is case-insensitive for ASCII only (RFC 6762 §16). Instance and host label construction and the
  * conflict renames live here too.
  */
 
@@ -53,6 +53,22 @@ export function nameKey(name: string): string {
   // fast path: already normal (no escapes, no empty labels, no trailing dot)
   if (!name.includes('\\') && !name.includes('..') && !name.startsWith('.') && !name.endsWith('.')) return asciiLower(name);
   return asciiLower(normalizeName(name));
+}
+
+/** `example.com` -> `example.com.`; the root stays `.`. */
+export function toFqdn(name: string): string {
+  if (name === '' || name === '.') return '.';
+  return name.endsWith('.') ? name : `${name}.`;
+}
+
+/** `example.com.` -> `example.com` (for URLs). */
+export function stripTrailingDot(name: string): string {
+  return name.length > 1 && name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+/** `nameKey` of an absolute name: normalized, ASCII lower case, with the trailing dot (`.` for the root). */
+export function absoluteNameKey(name: string): string {
+  return toFqdn(nameKey(name));
 }
 
 export function namesEqual(a: string, b: string): boolean {

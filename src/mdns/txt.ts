@@ -1,35 +1,50 @@
 /**
- * The TXT record of a cluster instance (RFC 6763 6): `key=value` strings, keys case-insensitive,
- * the first occurrence of a key wins, a key without `=` is a boolean flag, strings starting with `=`
- * are ignored. kubepeer reads `id` (required), `namespace` (default liqo), `name` and `ca`.
+ * The DNS-SD TXT record of a cluster instance (RFC 6763 §6), one reader for LAN and DNS discovery:
+ * `key=value` strings, keys case-insensitive, the first occurrence of a key wins, a key without `=`
+ * is a boolean flag, strings starting with `=` are ignored, a key that is not printable ASCII makes
+ * the record invalid. kubepeer reads `id` (required), `namespace` (default liqo), `name`, `ca`, and
+ * `txtvers` and `url` (both optional; our own LAN TXT carries them, the seeds' layout does not, and
+ * then the URL comes from the SRV record).
  *
  * Deliberately not read: Liqo's `untrusted-ca=true`. DNS answers are unauthenticated hints; whether
  * to trust a CA is local policy (DESIGN.md 5), so a TXT flag must never downgrade it.
  */
-import { CA_FINGERPRINT_PATTERN, CLUSTER_ID_PATTERN } from '../../api/crds.js';
-import { LIQO_NAMESPACE } from '../../api/constants.js';
+import { LanDefaults, MAX_TXT_BYTES, MAX_TXT_STRING_BYTES } from './constants.js';
 
-/** RFC 1035: a character-string is at most 255 bytes. */
-export const TXT_MAX_STRING_BYTES = 255;
-/** RFC 6763 6.2 discourages more than 1300 bytes; a cluster needs about 150, so more is refused. */
-export const TXT_MAX_TOTAL_BYTES = 1300;
+/**
+ * The ForeignCluster CRD's patterns (CLUSTER_ID_PATTERN and CA_FINGERPRINT_PATTERN of
+ * src/api/crds.ts), copied because this library imports nothing of the Kubernetes side. They are
+ * needed deep in the browser, for every TXT record, and never vary, so a copy is simpler than a
+ * validator passed through LanDiscovery, the engine, the browser and every DNS browse;
+ * test/unit/mdns/txt.test.ts fails when a copy and the CRD differ. A TXT whose ID the CRD would
+ * refuse is refused here, before it can become a ForeignCluster.
+ */
+export const CLUSTER_ID_PATTERN = '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$';
+export const CA_FINGERPRINT_PATTERN = '^sha256:[0-9a-f]{64}$';
+export const DEFAULT_NAMESPACE = LanDefaults.namespace;
 
-export const TxtKeys = { clusterID: 'id', namespace: 'namespace', clusterName: 'name', ca: 'ca' } as const;
+export const TxtKeys = { txtvers: 'txtvers', clusterID: 'id', namespace: 'namespace', clusterName: 'name', ca: 'ca', url: 'url' } as const;
 
-/** A value's bytes, or `true` for a key given without `=` (RFC 6763 6.4). */
+/** A value's bytes, or `true` for a key given without `=` (RFC 6763 §6.4). */
 export type TxtValue = Buffer | true;
 
 export type TxtParseResult = { ok: true; entries: Map<string, TxtValue> } | { ok: false; problem: string };
 
 const PRINTABLE_KEY = /^[\x20-\x3c\x3e-\x7e]+$/;
 
+/** Bytes of a TXT record's rdata: each string and its length byte. */
+export function txtWireSize(strings: readonly Uint8Array[]): number {
+  return strings.reduce((n, s) => n + s.length + 1, 0);
+}
+
 /** One TXT record (its strings in order) to key/value entries. */
-export function parseTxtStrings(strings: readonly Buffer[]): TxtParseResult {
+export function parseTxtStrings(strings: readonly Uint8Array[]): TxtParseResult {
   const entries = new Map<string, TxtValue>();
   let total = 0;
-  for (const s of strings) {
+  for (const bytes of strings) {
+    const s = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     total += s.length + 1;
-    if (s.length > TXT_MAX_STRING_BYTES) return { ok: false, problem: `a TXT string is ${s.length} bytes, more than ${TXT_MAX_STRING_BYTES}` };
+    if (s.length > MAX_TXT_STRING_BYTES) return { ok: false, problem: `a TXT string is ${s.length} bytes, more than ${MAX_TXT_STRING_BYTES}` };
     if (s.length === 0) continue; // the empty TXT record is a single empty string (RFC 6763 6.1)
     const eq = s.indexOf(0x3d);
     if (eq === 0) continue; // RFC 6763 6.4: strings beginning with '=' are ignored
@@ -40,7 +55,7 @@ export function parseTxtStrings(strings: readonly Buffer[]): TxtParseResult {
     if (entries.has(lower)) continue; // first occurrence wins (RFC 6763 6.4)
     entries.set(lower, eq === -1 ? true : Buffer.from(s.subarray(eq + 1)));
   }
-  if (total > TXT_MAX_TOTAL_BYTES) return { ok: false, problem: `the TXT record is ${total} bytes, more than ${TXT_MAX_TOTAL_BYTES}` };
+  if (total > MAX_TXT_BYTES) return { ok: false, problem: `the TXT record is ${total} bytes, more than ${MAX_TXT_BYTES}` };
   return { ok: true, entries };
 }
 
@@ -50,20 +65,20 @@ export function parseTxtStrings(strings: readonly Buffer[]): TxtParseResult {
  * "first wins" across records would be random: they are merged, and a key with different values
  * in different records makes the whole TXT invalid instead of picking one by chance.
  */
-export function mergeTxtRecords(records: readonly (readonly Buffer[])[]): TxtParseResult {
+export function mergeTxtRecords(records: readonly (readonly Uint8Array[])[]): TxtParseResult {
   const merged = new Map<string, TxtValue>();
   let total = 0;
   for (const strings of records) {
     const parsed = parseTxtStrings(strings);
     if (!parsed.ok) return parsed;
-    total += strings.reduce((n, s) => n + s.length + 1, 0);
+    total += txtWireSize(strings);
     for (const [key, value] of parsed.entries) {
       const seen = merged.get(key);
       if (seen === undefined) merged.set(key, value);
       else if (!sameValue(seen, value)) return { ok: false, problem: `key "${key}" has different values in different TXT records` };
     }
   }
-  if (total > TXT_MAX_TOTAL_BYTES) return { ok: false, problem: `the TXT records are ${total} bytes together, more than ${TXT_MAX_TOTAL_BYTES}` };
+  if (total > MAX_TXT_BYTES) return { ok: false, problem: `the TXT records are ${total} bytes together, more than ${MAX_TXT_BYTES}` };
   return { ok: true, entries: merged };
 }
 
@@ -76,6 +91,8 @@ export interface ClusterTxt {
   namespace: string;
   clusterName?: string;
   caFingerprint?: string;
+  /** `url=`: the API server, when the publisher says it (our LAN TXT does; the seeds' layout does not). */
+  url?: string;
 }
 
 export type ClusterTxtReason = 'MissingClusterID' | 'InvalidClusterID' | 'InvalidTXT' | 'InvalidCAPin';
@@ -84,6 +101,7 @@ export type ClusterTxtResult = { ok: true; value: ClusterTxt } | { ok: false; re
 const clusterIDRe = new RegExp(CLUSTER_ID_PATTERN);
 const caRe = new RegExp(CA_FINGERPRINT_PATTERN);
 const namespaceRe = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const MAX_URL_LENGTH = 512;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function clusterIDProblem(id: string): string | undefined {
@@ -113,8 +131,30 @@ function text(key: string, value: TxtValue): { ok: true; value: string } | { ok:
   }
 }
 
+function urlProblem(url: string): string | undefined {
+  if (url.length > MAX_URL_LENGTH) return `is longer than ${MAX_URL_LENGTH} characters`;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' && u.hostname.length > 0 ? undefined : `"${url}" is not an https URL with a host`;
+  } catch {
+    return `"${url}" is not a URL`;
+  }
+}
+
+/** The TXT records at one instance name, read and interpreted: the one entry point of both browsers. */
+export function readClusterTxt(records: readonly (readonly Uint8Array[])[]): ClusterTxtResult {
+  const entries = mergeTxtRecords(records);
+  if (!entries.ok) return { ok: false, reason: 'InvalidTXT', problem: entries.problem };
+  return interpretClusterTxt(entries.entries);
+}
+
 /** The kubepeer meaning of parsed TXT entries. */
 export function interpretClusterTxt(entries: ReadonlyMap<string, TxtValue>): ClusterTxtResult {
+  const rawVersion = entries.get(TxtKeys.txtvers);
+  if (rawVersion !== undefined) {
+    const version = text(TxtKeys.txtvers, rawVersion);
+    if (!version.ok || version.value !== '1') return { ok: false, reason: 'InvalidTXT', problem: `txtvers ${version.ok ? `"${version.value}"` : 'without a value'} is not supported (only txtvers=1)` };
+  }
   const rawID = entries.get(TxtKeys.clusterID);
   if (rawID === undefined) return { ok: false, reason: 'MissingClusterID', problem: 'the TXT record has no "id=<cluster ID>" entry' };
   const id = text(TxtKeys.clusterID, rawID);
@@ -122,7 +162,7 @@ export function interpretClusterTxt(entries: ReadonlyMap<string, TxtValue>): Clu
   if (id.value === '') return { ok: false, reason: 'MissingClusterID', problem: 'the TXT entry "id=" is empty' };
   const idProblem = clusterIDProblem(id.value);
   if (idProblem) return { ok: false, reason: 'InvalidClusterID', problem: `id ${idProblem}` };
-  const result: ClusterTxt = { clusterID: id.value, namespace: LIQO_NAMESPACE };
+  const result: ClusterTxt = { clusterID: id.value, namespace: DEFAULT_NAMESPACE };
 
   const rawNs = entries.get(TxtKeys.namespace);
   if (rawNs !== undefined) {
@@ -152,5 +192,30 @@ export function interpretClusterTxt(entries: ReadonlyMap<string, TxtValue>): Clu
     if (!pin.ok) return { ok: false, reason: 'InvalidCAPin', problem: `ca ${pin.problem}` };
     result.caFingerprint = pin.value;
   }
+
+  const rawUrl = entries.get(TxtKeys.url);
+  if (rawUrl !== undefined) {
+    const url = text(TxtKeys.url, rawUrl);
+    if (!url.ok) return { ok: false, reason: 'InvalidTXT', problem: url.problem };
+    const problem = urlProblem(url.value);
+    if (problem) return { ok: false, reason: 'InvalidTXT', problem: `url ${problem}` };
+    result.url = url.value;
+  }
   return { ok: true, value: result };
+}
+
+/** Our own LAN TXT: `txtvers=1` first (RFC 6763 §6.7), then `id`, `namespace`, `url`, and `name` when set. */
+export function buildClusterTxt(t: { clusterID: string; namespace: string; url: string; clusterName?: string }): Uint8Array[] {
+  const entries: Array<[string, string]> = [
+    [TxtKeys.txtvers, '1'],
+    [TxtKeys.clusterID, t.clusterID],
+    [TxtKeys.namespace, t.namespace],
+    [TxtKeys.url, t.url],
+  ];
+  if (t.clusterName) entries.push([TxtKeys.clusterName, t.clusterName]);
+  return entries.map(([k, v]) => {
+    const bytes = Buffer.from(`${k}=${v}`, 'utf8');
+    if (bytes.length > MAX_TXT_STRING_BYTES) throw new Error(`TXT entry ${k} is longer than ${MAX_TXT_STRING_BYTES} bytes`);
+    return new Uint8Array(bytes);
+  });
 }

@@ -5,7 +5,7 @@
  * ignored. Pure, so loops and odd orders are unit tested without a server.
  */
 import type { QueryType, Rr } from './message.js';
-import { nameKey } from './names.js';
+import { absoluteNameKey } from '../../mdns/index.js';
 
 export interface ChainResult<T extends Rr = Rr> {
   /** The name the records were found at (the question name when there was no CNAME). */
@@ -30,16 +30,16 @@ export function followChain<T extends QueryType>(
 ): ChainResult<Extract<Rr, { type: T }>> {
   const cnames: Extract<Rr, { type: 'CNAME' }>[] = [];
   let current = start;
-  visited.add(nameKey(current));
+  visited.add(absoluteNameKey(current));
   for (;;) {
-    const key = nameKey(current);
-    const records = answers.filter((r): r is Extract<Rr, { type: T }> => r.type === type && nameKey(r.name) === key);
+    const key = absoluteNameKey(current);
+    const records = answers.filter((r): r is Extract<Rr, { type: T }> => r.type === type && absoluteNameKey(r.name) === key);
     // A CNAME query asks for the alias itself; for other types, data at the name wins over an alias.
     if (records.length > 0 || type === 'CNAME') return { terminal: current, records, cnames };
-    const alias = answers.find((r): r is Extract<Rr, { type: 'CNAME' }> => r.type === 'CNAME' && nameKey(r.name) === key);
+    const alias = answers.find((r): r is Extract<Rr, { type: 'CNAME' }> => r.type === 'CNAME' && absoluteNameKey(r.name) === key);
     if (!alias) return { terminal: current, records: [], cnames };
     cnames.push(alias);
-    const next = nameKey(alias.target);
+    const next = absoluteNameKey(alias.target);
     if (visited.has(next)) return { terminal: alias.target, records: [], cnames, loop: alias.target };
     visited.add(next);
     current = alias.target;

@@ -5,9 +5,8 @@
  */
 import type { LookupResult, RecordLookup } from './lookup.js';
 import type { QueryType } from './message.js';
-import { nameKey, stripTrailingDot } from './names.js';
+import { absoluteNameKey, apiUrlFor, readClusterTxt } from '../../mdns/index.js';
 import { isNoService, orderSrv, type Rng } from './srv.js';
-import { interpretClusterTxt, mergeTxtRecords } from './txt.js';
 import type { DiscoveredCluster, InstanceFailure, InstanceFailureReason, SrvEndpoint } from './types.js';
 
 export interface InstanceContext {
@@ -36,13 +35,11 @@ export async function resolveInstance(instance: string, ptrTtl: number, ctx: Ins
   if (txt.records.length === 0) {
     return fail('MissingTXT', `${txt.asked}: ${txt.negative} (every instance needs a TXT record with "id=<cluster ID>", RFC 6763 6)`);
   }
-  const entries = mergeTxtRecords(txt.records.map((r) => r.strings));
-  if (!entries.ok) return fail('InvalidTXT', `TXT ${instance}: ${entries.problem}`);
-  const meta = interpretClusterTxt(entries.entries);
+  const meta = readClusterTxt(txt.records.map((r) => r.strings));
   if (!meta.ok) return fail(meta.reason, `TXT ${instance}: ${meta.problem}`);
 
   const endpoints: SrvEndpoint[] = orderSrv(
-    usable.map((r) => ({ target: nameKey(r.target), port: r.port, priority: r.priority, weight: r.weight })),
+    usable.map((r) => ({ target: absoluteNameKey(r.target), port: r.port, priority: r.priority, weight: r.weight })),
     ctx.rng,
   );
 
@@ -55,8 +52,7 @@ export async function resolveInstance(instance: string, ptrTtl: number, ctx: Ins
       problems.push(resolved);
       continue;
     }
-    // Built by hand: URL.toString() would drop an explicit :443, and the seed form keeps the port.
-    const apiUrl = `https://${stripTrailingDot(endpoint.target)}:${endpoint.port}`;
+    const apiUrl = apiUrlFor(endpoint.target, endpoint.port);
     if (!URL.canParse(apiUrl)) {
       problems.push({ reason: 'InvalidSRV', message: `SRV ${instance}: target ${endpoint.target} cannot be used in a URL` });
       continue;

@@ -9,7 +9,8 @@
  */
 import { followChain } from './chain.js';
 import type { QueryType, Rr, RrOf } from './message.js';
-import { isAtOrBelow, nameKey } from './names.js';
+import { absoluteNameKey } from '../../mdns/index.js';
+import { isAtOrBelow } from './names.js';
 import type { DnsTransport, QueryFailure } from './transport.js';
 
 export const DEFAULT_MAX_CNAME_DEPTH = 8;
@@ -70,7 +71,7 @@ export class RecordLookup {
         continue;
       }
 
-      visited.add(nameKey(current));
+      visited.add(absoluteNameKey(current));
       const outcome = await this.transport.query({ name: current, type });
       if (!outcome.ok) {
         // Servers answer SERVFAIL for a CNAME loop (bind9 and public resolvers do), which would tell
@@ -95,7 +96,7 @@ export class RecordLookup {
       }
       const hasSoa = response.authorities.some((r) => r.type === 'SOA');
       if (response.rcode === 'NXDOMAIN') return { ok: true, records: [], terminal: chain.terminal, ttl: minTtl([]), negative: 'NXDOMAIN', asked: asked() };
-      if (nameKey(chain.terminal) !== nameKey(current) && !hasSoa) {
+      if (absoluteNameKey(chain.terminal) !== absoluteNameKey(current) && !hasSoa) {
         // The answer stopped at an alias the server does not serve: ask for the alias's target.
         current = chain.terminal;
         continue;
@@ -121,9 +122,9 @@ export class RecordLookup {
     alias: RrOf<'CNAME'>,
     asked: () => string,
   ): LookupResult<never> | undefined {
-    visited.add(nameKey(current));
+    visited.add(absoluteNameKey(current));
     cnames.push(alias);
-    if (visited.has(nameKey(alias.target))) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: loopDetail('CNAMELoop', cnames, this.maxCnameDepth) };
+    if (visited.has(absoluteNameKey(alias.target))) return { ok: false, reason: 'CNAMELoop', asked: asked(), detail: loopDetail('CNAMELoop', cnames, this.maxCnameDepth) };
     if (cnames.length > this.maxCnameDepth) return { ok: false, reason: 'CNAMEChainTooLong', asked: asked(), detail: loopDetail('CNAMEChainTooLong', cnames, this.maxCnameDepth) };
     return undefined;
   }
@@ -140,9 +141,9 @@ export class RecordLookup {
       const alias = followChain(name, 'CNAME', outcome.response.answers).records[0];
       if (!alias) return undefined;
       cnames.push(alias);
-      if (visited.has(nameKey(alias.target))) return 'CNAMELoop';
+      if (visited.has(absoluteNameKey(alias.target))) return 'CNAMELoop';
       if (cnames.length > this.maxCnameDepth) return 'CNAMEChainTooLong';
-      visited.add(nameKey(alias.target));
+      visited.add(absoluteNameKey(alias.target));
       name = alias.target;
     }
   }
@@ -167,5 +168,5 @@ function loopDetail(kind: 'CNAMELoop' | 'CNAMEChainTooLong', cnames: readonly Rr
 }
 
 function cacheKey(name: string, type: string): string {
-  return `${type} ${nameKey(name)}`;
+  return `${type} ${absoluteNameKey(name)}`;
 }

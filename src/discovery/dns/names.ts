@@ -1,35 +1,19 @@
 /**
- * Domain names as this module handles them: absolute presentation form with a trailing dot
- * ("example.com."), compared case-insensitively (RFC 4343). dns-packet gives and takes names
- * without the trailing dot; the conversion happens in message.ts and nowhere else.
+ * Search-domain rules of unicast DNS-SD. Names here are absolute ("example.com.") and compared with
+ * `absoluteNameKey` (RFC 4343: ASCII case-insensitive); the name helpers themselves are the mDNS
+ * library's, one set for LAN and DNS discovery.
  */
+import { absoluteNameKey, stripTrailingDot, toFqdn } from '../../mdns/index.js';
 
-/** The DNS-SD service type kubepeer browses and publishes (RFC 6763 7; `_liqo` is a valid name). */
-export const SERVICE_TYPE = '_liqo._tcp';
-
-/** `example.com` -> `example.com.`; the root stays `.`. */
-export function toFqdn(name: string): string {
-  if (name === '' || name === '.') return '.';
-  return name.endsWith('.') ? name : `${name}.`;
-}
-
-/** `example.com.` -> `example.com` (for URLs and for dns-packet). */
-export function stripTrailingDot(name: string): string {
-  return name.length > 1 && name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
-/** The comparison key of a name: absolute and lower-case (ASCII only, as DNS compares). */
-export function nameKey(name: string): string {
-  return toFqdn(name).replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
+export { stripTrailingDot, toFqdn };
 
 /**
  * True when `name` is `domain` or below it. Used as the bailiwick check: records a server volunteers
  * in the additional section are only believed for names inside the domain being browsed.
  */
 export function isAtOrBelow(name: string, domain: string): boolean {
-  const n = nameKey(name);
-  const d = nameKey(domain);
+  const n = absoluteNameKey(name);
+  const d = absoluteNameKey(domain);
   if (d === '.') return true;
   return n === d || n.endsWith(`.${d}`);
 }

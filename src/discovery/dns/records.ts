@@ -5,17 +5,20 @@
  * zone text out, so the output can be tested by loading it into a real named.
  */
 import { isIP, isIPv6 } from 'node:net';
-import { SERVICE_TYPE, domainProblem, stripTrailingDot, toFqdn } from './names.js';
 import {
-  TXT_MAX_STRING_BYTES,
-  TXT_MAX_TOTAL_BYTES,
+  LIQO_SERVICE_TYPE,
+  DEFAULT_NAMESPACE,
+  MAX_TXT_BYTES,
+  MAX_TXT_STRING_BYTES,
   TxtKeys,
   clusterIDProblem,
   clusterNameProblem,
   namespaceProblem,
   normalizeCAPin,
-} from './txt.js';
-import { LIQO_NAMESPACE } from '../../api/constants.js';
+  stripTrailingDot,
+  toFqdn,
+} from '../../mdns/index.js';
+import { domainProblem } from './names.js';
 
 export interface PublishInput {
   /** The domain peers will browse, e.g. `example.com`. */
@@ -70,7 +73,7 @@ export function publishRecords(input: PublishInput): string {
   }
   const idBad = clusterIDProblem(input.clusterID);
   if (idBad) throw new DnsRecordsError('InvalidClusterID', `cluster ID ${idBad}`);
-  const namespace = input.namespace ?? LIQO_NAMESPACE;
+  const namespace = input.namespace ?? DEFAULT_NAMESPACE;
   const nsBad = namespaceProblem(namespace);
   if (nsBad) throw new DnsRecordsError('InvalidNamespace', `namespace ${nsBad}`);
   if (input.clusterName !== undefined) {
@@ -87,7 +90,7 @@ export function publishRecords(input: PublishInput): string {
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > 2147483647) throw new DnsRecordsError('InvalidTTL', `TTL ${ttl} is not a number of seconds`);
 
   const api = parseApiUrl(input.apiUrl);
-  const instance = `${input.instanceName}.${SERVICE_TYPE}.${domain}`;
+  const instance = `${input.instanceName}.${LIQO_SERVICE_TYPE}.${domain}`;
   let target: string;
   const addresses = new Set<string>();
   let targetNote: string;
@@ -114,15 +117,15 @@ export function publishRecords(input: PublishInput): string {
   let total = 0;
   for (const s of txt) {
     const bytes = Buffer.byteLength(s);
-    if (bytes > TXT_MAX_STRING_BYTES) throw new DnsRecordsError('TXTTooLarge', `TXT entry "${s.slice(0, 30)}..." is ${bytes} bytes, more than ${TXT_MAX_STRING_BYTES}`);
+    if (bytes > MAX_TXT_STRING_BYTES) throw new DnsRecordsError('TXTTooLarge', `TXT entry "${s.slice(0, 30)}..." is ${bytes} bytes, more than ${MAX_TXT_STRING_BYTES}`);
     total += bytes + 1;
   }
-  if (total > TXT_MAX_TOTAL_BYTES) throw new DnsRecordsError('TXTTooLarge', `the TXT record would be ${total} bytes, more than ${TXT_MAX_TOTAL_BYTES}`);
+  if (total > MAX_TXT_BYTES) throw new DnsRecordsError('TXTTooLarge', `the TXT record would be ${total} bytes, more than ${MAX_TXT_BYTES}`);
 
   const targetInZone = target === domain || target.endsWith(`.${domain}`);
   const rows: [string, string, string][] = [
     [domain, 'PTR', instance],
-    [`${SERVICE_TYPE}.${domain}`, 'PTR', instance],
+    [`${LIQO_SERVICE_TYPE}.${domain}`, 'PTR', instance],
     [instance, 'SRV', `0 0 ${api.port} ${target}`],
     [instance, 'TXT', txt.map(quoteTxt).join(' ')],
   ];
@@ -138,7 +141,7 @@ export function publishRecords(input: PublishInput): string {
     `; Other clusters find this one with: kubepeer domain add ${stripTrailingDot(domain)}`,
     ';',
     '; Browse lists. Keep the PTR records already at these names: each one lists one cluster.',
-    `;   ${domain} is the layout of the Liqo documentation, ${SERVICE_TYPE}.${domain} the RFC 6763 one.`,
+    `;   ${domain} is the layout of the Liqo documentation, ${LIQO_SERVICE_TYPE}.${domain} the RFC 6763 one.`,
     ';   bind9 9.18.28+ serves at most 100 records per name and type unless max-records-per-type is raised.',
     line(rows[0]!),
     line(rows[1]!),

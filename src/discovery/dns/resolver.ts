@@ -16,14 +16,14 @@ import { DnsDiscoveryError, type DnsDiscoveryReason } from './errors.js';
 import { resolveInstance } from './instance.js';
 import { mapWithConcurrency } from './limit.js';
 import { DEFAULT_MAX_CNAME_DEPTH, RecordLookup, type LookupResult } from './lookup.js';
-import { SERVICE_TYPE, domainProblem, nameKey, queryNameProblem, toFqdn } from './names.js';
+import { LIQO_SERVICE_TYPE, absoluteNameKey, toFqdn } from '../../mdns/index.js';
+import { domainProblem, queryNameProblem } from './names.js';
 import { formatServer, resolveDnsServer } from './server.js';
 import type { Rng } from './srv.js';
 import { DnsTransport } from './transport.js';
 import type { BrowseResult, DiscoveredCluster, InstanceFailure } from './types.js';
 
 export { DnsDiscoveryError } from './errors.js';
-export { SERVICE_TYPE } from './names.js';
 export type { DnsDiscoveryReason } from './errors.js';
 export type { BrowseResult, DiscoveredCluster, InstanceFailure, InstanceFailureReason, SrvEndpoint } from './types.js';
 
@@ -59,13 +59,13 @@ export async function browse(domain: string, options: BrowseOptions = {}): Promi
   const lookup = new RecordLookup(transport, fqdn, options.maxCnameDepth ?? DEFAULT_MAX_CNAME_DEPTH);
   const serverName = formatServer(server);
 
-  const listings = await Promise.all([lookup.lookup(fqdn, 'PTR'), lookup.lookup(`${SERVICE_TYPE}.${fqdn}`, 'PTR')]);
+  const listings = await Promise.all([lookup.lookup(fqdn, 'PTR'), lookup.lookup(`${LIQO_SERVICE_TYPE}.${fqdn}`, 'PTR')]);
   const named = new Map<string, { instance: string; ttl: number }>();
   for (const listing of listings) {
     if (!listing.ok) throw listingError(listing, serverName);
     for (const ptr of listing.records) {
       if (ptr.target === '.') continue;
-      const key = nameKey(ptr.target);
+      const key = absoluteNameKey(ptr.target);
       const seen = named.get(key);
       named.set(key, { instance: seen?.instance ?? ptr.target, ttl: Math.min(seen?.ttl ?? Infinity, ptr.ttl) });
     }

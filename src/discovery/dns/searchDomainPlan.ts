@@ -14,7 +14,7 @@ import { Labels } from '../../api/constants.js';
 import { GVR, apiVersionOf, type Condition, type ForeignCluster, type SearchDomain, type SearchDomainStatus } from '../../api/crds.js';
 import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
 import type { Sighting } from '../foreignClusterUpsert.js';
-import { stripTrailingDot } from './names.js';
+import { stripTrailingDot } from '../../mdns/index.js';
 import type { BrowseResult, DiscoveredCluster, InstanceFailure, InstanceFailureReason } from './types.js';
 
 export type FoundCluster = NonNullable<SearchDomainStatus['clusters']>[number];

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { followChain } from '../../../src/discovery/dns/chain.js';
 import { decodeResponse, type Question, type QueryType } from '../../../src/discovery/dns/message.js';
 import { orderSrv } from '../../../src/discovery/dns/srv.js';
-import { interpretClusterTxt, mergeTxtRecords } from '../../../src/discovery/dns/txt.js';
+import { interpretClusterTxt, mergeTxtRecords } from '../../../src/mdns/txt.js';
 import { rng } from '../../support/rng.js';
 
 const ITERATIONS = 100_000;

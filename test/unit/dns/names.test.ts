@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { domainProblem, isAtOrBelow, nameKey, queryNameProblem, stripTrailingDot, toFqdn } from '../../../src/discovery/dns/names.js';
+import { absoluteNameKey } from '../../../src/mdns/index.js';
+import { domainProblem, isAtOrBelow, queryNameProblem, stripTrailingDot, toFqdn } from '../../../src/discovery/dns/names.js';
 
 describe('DNS names', () => {
   it('normalises to absolute lower-case keys', () => {
     expect(toFqdn('Example.COM')).toBe('Example.COM.');
     expect(toFqdn('.')).toBe('.');
-    expect(nameKey('Example.COM')).toBe('example.com.');
+    expect(absoluteNameKey('Example.COM')).toBe('example.com.');
+    expect(absoluteNameKey('.')).toBe('.');
     expect(stripTrailingDot('a.b.')).toBe('a.b');
   });
 

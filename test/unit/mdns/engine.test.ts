@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Flags, RRType } from '../../../src/mdns/constants.js';
 import { decodePacket, encodePacket, isResponse, type DnsPacket, type ResourceRecord } from '../../../src/mdns/codec.js';
-import { buildPeerTxt } from '../../../src/mdns/txt.js';
+import { buildClusterTxt } from '../../../src/mdns/txt.js';
 import { SimLan, eventsOf, type SimNode } from './support.js';
 
 const ID = {
@@ -337,7 +337,7 @@ describe('mDNS engine on a simulated LAN', () => {
             cacheFlush: true,
             name,
             type: 'TXT',
-            strings: [...buildPeerTxt({ clusterID: id, namespace: 'liqo', url: 'https://10.0.0.99:6443' }), ...extraTxt.map((t) => new Uint8Array(Buffer.from(t)))],
+            strings: [...buildClusterTxt({ clusterID: id, namespace: 'liqo', url: 'https://10.0.0.99:6443' }), ...extraTxt.map((t) => new Uint8Array(Buffer.from(t)))],
           },
           { ...base, cacheFlush: true, ttl: 120, name: `${instance}.local`, type: 'A', address: '10.0.0.99' },
         ],

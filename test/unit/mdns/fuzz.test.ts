@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flags, RRType } from '../../../src/mdns/constants.js';
 import { decodePacket, encodePacket, type DnsPacket, type ResourceRecord } from '../../../src/mdns/codec.js';
 import { MdnsEngine } from '../../../src/mdns/engine.js';
-import { buildPeerTxt } from '../../../src/mdns/txt.js';
+import { buildClusterTxt } from '../../../src/mdns/txt.js';
 import { SimLan, ManualClock, seededRandom, silentLog } from './support.js';
 
 const MUTATED_PACKETS = 120_000;
@@ -46,7 +46,7 @@ function captureCorpus(): Uint8Array[] {
       answers: [
         { ...base, name: '_liqo._tcp.local', type: 'PTR', target: 'x._liqo._tcp.local' },
         { ...base, cacheFlush: true, name: 'x._liqo._tcp.local', type: 'SRV', priority: 0, weight: 0, port: 1, target: 'x.local' },
-        { ...base, cacheFlush: true, name: 'x._liqo._tcp.local', type: 'TXT', strings: buildPeerTxt({ clusterID: 'x-1', namespace: 'liqo', url: 'https://x:1' }) },
+        { ...base, cacheFlush: true, name: 'x._liqo._tcp.local', type: 'TXT', strings: buildClusterTxt({ clusterID: 'x-1', namespace: 'liqo', url: 'https://x:1' }) },
         { ...base, cacheFlush: true, name: 'x.local', type: 'AAAA', address: 'fe80::1' },
         { ...base, name: 'x.local', type: 'OTHER', typeCode: RRType.NSEC, rdata: new Uint8Array([0xc0, 12, 0, 4, 0x40, 0, 0, 8]) },
       ] as ResourceRecord[],
@@ -138,7 +138,7 @@ describe('fuzzing the mDNS parser and packet handler', () => {
       domain: 'local',
       port: 6443,
       ttl: 90,
-      txt: buildPeerTxt({ clusterID: '00000000-fuzz', namespace: 'liqo', url: 'https://10.0.0.1:6443' }),
+      txt: buildClusterTxt({ clusterID: '00000000-fuzz', namespace: 'liqo', url: 'https://10.0.0.1:6443' }),
     });
     engine.browse({ serviceName: '_liqo._tcp.local', ownClusterID: '00000000-fuzz' });
     clock.advance(5000); // established: the responder answers and defends too

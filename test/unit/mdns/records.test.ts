@@ -2,7 +2,7 @@ import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { encodePacket, RESPONSE_FLAGS, type ResourceRecord } from '../../../src/mdns/codec.js';
 import { buildRecordSet, recordsOf, tieBreak } from '../../../src/mdns/records.js';
-import { buildPeerTxt } from '../../../src/mdns/txt.js';
+import { buildClusterTxt } from '../../../src/mdns/txt.js';
 
 const spec = {
   instanceLabel: 'MyLiqo-1234abcd',
@@ -11,7 +11,7 @@ const spec = {
   domain: 'local',
   port: 6443,
   ttl: 90,
-  txt: buildPeerTxt({ clusterID: '1234abcd-0000', namespace: 'liqo', url: 'https://198.18.0.2:6443' }),
+  txt: buildClusterTxt({ clusterID: '1234abcd-0000', namespace: 'liqo', url: 'https://198.18.0.2:6443' }),
 };
 
 describe('the records a responder announces', () => {

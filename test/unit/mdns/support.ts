@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { Clock, TimerHandle } from '../../../src/mdns/clock.js';
 import { MdnsEngine, type EngineEvent, type EngineLimits } from '../../../src/mdns/engine.js';
 import type { Link } from '../../../src/mdns/links.js';
-import { buildPeerTxt } from '../../../src/mdns/txt.js';
+import { buildClusterTxt } from '../../../src/mdns/txt.js';
 import { hostLabelFor, instanceLabelFor } from '../../../src/mdns/names.js';
 
 export const silentLog = pino({ level: 'silent' });
@@ -151,7 +151,7 @@ export class SimLan {
         domain: 'local',
         port: 6443,
         ttl: current.ttl,
-        txt: buildPeerTxt({ clusterID: current.clusterID, namespace: 'liqo', url: current.url }),
+        txt: buildClusterTxt({ clusterID: current.clusterID, namespace: 'liqo', url: current.url }),
       });
     };
     if (opts.advertise !== false) node.advertiseWith({});
