@@ -12,6 +12,7 @@ import { GVR, apiVersionOf, type DiscoveryType, type ForeignCluster } from '../a
 import { isAlreadyExists, isNotFound, resourcePath } from '../k8s/rest.js';
 import type { AgentContext } from '../agent/context.js';
 import { applyForeignClusterStatus } from '../k8s/foreignClusterStatus.js';
+import { isoSeconds } from '../k8s/time.js';
 
 export type DiscoverySource = 'LAN' | 'WAN';
 
@@ -69,7 +70,7 @@ export function isPeered(fc: ForeignCluster): boolean {
 export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new Date()): Promise<UpsertResult> {
   if (s.clusterID === ctx.clusterID) return 'own';
   const existing = findForeignCluster(ctx, s.clusterID);
-  const nowIso = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const nowIso = isoSeconds(now);
   if (!existing) {
     let created: ForeignCluster;
     try {
@@ -162,7 +163,7 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
 function lastSeenValue(fc: ForeignCluster, source: DiscoverySource, now: Date): string {
   const prev = fc.status?.lastSeen?.[source];
   if (prev && now.getTime() - Date.parse(prev) < LAST_SEEN_REFRESH_MS) return prev;
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return isoSeconds(now);
 }
 
 /**

@@ -3,6 +3,7 @@
  * callers learn whether anything changed so that unchanged status is never written.
  */
 import type { Condition } from '../api/crds.js';
+import { isoSeconds } from './time.js';
 
 export interface ConditionInput {
   type: string;
@@ -39,7 +40,7 @@ export function setCondition(list: Condition[] | undefined, input: ConditionInpu
     status: input.status,
     reason: input.reason,
     message: input.message.slice(0, 32768),
-    lastTransitionTime: prev && prev.status === input.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    lastTransitionTime: prev && prev.status === input.status ? prev.lastTransitionTime : isoSeconds(now),
     ...(observedGeneration !== undefined ? { observedGeneration } : {}),
   };
   return prev ? current.map((c) => (c.type === input.type ? next : c)) : [...current, next];

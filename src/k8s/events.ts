@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Core, KubeClient, resourcePath } from './rest.js';
 import { logger } from '../observability/logger.js';
+import { isoSeconds } from './time.js';
 
 const log = logger('events');
 const AGGREGATE_MS = 10 * 60_000;
@@ -27,7 +28,7 @@ export class EventRecorder {
     const namespace = namespaceOverride ?? obj.metadata?.namespace ?? 'default';
     const key = `${obj.metadata?.uid}|${type}|${reason}|${message}`;
     const now = new Date();
-    const nowIso = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const nowIso = isoSeconds(now);
     const prev = this.recent.get(key);
     try {
       if (prev && now.getTime() - prev.at < AGGREGATE_MS) {

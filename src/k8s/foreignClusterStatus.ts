@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { GVR, apiVersionOf, type Condition, type ForeignCluster, type ForeignClusterStatus, type PeeringPhase } from '../api/crds.js';
 import { resourcePath, type KubeClient } from './rest.js';
 import { setCondition, type ConditionInput } from './conditions.js';
+import { isoSeconds } from './time.js';
 
 export type StatusFields = Omit<ForeignClusterStatus, 'conditions'>;
 
@@ -23,7 +24,7 @@ export interface PhaseInput {
 export function phaseStatus(prev: ForeignClusterStatus['outgoing'] | undefined, next: PhaseInput, now: Date): NonNullable<ForeignClusterStatus['outgoing']> {
   return {
     ...next,
-    lastTransitionTime: prev?.phase === next.phase && prev.lastTransitionTime ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    lastTransitionTime: prev?.phase === next.phase && prev.lastTransitionTime ? prev.lastTransitionTime : isoSeconds(now),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { Labels, Names, SHARING_GROUP } from '../api/constants.js';
 import type { Advertisement } from '../api/crds.js';
+import { isoSeconds } from '../k8s/time.js';
 
 export const VIRTUAL_NODE_TYPE = 'virtual-node';
 export const VIRTUAL_NODE_ROLE = 'agent';
@@ -151,7 +152,7 @@ export function heartbeatState(adv: Pick<Advertisement, 'spec'>, now: Date): Hea
 }
 
 /** metav1.Time is stored at second precision; write it that way so comparisons are stable. */
-export const toMetaTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const toMetaTime = (ms: number): string => isoSeconds(new Date(ms));
 /** metav1.MicroTime (Lease renewTime). */
 export const toMicroTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
 export const sameSecond = (a: string | undefined, bMs: number): boolean => a !== undefined && Math.floor(Date.parse(a) / 1000) === Math.floor(bMs / 1000);

@@ -16,6 +16,7 @@ import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
 import type { Sighting } from '../foreignClusterUpsert.js';
 import { stripTrailingDot } from '../../mdns/index.js';
 import type { BrowseResult, DiscoveredCluster, InstanceFailure, InstanceFailureReason } from './types.js';
+import { isoSeconds } from '../../k8s/time.js';
 
 export type FoundCluster = NonNullable<SearchDomainStatus['clusters']>[number];
 export type FoundFailure = NonNullable<SearchDomainStatus['failures']>[number];
@@ -209,8 +210,6 @@ export function failedSyncCondition(sd: SearchDomain, reason: string, message: s
     message: `${message}; the ${kept} cluster(s) found before are kept until the domain can be read again`,
   };
 }
-
-const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
  * The merge patch for the status subresource, or null when nothing needs writing. A successful
