@@ -7,7 +7,7 @@ export const DISCOVERY_GROUP = 'discovery.liqo.io';
 export const SHARING_GROUP = 'sharing.liqo.io';
 export const CONFIG_GROUP = 'config.liqo.io';
 
-/** The agent's own namespace on every cluster (DESIGN.md section 2). */
+/** The agent's own namespace on every cluster (docs/design.md §2). */
 export const LIQO_NAMESPACE = 'liqo';
 
 export const Labels = {
@@ -18,7 +18,7 @@ export const Labels = {
   managedBy: 'app.kubernetes.io/managed-by',
   /** Host Node registered by a local control plane (it has no kubelet). */
   localNode: 'kubepeer.io/local-node',
-  /** Virtual node labels (DESIGN.md section 5, step 7). */
+  /** Virtual node labels (docs/design.md §5, step 7). */
   nodeType: 'type',
   nodeRole: 'kubernetes.io/role',
   remoteClusterID: 'liqo.io/remote-cluster-id',

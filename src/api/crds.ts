@@ -1,5 +1,5 @@
 /**
- * The kubepeer API (DESIGN.md section 2): one definition per kind, from which both the
+ * The kubepeer API (docs/design.md §2): one definition per kind, from which both the
  * CustomResourceDefinitions in `deploy/crds/` (see scripts/gen-crds.ts) and the TypeScript types
  * used by the agent, the CLI and the dashboard are derived.
  */

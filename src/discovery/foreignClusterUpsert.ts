@@ -1,5 +1,5 @@
 /**
- * The one function every discovery source writes through (DESIGN.md section 4): create or update
+ * The one function every discovery source writes through (docs/design.md §4): create or update
  * the ForeignCluster of a cluster ID, and retire it when its source stops seeing it.
  *
  * Discovery owns only apiUrl, namespace, clusterName, the discovery labels and lastSeen. `join`

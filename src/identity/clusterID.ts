@@ -1,5 +1,5 @@
 /**
- * The cluster ID (DESIGN.md section 3): created once and never changed. Reuse ConfigMap
+ * The cluster ID (docs/design.md §3): created once and never changed. Reuse ConfigMap
  * liqo/cluster-id when it holds a value; otherwise the SIG-Multicluster ClusterProperty
  * `cluster.clusterset.k8s.io` where that API exists; otherwise the kube-system namespace UID
  * (stable for the cluster's life, so a deleted ConfigMap comes back with the same ID); otherwise a

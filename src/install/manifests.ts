@@ -54,7 +54,7 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
         { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list'] },
         { apiGroups: ['about.k8s.io'], resources: ['clusterproperties'], verbs: ['get', 'list'] },
         { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews'], verbs: ['create'] },
-        // Per-peer credentials (DESIGN.md section 5, step 2): a ClusterRole/Binding scoped to one
+        // Per-peer credentials (docs/design.md §5, step 2): a ClusterRole/Binding scoped to one
         // Advertisement name. RBAC's escalation check still limits what the agent can grant.
         { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
       ],
@@ -83,7 +83,7 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: Names.agentClusterRole },
       subjects: [{ kind: 'ServiceAccount', name: Names.agentServiceAccount, namespace: ns }],
     },
-    // --- what a stranger may do (DESIGN.md section 5, step 3): create PeeringRequests, and read
+    // --- what a stranger may do (docs/design.md §5, step 3): create PeeringRequests, and read
     //     the one public ConfigMap. Nothing else.
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -118,7 +118,7 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
 /**
  * RBAC cannot limit `create` to one object name, so this policy (evaluated by the API server
  * itself) lets a peer's credential write only its own Advertisement: name and spec.clusterID must
- * both be that peer's cluster ID (DESIGN.md section 5, step 2).
+ * both be that peer's cluster ID (docs/design.md §5, step 2).
  */
 export function advertisementPolicyManifests(opts: InstallOptions = {}): Manifest[] {
   const ns = opts.namespace ?? LIQO_NAMESPACE;

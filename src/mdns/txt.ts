@@ -7,7 +7,7 @@
  * then the URL comes from the SRV record).
  *
  * Deliberately not read: Liqo's `untrusted-ca=true`. DNS answers are unauthenticated hints; whether
- * to trust a CA is local policy (DESIGN.md 5), so a TXT flag must never downgrade it.
+ * to trust a CA is local policy (docs/design.md §5), so a TXT flag must never downgrade it.
  */
 import { LanDefaults, MAX_TXT_BYTES, MAX_TXT_STRING_BYTES } from './constants.js';
 

@@ -1,5 +1,5 @@
 /**
- * Decides how far we trust a peer's API server (DESIGN.md section 5) and which CA to verify it
+ * Decides how far we trust a peer's API server (docs/design.md §5) and which CA to verify it
  * with from then on:
  *  - Trusted: its certificate chains to the system roots or to trusted-ca-certificates;
  *  - Pinned:  it chains to a CA whose fingerprint matches spec.caFingerprint (or a DNS `ca=` pin);

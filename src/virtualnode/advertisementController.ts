@@ -1,5 +1,5 @@
 /**
- * The advertisement controller (DESIGN.md section 5, step 7): turns the Advertisement a foreign
+ * The advertisement controller (docs/design.md §5, step 7): turns the Advertisement a foreign
  * cluster writes into our cluster into the virtual Node `liqo-<id>`, its Lease in kube-node-lease,
  * the Advertisement's status and the ForeignCluster condition `VirtualNodeReady`.
  *

@@ -1,5 +1,5 @@
 /**
- * The shape of a virtual node (DESIGN.md section 5, step 7), as pure functions of an Advertisement
+ * The shape of a virtual node (docs/design.md §5, step 7), as pure functions of an Advertisement
  * and the clock: its name, labels, taint, capacity and readiness. No I/O here.
  */
 import { Labels, Names, SHARING_GROUP } from '../api/constants.js';

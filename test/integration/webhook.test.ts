@@ -1,6 +1,6 @@
 /**
  * The PeeringRequest admission webhook on a real control plane, called by the real kube-apiserver
- * (DESIGN.md section 5, step 4): anonymous clients get the webhook's own message back; the
+ * (docs/design.md §5, step 4): anonymous clients get the webhook's own message back; the
  * ClusterConfig policy applies at runtime; a flood is capped by maxPendingRequests while the agent
  * stays responsive; the registration follows the agent across restarts and comes back when a
  * person deletes it.

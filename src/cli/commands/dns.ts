@@ -1,5 +1,5 @@
 /**
- * DNS discovery from the command line (DESIGN.md sections 4 and 7):
+ * DNS discovery from the command line (docs/design.md §4 and §7):
  *   kubepeer domain add|list|remove   manage SearchDomains (what the agent browses)
  *   kubepeer dns records              the zone records that make this cluster discoverable
  */

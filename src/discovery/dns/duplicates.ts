@@ -1,7 +1,7 @@
 /**
  * Two instances that claim one cluster ID. With the same apiUrl they are one cluster published
  * twice (kept once); with different apiUrls we cannot tell which is real, so neither is returned and
- * both are reported (DESIGN.md 3: flagged, never merged).
+ * both are reported (docs/design.md §3: flagged, never merged).
  */
 import type { DiscoveredCluster, InstanceFailure } from './types.js';
 

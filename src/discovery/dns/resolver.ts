@@ -1,5 +1,5 @@
 /**
- * Unicast DNS-SD browse of one domain (DESIGN.md 4, "DNS"):
+ * Unicast DNS-SD browse of one domain (docs/design.md §4, "DNS"):
  *   1. `PTR <domain>` (the seeds' layout) and `PTR _liqo._tcp.<domain>` (RFC 6763), merged;
  *   2. per instance, SRV and TXT in parallel (bounded concurrency);
  *   3. A/AAAA of the chosen SRV target, following CNAMEs, unless the SRV answer carried them.

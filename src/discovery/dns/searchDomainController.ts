@@ -1,5 +1,5 @@
 /**
- * The dns-discovery controller (DESIGN.md section 4, "DNS"): for each SearchDomain, on create, on a
+ * The dns-discovery controller (docs/design.md §4, "DNS"): for each SearchDomain, on create, on a
  * spec change, on a change of ClusterConfig's dnsServer/resyncSeconds/autojoinUntrusted and every
  * resyncSeconds, browse the domain on ClusterConfig's dnsServer and make the ForeignClusters match
  * what it lists, through upsertDiscovered / retireDiscovered like every discovery source.

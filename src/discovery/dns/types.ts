@@ -1,4 +1,4 @@
-/** What a DNS browse returns (DESIGN.md 4, "DNS"). */
+/** What a DNS browse returns (docs/design.md §4, "DNS"). */
 
 export interface SrvEndpoint {
   /** Absolute, lower-case target name. */

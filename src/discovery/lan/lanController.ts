@@ -1,5 +1,5 @@
 /**
- * The lan-discovery controller (DESIGN.md section 4, "LAN"). While this agent leads, it runs
+ * The lan-discovery controller (docs/design.md §4, "LAN"). While this agent leads, it runs
  * LanDiscovery with the settings of ClusterConfig `spec.discoveryConfig` (applied at runtime, no
  * restart), announcing our cluster ID, namespace and the URL peers should use (`ctx.apiUrl`), and
  * turns what the browser reports into ForeignClusters through the one discovery upsert:

@@ -1,5 +1,5 @@
 /**
- * The admission decision for PeeringRequests (DESIGN.md section 5, step 4), as a pure function:
+ * The admission decision for PeeringRequests (docs/design.md §5, step 4), as a pure function:
  * `validatePeeringRequest` decides on one object given a snapshot of this cluster's state. It
  * touches no network, so it can be fuzzed, and it never throws.
  *

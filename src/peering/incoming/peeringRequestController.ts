@@ -1,5 +1,5 @@
 /**
- * The foreign side of peering (DESIGN.md section 5, steps 5-6). For each PeeringRequest the
+ * The foreign side of peering (docs/design.md §5, steps 5-6). For each PeeringRequest the
  * webhook admitted: move the credential into a Secret owned by the request, verify the
  * requester's identity by calling back its API server with that credential, apply the
  * acceptPolicy (or a person's `kubepeer peer accept|reject`), then keep the requester's

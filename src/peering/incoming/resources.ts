@@ -1,5 +1,5 @@
 /**
- * What this cluster offers a peer (DESIGN.md section 5, step 6): the allocatable resources of its
+ * What this cluster offers a peer (docs/design.md §5, step 6): the allocatable resources of its
  * own (non-virtual) nodes times `resourceSharingPercentage`, minus what its pods request.
  */
 import { Labels } from '../../api/constants.js';

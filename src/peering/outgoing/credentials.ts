@@ -1,5 +1,5 @@
 /**
- * The credential a home cluster mints for a peer (DESIGN.md section 5, step 2): ServiceAccount
+ * The credential a home cluster mints for a peer (docs/design.md §5, step 2): ServiceAccount
  * `liqo-remote-<id>`, RBAC that allows only what the peer needs (its own Advertisement, our
  * cluster-id, Events in our namespace), and a TokenRequest token bound to a Secret we own, so
  * that deleting the Secret revokes the token (and every renewal of it: the peer may ask for a

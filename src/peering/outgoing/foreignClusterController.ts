@@ -1,5 +1,5 @@
 /**
- * The requester side of peering (DESIGN.md section 5, steps 1-3, and unpeer). For each
+ * The requester side of peering (docs/design.md §5, steps 1-3, and unpeer). For each
  * ForeignCluster with `join: true`: establish trust in the peer, mint the peer's credential,
  * create PeeringRequest `<our-id>` on the peer as the anonymous user, and follow the outcome
  * (Events the peer writes into our namespace, then its Advertisement and our virtual node) in
