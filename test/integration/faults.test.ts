@@ -1,5 +1,5 @@
 /**
- * Faults the peering must survive (issue 7): agents killed at each handshake step, API servers
+ * Faults the peering must survive: agents killed at each handshake step, API servers
  * and etcd restarted mid-way, the leader of two replicas killed, a peer whose agent is down when
  * join turns true. Every case ends converged, with exactly one of each object and no orphans.
  */

@@ -1,5 +1,5 @@
 /**
- * Hostile input on the peering path (issues 3 and 7): a requester claiming someone else's
+ * Hostile input on the peering path: a requester claiming someone else's
  * cluster ID, and a CA swapped under a pinned peer. Each is refused with a clear reason and
  * nothing is written into the victim.
  */
