@@ -1,17 +1,19 @@
 /**
  * An error on the peering path: `reason` is a CamelCase word a person can search for, the message
- * says what happened and what to do. They end up in a status condition and an Event.
+ * says what happened and what to do. They end up in a status condition (reasons.ts says which)
+ * and an Event.
  */
-export class PeeringError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-    /** The condition this failure belongs to (TrustEstablished, PeeringRequested, ...). */
-    readonly condition = 'PeeringRequested',
-    /** Retry sooner or later than the default backoff. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
+import { ReconcileFailure } from '../k8s/executor.js';
+import { conditionOf, type PeeringConditionType } from './reasons.js';
+
+export class PeeringError extends ReconcileFailure {
+  constructor(reason: string, message: string, retryAfterMs?: number) {
+    super(reason, message, retryAfterMs);
     this.name = 'PeeringError';
+  }
+
+  /** The condition this failure belongs to (TrustEstablished, PeeringRequested, ...). */
+  get condition(): PeeringConditionType {
+    return conditionOf(this.reason);
   }
 }

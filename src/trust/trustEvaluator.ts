@@ -31,8 +31,6 @@ export interface TrustOutcome {
 
 export const remoteCAConfigMapName = (clusterID: string) => `liqo-remote-ca-${clusterID}`;
 
-const T = 'TrustEstablished';
-
 function fp(pem?: string): string | undefined {
   try {
     return pem ? certificateFingerprint(pem) : undefined;
@@ -43,7 +41,7 @@ function fp(pem?: string): string | undefined {
 
 export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Promise<TrustOutcome> {
   const url = fc.spec.apiUrl;
-  if (!url) throw new PeeringError('MissingApiUrl', 'spec.apiUrl is empty: set the https URL of the remote API server', T);
+  if (!url) throw new PeeringError('MissingApiUrl', 'spec.apiUrl is empty: set the https URL of the remote API server');
   const id = fc.spec.clusterID;
   const ns = fc.spec.namespace || 'liqo';
   const pin = fc.spec.caFingerprint;
@@ -51,7 +49,7 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
 
   const first = await probeTLS(url, store);
   if (!first.ok && !first.certificateProblem) {
-    throw new PeeringError('Unreachable', `${url} is not reachable: ${first.message ?? first.code}. Check the address and that the API server is up; retrying with backoff.`, 'Reachable');
+    throw new PeeringError('Unreachable', `${url} is not reachable: ${first.message ?? first.code}. Check the address and that the API server is up; retrying with backoff.`);
   }
 
   const checkIdentity = (info: RemoteClusterInfo, how: string) => {
@@ -59,7 +57,6 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
       throw new PeeringError(
         'IdentityMismatch',
         `${url} says it is cluster "${info.clusterID ?? '(none)'}", not ${id} (${how}). Two API servers may claim one ID, or apiUrl points at the wrong cluster; nothing was sent.`,
-        T,
       );
     }
   };
@@ -73,7 +70,7 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
     if (match && (await probeTLS(url, [match])).ok) {
       return { mode: 'Pinned', fingerprint: pin, ca: [match], reason: 'PinnedCA', message: `the certificate of ${url} chains to the pinned CA ${pin}`, remoteName: info.clusterName };
     }
-    throw new PeeringError('CAPinMismatch', `${url} is trusted, but its CA does not match the pin ${pin} in spec.caFingerprint; fix or remove the pin`, T);
+    throw new PeeringError('CAPinMismatch', `${url} is trusted, but its CA does not match the pin ${pin} in spec.caFingerprint; fix or remove the pin`);
   }
 
   // Not verifiable with the trust store: only a pin or trust-on-first-use can help.
@@ -90,10 +87,9 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
       throw new PeeringError(
         'CAChanged',
         `the CA of ${url} changed from ${pinned} to ${now}; peering is stopped. If the change is legitimate, re-approve it with: kubepeer trust reset ${id}`,
-        T,
       );
     }
-    throw new PeeringError('CertificateInvalid', `${url} presents a certificate its pinned CA does not validate (${probe.code}: ${probe.message})`, T);
+    throw new PeeringError('CertificateInvalid', `${url} presents a certificate its pinned CA does not validate (${probe.code}: ${probe.message})`);
   }
 
   if (pinned && !pin && !stored) {
@@ -101,7 +97,7 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
     const info = await fetchClusterInfo(url, ns, { insecure: true });
     const now = fp(info.caPem);
     if (now !== pinned) {
-      throw new PeeringError('CAChanged', `the CA of ${url} (${now ?? 'none'}) is not the one pinned on first use (${pinned}); re-approve with: kubepeer trust reset ${id}`, T);
+      throw new PeeringError('CAChanged', `the CA of ${url} (${now ?? 'none'}) is not the one pinned on first use (${pinned}); re-approve with: kubepeer trust reset ${id}`);
     }
     checkIdentity(info, 'liqo-cluster-info');
     await storeRemoteCA(ctx, fc, info.caPem!);
@@ -112,13 +108,13 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
     const info = await fetchClusterInfo(url, ns, { insecure: true });
     checkIdentity(info, 'liqo-cluster-info read without TLS verification');
     const got = fp(info.caPem);
-    if (!got) throw new PeeringError('NoPublishedCA', `${url} publishes no valid ca.crt in ${ns}/${Names.clusterInfoConfigMap}`, T);
+    if (!got) throw new PeeringError('NoPublishedCA', `${url} publishes no valid ca.crt in ${ns}/${Names.clusterInfoConfigMap}`);
     if (pin && got !== pin) {
-      throw new PeeringError('CAPinMismatch', `the CA published by ${url} has fingerprint ${got}, not the pinned ${pin}; nothing was sent`, T);
+      throw new PeeringError('CAPinMismatch', `the CA published by ${url} has fingerprint ${got}, not the pinned ${pin}; nothing was sent`);
     }
     const probe = await probeTLS(url, [info.caPem!]);
     if (!probe.ok) {
-      throw new PeeringError('CertificateInvalid', `${url} presents a certificate that its own published CA does not validate (${probe.code}: ${probe.message})`, T);
+      throw new PeeringError('CertificateInvalid', `${url} presents a certificate that its own published CA does not validate (${probe.code}: ${probe.message})`);
     }
     await storeRemoteCA(ctx, fc, info.caPem!);
     return { ...pinnedOutcome(pin ? 'Pinned' : 'Untrusted', got, info.caPem!, url), remoteName: info.clusterName };
@@ -127,7 +123,6 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
   throw new PeeringError(
     'UntrustedCA',
     `the certificate of ${url} is not signed by a trusted CA (${first.code}), so no request was sent. Either add its CA: kubepeer trust add-ca <ca.crt> (the CA is in ConfigMap ${ns}/${Names.clusterInfoConfigMap} on that cluster), or set spec.allowUntrustedCA: true to pin it on first use.`,
-    T,
   );
 }
 

@@ -29,15 +29,15 @@ function checkCallbackURL(apiUrl: string, ownApiUrl: string): URL {
   try {
     u = new URL(apiUrl);
   } catch {
-    throw new PeeringError('InvalidApiUrl', `apiUrl "${apiUrl}" is not a URL`, 'IdentityVerified');
+    throw new PeeringError('InvalidApiUrl', `apiUrl "${apiUrl}" is not a URL`);
   }
-  if (u.protocol !== 'https:') throw new PeeringError('InvalidApiUrl', `apiUrl ${apiUrl} is not https`, 'IdentityVerified');
+  if (u.protocol !== 'https:') throw new PeeringError('InvalidApiUrl', `apiUrl ${apiUrl} is not https`);
   if (sameEndpoint(apiUrl, ownApiUrl)) {
-    throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} is this cluster's own API server: a requester must give its own address`, 'IdentityVerified');
+    throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} is this cluster's own API server: a requester must give its own address`);
   }
   // the same rule as the admission webhook's, for a URL a person put in a ForeignCluster too
   const bad = forbiddenHost(u.hostname);
-  if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl} points at ${bad}; refusing to call it`, 'IdentityVerified');
+  if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl} points at ${bad}; refusing to call it`);
   return u;
 }
 
@@ -57,19 +57,19 @@ export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, 
   try {
     addresses = await lookupAll(host);
   } catch (e) {
-    throw new PeeringError('RequesterUnreachable', `cannot resolve ${host} of apiUrl ${apiUrl}: ${(e as { code?: string }).code ?? (e as Error).message}`, 'IdentityVerified');
+    throw new PeeringError('RequesterUnreachable', `cannot resolve ${host} of apiUrl ${apiUrl}: ${(e as { code?: string }).code ?? (e as Error).message}`);
   }
-  if (addresses.length === 0) throw new PeeringError('RequesterUnreachable', `${host} of apiUrl ${apiUrl} resolves to no address`, 'IdentityVerified');
+  if (addresses.length === 0) throw new PeeringError('RequesterUnreachable', `${host} of apiUrl ${apiUrl} resolves to no address`);
   for (const a of addresses) {
     const bad = forbiddenHost(a);
-    if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl}: ${host} resolves to ${a}, ${bad}; refusing to call it`, 'IdentityVerified');
+    if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl}: ${host} resolves to ${a}, ${bad}; refusing to call it`);
   }
   const own = new URL(ownApiUrl);
   const ownHost = urlHost(own);
   if ((u.port || '443') === (own.port || '443')) {
     const ownAddresses = isIP(ownHost) ? [ownHost] : await lookupAll(ownHost).catch(() => [] as string[]);
     const same = addresses.find((a) => ownAddresses.includes(a));
-    if (same) throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} resolves to ${same}, this cluster's own API server: a requester must give its own address`, 'IdentityVerified');
+    if (same) throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} resolves to ${same}, this cluster's own API server: a requester must give its own address`);
   }
   return addresses[0];
 }
@@ -86,10 +86,10 @@ export async function readRequesterClusterID(client: KubeClient, namespace: stri
     return cm.data?.[Names.clusterIDKey];
   } catch (e) {
     if (e instanceof ApiError && (e.code === 401 || e.code === 403)) {
-      throw new PeeringError('CredentialRejected', `the requester's API server rejected the credential it sent us (${e.code} ${e.reason}): ${e.message}`, 'IdentityVerified');
+      throw new PeeringError('CredentialRejected', `the requester's API server rejected the credential it sent us (${e.code} ${e.reason}): ${e.message}`);
     }
     if (e instanceof ApiError && e.code === 0) {
-      throw new PeeringError('RequesterUnreachable', `cannot reach the requester at ${client.server}: ${e.message}`, 'IdentityVerified');
+      throw new PeeringError('RequesterUnreachable', `cannot reach the requester at ${client.server}: ${e.message}`);
     }
     throw e;
   }

@@ -7,12 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { Names } from '../../api/constants.js';
 import { Core, type KubeClient } from '../../k8s/rest.js';
 import { Informer } from '../../k8s/informer.js';
-
-export interface PeerAnswer {
-  reason: 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted';
-  message: string;
-  at: string;
-}
+import type { PeerAnswer } from './plan.js';
 
 type Event = KubernetesObject & {
   involvedObject?: { kind?: string; name?: string };

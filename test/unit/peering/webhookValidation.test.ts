@@ -4,7 +4,7 @@ import { createCA } from '../../../src/trust/pki.js';
 import { PeeringRequestLimits } from '../../../src/api/crds.js';
 import { buildTokenKubeconfig } from '../../../src/peering/kubeconfig.js';
 import { validatePeeringRequest, type AdmissionDecision, type AdmissionSnapshot } from '../../../src/peering/incoming/admission.js';
-import { AdmissionDecodeError, admissionResponse, decodeAdmissionReview } from '../../../src/peering/incoming/admissionReview.js';
+import { AdmissionDecodeError, decodeAdmissionReview } from '../../../src/peering/incoming/admissionReview.js';
 import { parsePeerKubeconfig } from '../../../src/peering/kubeconfig.js';
 import { PendingRequests, RESERVATION_TTL_MS } from '../../../src/peering/incoming/pendingRequests.js';
 import { LogBudget, handleAdmission } from '../../../src/peering/incoming/webhookServer.js';

@@ -1,0 +1,304 @@
+/**
+ * What the foreign side of peering decides (docs/design.md §5, steps 5-6), as a pure function of
+ * what it observed: the PeeringRequest, the requester's ForeignCluster, the credential it handed
+ * us, the accept policy, the clock, and the results of this reconcile's I/O steps (the callback
+ * address, the identity read back, a token renewal, the Advertisement write).
+ * peeringRequestController.ts gathers `IncomingObserved` and applies the actions (with
+ * src/k8s/executor.ts); tests call `planIncoming` with plain objects.
+ *
+ * A step that needs I/O is an action whose result comes back as a field of `IncomingObserved`;
+ * the plan is then asked again. Adding a decision is adding a field and a branch.
+ */
+import { Annotations } from '../../api/constants.js';
+import { GVR, type AcceptPolicy, type ForeignCluster, type PeeringRequest, type PeeringRequestPhase } from '../../api/crds.js';
+import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
+import type { RuntimeAction } from '../../k8s/executor.js';
+import type { PhaseInput } from '../../k8s/foreignClusterStatus.js';
+import { buildTokenKubeconfig, parseTokenKubeconfig, type TokenKubeconfig } from '../kubeconfig.js';
+import { conditionOf } from '../reasons.js';
+import { tokenRenewalDue } from './tokenRenewal.js';
+
+export const FIELD_MANAGER = 'kubepeer-incoming';
+/** Denied requests are kept this long for people to see, then dropped so the requester may retry. */
+export const DENIED_RETENTION_MS = 60_000;
+/**
+ * A 401 on our Advertisement means the requester revoked our credential (it unpeered), unless it
+ * lasts less than this: a freshly restarted API server can answer 401 for a moment too.
+ */
+export const UNAUTHORIZED_GRACE_MS = 2000;
+export const peerCredentialSecret = (clusterID: string) => `liqo-peer-${clusterID}`;
+
+/** Where and how we call the requester back: its API server, the credential it sent, the checked address. */
+export interface RequesterEndpoint {
+  clusterID: string;
+  apiUrl: string;
+  kubeconfig: TokenKubeconfig;
+  /** The address the callback connects to, checked against the address policy (undefined for a literal address). */
+  pinnedAddress?: string;
+}
+
+/** A failed I/O step, as a reason (reasons.ts maps it to its condition) and a message. */
+export interface Failure {
+  ok: false;
+  reason: string;
+  message: string;
+}
+
+export interface IncomingObserved {
+  now: Date;
+  own: { clusterID: string; clusterName: string };
+  acceptPolicy: AcceptPolicy;
+  heartbeatSeconds: number;
+  /** The work-queue key: the PeeringRequest's name, which is the requester's cluster ID. */
+  name: string;
+  /** Absent when the request is gone. */
+  request?: PeeringRequest;
+  /** The ForeignCluster for the requester's cluster ID (not being deleted), if any. */
+  foreignCluster?: ForeignCluster;
+  /** The kubeconfig in Secret `liqo-peer-<id>`: undefined while not read, null when there is none. */
+  credential?: string | null;
+  /** When the requester's API server first answered 401 to our Advertisement (ms), while it lasts. */
+  unauthorizedSinceMs?: number;
+  /** The checked callback address, resolved in this reconcile. */
+  callback?: { ok: true; pinnedAddress?: string } | Failure;
+  /** The cluster ID the requester's API server gave with the credential, read in this reconcile. */
+  identity?: { ok: true; clusterID?: string } | Failure;
+  /** A fresh token of the requester's credential, asked for in this reconcile. */
+  renewal?: { ok: true; token: string; expirationTimestamp: string } | { ok: false; message: string };
+  /** Our Advertisement written on the requester in this reconcile; `code` and `status` are the HTTP ones when there was an answer. */
+  advertised?: { ok: true } | { ok: false; code?: number; status?: string; message: string };
+}
+
+export type Answer = 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted';
+
+/** The actions only this controller has (the executor's own are in RuntimeAction). */
+export type IncomingAction =
+  /** Move the kubeconfig of the request into Secret `liqo-peer-<id>` owned by the request, then clear it from the request. */
+  | { type: 'storeCredential'; request: PeeringRequest }
+  | { type: 'readCredential'; clusterID: string }
+  /** Check the callback URL against the address policy and resolve it to a checked address. */
+  | { type: 'resolveCallback'; apiUrl: string }
+  | { type: 'readIdentity'; peer: RequesterEndpoint; namespace: string }
+  /** Tell the requester, in its namespace, what happened to its request (best effort). */
+  | { type: 'answer'; peer: RequesterEndpoint; namespace: string; reason: Answer; message: string }
+  | { type: 'ensureForeignCluster'; request: PeeringRequest }
+  | { type: 'renewToken'; peer: RequesterEndpoint }
+  | { type: 'storeRenewedCredential'; clusterID: string; kubeconfig: string }
+  /** Write (or refresh) our Advertisement on the requester: the heartbeat. */
+  | { type: 'writeAdvertisement'; peer: RequesterEndpoint }
+  | { type: 'rememberUnauthorized'; clusterID: string; atMs: number }
+  | { type: 'forgetUnauthorized'; clusterID: string }
+  /** The request is gone: drop the client and what we remember of the requester. */
+  | { type: 'forgetRequester'; clusterID: string };
+
+export type Action = RuntimeAction | IncomingAction;
+
+const prTarget = (name: string, subresource?: string) => ({ resource: GVR.peeringRequest, name, ...(subresource ? { subresource } : {}) });
+
+/** The request's status: written only when something changed; an Event when the phase changes. */
+function requestStatus(o: IncomingObserved, pr: PeeringRequest, phase: PeeringRequestPhase, reason: string, message: string, conditions: ConditionInput[] = []): Action[] {
+  let list = pr.status?.conditions ?? [];
+  for (const c of conditions) list = setCondition(list, c, pr.metadata.generation, o.now);
+  const same = pr.status?.phase === phase && pr.status?.reason === reason && pr.status?.message === message && list === (pr.status?.conditions ?? []);
+  if (same) return [];
+  return [
+    { type: 'mergePatch', target: prTarget(pr.metadata.name, 'status'), patch: { status: { phase, reason, message, conditions: list } } },
+    ...(pr.status?.phase !== phase ? [{ type: 'event', object: pr, eventType: phase === 'Denied' ? 'Warning' : 'Normal', reason: `Peering${phase}`, message } as const] : []),
+  ];
+}
+
+/** The incoming direction on the requester's ForeignCluster (when there is one); an Event when the phase changes. */
+function incoming(o: IncomingObserved, next: PhaseInput): Action[] {
+  const fc = o.foreignCluster;
+  if (!fc) return [];
+  const prev = fc.status?.incoming?.phase;
+  return [
+    { type: 'foreignClusterStatus', foreignCluster: fc, manager: FIELD_MANAGER, incoming: next },
+    ...(prev !== next.phase && (prev || next.phase !== 'None')
+      ? [{ type: 'event', object: fc, eventType: next.phase === 'Denied' ? 'Warning' : 'Normal', reason: `Incoming${next.phase}`, message: next.message } as const]
+      : []),
+  ];
+}
+
+function deny(o: IncomingObserved, pr: PeeringRequest, reason: string, message: string, tell?: RequesterEndpoint): Action[] {
+  return [
+    ...requestStatus(o, pr, 'Denied', reason, message, [{ type: 'Accepted', status: 'False', reason, message }]),
+    ...(tell ? [{ type: 'answer', peer: tell, namespace: pr.spec.namespace, reason: 'PeeringDenied', message } as const] : []),
+    ...incoming(o, { phase: 'Denied', reason, message }),
+  ];
+}
+
+const denyAndRetain = (o: IncomingObserved, pr: PeeringRequest, reason: string, message: string, tell?: RequesterEndpoint): Action[] => [
+  ...deny(o, pr, reason, message, tell),
+  { type: 'requeueAfter', ms: DENIED_RETENTION_MS },
+];
+
+/** The request is gone: the incoming direction ends, and a ForeignCluster that existed only for it goes too. */
+function forget(o: IncomingObserved): Action[] {
+  const fc = o.foreignCluster;
+  const onlyForTheRequest = fc && fc.spec.discoveryType === 'IncomingPeering' && !fc.spec.join && (fc.status?.outgoing?.phase ?? 'None') === 'None';
+  return [
+    { type: 'forgetRequester', clusterID: o.name },
+    ...incoming(o, { phase: 'None', reason: 'NoRequest', message: 'no PeeringRequest from this cluster' }),
+    ...(onlyForTheRequest ? [{ type: 'delete', target: { resource: GVR.foreignCluster, name: fc.metadata.name } } as const] : []),
+  ];
+}
+
+export function planIncoming(o: IncomingObserved): Action[] {
+  const pr = o.request;
+  if (!pr) return forget(o);
+  const name = pr.metadata.name;
+  const id = pr.spec.clusterID;
+  if (pr.metadata.deletionTimestamp) return [];
+  if (name !== id || id === o.own.clusterID) {
+    return deny(o, pr, 'InvalidRequest', name !== id ? `PeeringRequest name ${name} does not match its clusterID ${id}` : 'a cluster never peers with itself');
+  }
+
+  // 1. The credential moves into a Secret we own (through the request), then leaves the request.
+  if (pr.spec.kubeconfig) return [{ type: 'storeCredential', request: pr }];
+  if (o.credential === undefined) return [{ type: 'readCredential', clusterID: id }];
+  if (!o.credential) return denyAndRetain(o, pr, 'NoCredential', 'the request carries no credential (kubeconfig); the requester must send a new PeeringRequest');
+  let kubeconfig: TokenKubeconfig;
+  try {
+    kubeconfig = parseTokenKubeconfig(o.credential);
+  } catch (e) {
+    return denyAndRetain(o, pr, 'InvalidCredential', `the credential is unusable: ${(e as Error).message}`);
+  }
+  const known = o.foreignCluster;
+  const apiUrl = known?.spec.discoveryType !== 'IncomingPeering' && known?.spec.apiUrl ? known.spec.apiUrl : pr.spec.apiUrl;
+  const now = o.now.getTime();
+
+  // Denied requests are kept a minute for people to see, then dropped so the requester may retry.
+  if (pr.status?.phase === 'Denied') {
+    const at = Date.parse(pr.status.conditions?.find((c) => c.type === 'Accepted')?.lastTransitionTime ?? '') || now;
+    if (now - at >= DENIED_RETENTION_MS) return [{ type: 'delete', target: prTarget(name) }];
+    return [{ type: 'requeueAfter', ms: DENIED_RETENTION_MS - (now - at) + 100 }];
+  }
+
+  if (!o.callback) return [{ type: 'resolveCallback', apiUrl }];
+  if (!o.callback.ok) {
+    const { reason, message } = o.callback;
+    if (reason === 'RequesterUnreachable') {
+      // a name that does not resolve (yet): retried with backoff, not a refusal
+      return [
+        ...(pr.status?.phase !== 'Accepted' ? requestStatus(o, pr, 'Pending', reason, message, [{ type: conditionOf(reason), status: 'Unknown', reason, message }]) : []),
+        { type: 'fail', reason, message },
+      ];
+    }
+    return denyAndRetain(o, pr, reason, message);
+  }
+  const peer: RequesterEndpoint = { clusterID: id, apiUrl, kubeconfig, ...(o.callback.pinnedAddress ? { pinnedAddress: o.callback.pinnedAddress } : {}) };
+
+  const actions: Action[] = [];
+  if (pr.status?.phase !== 'Accepted') {
+    // 2. identity: the requester proves it is `id` by reading its own cluster-id with its token.
+    if (pr.status?.conditions?.find((c) => c.type === 'IdentityVerified')?.status !== 'True') {
+      if (!o.identity) return [{ type: 'readIdentity', peer, namespace: pr.spec.namespace }];
+      if (!o.identity.ok) {
+        const { reason, message } = o.identity;
+        if (reason === 'RequesterUnreachable') {
+          return [...requestStatus(o, pr, 'Pending', reason, message, [{ type: conditionOf(reason), status: 'Unknown', reason, message }]), { type: 'fail', reason, message }];
+        }
+        return denyAndRetain(o, pr, reason, message);
+      }
+      if (o.identity.clusterID !== id) {
+        return denyAndRetain(o, pr, 'IdentityMismatch', `the API server at ${apiUrl} says it is cluster "${o.identity.clusterID ?? '(none)'}", but the request claims ${id}`, peer);
+      }
+      return requestStatus(o, pr, 'Pending', 'IdentityVerified', `identity of ${id} verified at ${apiUrl}`, [
+        { type: 'IdentityVerified', status: 'True', reason: 'Verified', message: `${apiUrl} answered with its own credential as ${id}` },
+      ]);
+    }
+
+    // 3. policy
+    const policy = o.acceptPolicy;
+    const approval = pr.metadata.annotations?.[Annotations.approval];
+    const knownPeer = !!known && known.spec.discoveryType !== 'IncomingPeering';
+    const who = pr.spec.clusterName || id;
+    if (approval === 'rejected' || policy === 'RejectAll') {
+      return denyAndRetain(
+        o,
+        pr,
+        approval === 'rejected' ? 'RejectedByAdmin' : 'RejectAll',
+        approval === 'rejected' ? 'an administrator rejected the request' : 'this cluster does not accept peering requests (acceptPolicy: RejectAll)',
+        peer,
+      );
+    }
+    const accept = approval === 'accepted' || policy === 'AcceptAll' || (policy === 'AutoAcceptKnown' && knownPeer);
+    if (!accept) {
+      const why =
+        policy === 'Manual'
+          ? `waiting for approval (acceptPolicy: Manual): run "kubepeer peer accept ${id}" on ${o.own.clusterName}`
+          : `${who} is not a known peer (no ForeignCluster from LAN, DNS or a person): run "kubepeer peer accept ${id}" on ${o.own.clusterName} to accept`;
+      const wasPending = pr.status?.reason === 'WaitingForApproval';
+      return [
+        ...requestStatus(o, pr, 'Pending', 'WaitingForApproval', why, [{ type: 'Accepted', status: 'Unknown', reason: 'WaitingForApproval', message: why }]),
+        ...(wasPending ? [] : [{ type: 'answer', peer, namespace: pr.spec.namespace, reason: 'PeeringPending', message: why } as const]),
+        { type: 'ensureForeignCluster', request: pr },
+        ...incoming(o, { phase: 'Pending', reason: 'WaitingForApproval', message: why }),
+      ];
+    }
+    const by = approval === 'accepted' ? 'ApprovedByAdmin' : policy;
+    actions.push(
+      { type: 'ensureForeignCluster', request: pr },
+      ...requestStatus(o, pr, 'Accepted', by, `accepted (${approval === 'accepted' ? 'approved by an administrator' : `acceptPolicy ${policy}`})`, [
+        { type: 'Accepted', status: 'True', reason: by, message: 'request accepted' },
+      ]),
+      { type: 'answer', peer, namespace: pr.spec.namespace, reason: 'PeeringAccepted', message: 'request accepted; advertising resources' },
+    );
+  }
+
+  // 4. Advertisement + heartbeat, renewing the credential first when 80 % of its lifetime is gone
+  let advertiseAs = peer;
+  if (tokenRenewalDue(kubeconfig.token, now)) {
+    if (!o.renewal) return [{ type: 'renewToken', peer }];
+    if (o.renewal.ok) {
+      const renewed = { ...kubeconfig, token: o.renewal.token };
+      advertiseAs = { ...peer, kubeconfig: renewed };
+      actions.push(
+        { type: 'storeRenewedCredential', clusterID: id, kubeconfig: buildTokenKubeconfig(renewed) },
+        { type: 'log', level: 'info', message: 'renewed the credential of the requester', fields: { clusterID: id, expires: o.renewal.expirationTimestamp } },
+        { type: 'event', object: pr, eventType: 'Normal', reason: 'CredentialRenewed', message: `renewed our credential on ${apiUrl} before it expired; the new one expires at ${o.renewal.expirationTimestamp}` },
+      );
+    } else {
+      // Not fatal while the current token lasts (e.g. a credential from an older requester
+      // agent that has not granted the renewal yet); the heartbeat goes on, retried next time.
+      actions.push({ type: 'log', level: 'warn', message: 'could not renew the credential of the requester; it stays valid until it expires', fields: { clusterID: id, err: o.renewal.message } });
+    }
+  }
+
+  if (!o.advertised) return [{ type: 'writeAdvertisement', peer: advertiseAs }];
+  const ad = o.advertised;
+  if (!ad.ok) {
+    if (ad.code === 401) {
+      // 401: the token is no longer valid, i.e. the requester revoked it (unpeered), unless the
+      // 401s last less than the grace period (an API server that just restarted).
+      const since = o.unauthorizedSinceMs;
+      if (since === undefined || now - since < UNAUTHORIZED_GRACE_MS) {
+        return [
+          ...actions,
+          ...(since === undefined ? [{ type: 'rememberUnauthorized', clusterID: id, atMs: now } as const] : []),
+          ...incoming(o, { phase: 'Pending', reason: 'CredentialRejected', message: `${apiUrl} rejected our credential (401); checking again before ending the peering` }),
+          { type: 'requeueAfter', ms: UNAUTHORIZED_GRACE_MS + 100 },
+        ];
+      }
+      return [
+        ...actions,
+        { type: 'forgetUnauthorized', clusterID: id },
+        { type: 'log', level: 'info', message: 'requester revoked our credential; removing its PeeringRequest', fields: { clusterID: id, code: 401 } },
+        { type: 'event', object: pr, eventType: 'Normal', reason: 'PeerRevoked', message: `${id} revoked the credential (HTTP 401): the peering ended on its side` },
+        { type: 'delete', target: prTarget(name) },
+      ];
+    }
+    // 403 is authorization, not revocation: RBAC may be warming up after a restart, or someone
+    // changed the role. Keep trying and say so.
+    const [reason, message] =
+      ad.code === 403 ? ['AdvertisementForbidden', `${apiUrl} refused our Advertisement (403 ${ad.message}); retrying`] : ['AdvertisementFailed', `cannot write our Advertisement on ${apiUrl}: ${ad.status ? `${ad.status}: ` : ''}${ad.message}`];
+    return [...actions, ...incoming(o, { phase: 'Pending', reason, message }), { type: 'fail', reason, message }];
+  }
+  return [
+    ...actions,
+    ...(o.unauthorizedSinceMs !== undefined ? [{ type: 'forgetUnauthorized', clusterID: id } as const] : []),
+    ...incoming(o, { phase: 'Established', reason: 'Advertising', message: `advertising resources to ${pr.spec.clusterName || id} every ${o.heartbeatSeconds}s` }),
+    { type: 'requeueAfter', ms: o.heartbeatSeconds * 1000 },
+  ];
+}

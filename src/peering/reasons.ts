@@ -1,0 +1,39 @@
+/**
+ * Which condition each failure reason of the peering path belongs to, in one place: a reason
+ * (a CamelCase word a person can search for) always lands in the same condition, whoever raises it.
+ */
+
+/** Conditions of the ForeignCluster (outgoing side) and of the PeeringRequest (incoming side). */
+export type PeeringConditionType = 'Reachable' | 'TrustEstablished' | 'PeeringRequested' | 'PeeringAccepted' | 'IdentityVerified' | 'Accepted';
+
+const conditionByReason: Record<string, PeeringConditionType> = {
+  // trust in the peer's API server (trust/trustEvaluator.ts)
+  Unreachable: 'Reachable',
+  MissingApiUrl: 'TrustEstablished',
+  IdentityMismatch: 'TrustEstablished',
+  CAPinMismatch: 'TrustEstablished',
+  CAChanged: 'TrustEstablished',
+  CertificateInvalid: 'TrustEstablished',
+  NoPublishedCA: 'TrustEstablished',
+  UntrustedCA: 'TrustEstablished',
+  // sending our PeeringRequest
+  PeerUnreachable: 'PeeringRequested',
+  RequestRefused: 'PeeringRequested',
+  PeerAgentDown: 'PeeringRequested',
+  RequestFailed: 'PeeringRequested',
+  // the identity callback to a requester
+  InvalidApiUrl: 'IdentityVerified',
+  SelfReferentialApiUrl: 'IdentityVerified',
+  ForbiddenApiUrl: 'IdentityVerified',
+  RequesterUnreachable: 'IdentityVerified',
+  CredentialRejected: 'IdentityVerified',
+  // our Advertisement on the requester
+  AdvertisementConflict: 'PeeringAccepted',
+  AdvertisementForbidden: 'PeeringAccepted',
+  AdvertisementFailed: 'PeeringAccepted',
+};
+
+/** The condition a failure reason is reported in (PeeringRequested for a reason not listed). */
+export function conditionOf(reason: string): PeeringConditionType {
+  return conditionByReason[reason] ?? 'PeeringRequested';
+}
