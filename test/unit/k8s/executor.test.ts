@@ -36,6 +36,6 @@ describe('applyPlan', () => {
 
   it('refuses to loop on a plan that keeps asking', async () => {
     const handlers: Handlers<Ask, Partial<Observed>> = { ask: async () => ({ answer: 1 }), note: async () => undefined };
-    await expect(applyPlan(ctx, log, {}, () => [{ type: 'ask' }], handlers)).rejects.toThrow(/asked for facts 10 times/);
+    await expect(applyPlan(ctx, log, {}, (): Ask[] => [{ type: 'ask' }], handlers)).rejects.toThrow(/asked for facts 10 times/);
   });
 });
