@@ -174,7 +174,12 @@ const discoveryConfig = object({
   service: withDefault(string({ maxLength: 63 }), Defaults.mdnsService as string),
   domain: withDefault(string({ maxLength: 253 }), Defaults.mdnsDomain as string),
   port: withDefault(integer({ minimum: 1, maximum: 65535, description: 'API server port announced.' }), Defaults.apiServerPort as number),
-  ttl: withDefault(integer({ minimum: 1, maximum: 86400, description: 'mDNS record TTL in seconds.' }), Defaults.ttlSeconds as number),
+  // RFC 6762 §10: the records that carry a host name live this long (120 s recommended); the others
+  // always 4500 s, since departures travel by goodbye or by the SRV expiring (src/mdns/README.md)
+  ttl: withDefault(
+    integer({ minimum: 1, maximum: 86400, description: 'TTL in seconds of the mDNS records that carry a host name (SRV, A, AAAA), how long peers keep a cluster that vanished without a goodbye; PTR and TXT use 4500 s.' }),
+    Defaults.ttlSeconds as number,
+  ),
   enableDiscovery: withDefault(boolean(), true),
   enableAdvertisement: withDefault(boolean(), true),
   autojoin: withDefault(boolean({ description: 'join: true for newly discovered Trusted peers.' }), true),

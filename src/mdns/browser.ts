@@ -121,6 +121,10 @@ export class Browser {
   private nextQueryAt = Infinity;
   private readonly dirty = new Set<string>();
   private readonly drops: DropLog;
+  /** question key -> when we last sent it: one question is not asked twice within a second. */
+  private readonly lastAsked = new Map<string, number>();
+  /** §5.4: the first query after starting asks for unicast replies (QU). */
+  private firstQuery = true;
 
   constructor(
     private readonly deps: BrowserDeps,
@@ -157,6 +161,7 @@ export class Browser {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.firstQuery = true;
     this.restartQueries();
   }
 
@@ -184,6 +189,7 @@ export class Browser {
     this.instances.clear();
     this.targetRefs.clear();
     this.cache.clear();
+    this.lastAsked.clear();
     this.nextQueryAt = Infinity;
   }
 
@@ -366,10 +372,16 @@ export class Browser {
       const owner = this.ownerOf(e);
       if (owner && !e.flushed) owner.removalReason = e.goodbye ? 'goodbye' : 'expired';
     }
+    // Every reason to ask (continuous querying, each record's refresh, resolving a new instance)
+    // has its own schedule, and two of them often fall due a few ms apart for the same question
+    // (the PTRs of two peers seen together). The question goes out once; a second reason within a
+    // second is already served by the answer to the first (§5.2 asks for at least 1 s between repeats).
     const questions = new Map<string, Question>();
-    const ask = (name: string, type: number): void => {
+    const ask = (name: string, type: number, unicastResponse = false): void => {
       const k = `${nameKey(name)}|${type}`;
-      if (!questions.has(k)) questions.set(k, { name, type, qclass: CLASS_IN, unicastResponse: false });
+      const last = this.lastAsked.get(k);
+      if (questions.has(k) || (last !== undefined && now - last < QUERY_SECOND_INTERVAL_MS)) return;
+      questions.set(k, { name, type, qclass: CLASS_IN, unicastResponse });
     };
     for (const e of this.cache.takeDueRefreshes(now)) {
       if (!this.wantsRefresh(e)) continue;
@@ -388,11 +400,18 @@ export class Browser {
       if (inst.resolveAttempts >= MAX_RESOLVE_ATTEMPTS) this.dirty.add(inst.key);
     }
     if (this.nextQueryAt <= now) {
-      ask(this.opts.serviceName, RRType.PTR);
+      ask(this.opts.serviceName, RRType.PTR, this.firstQuery);
+      this.firstQuery = false;
       this.queryIndex += 1;
       this.nextQueryAt = now + continuousQueryDelay(this.queryIndex, this.deps.random);
     }
-    if (questions.size > 0) this.sendQuestions([...questions.values()], now);
+    if (questions.size > 0) {
+      for (const k of questions.keys()) this.lastAsked.set(k, now);
+      if (this.lastAsked.size > 4 * this.opts.maxInstances) {
+        for (const [k, at] of this.lastAsked) if (now - at >= QUERY_SECOND_INTERVAL_MS) this.lastAsked.delete(k);
+      }
+      this.sendQuestions([...questions.values()], now);
+    }
     this.flush(now);
   }
 
@@ -543,7 +562,7 @@ export class Browser {
       port: srv.port,
       host: srv.target,
       addresses: sorted,
-      ttl: ptr.originalTtl,
+      ttl: srvEntry.originalTtl,
       sourceAddress: txtEntry.source,
       interface: txtEntry.link,
     };

@@ -314,13 +314,13 @@ export class MdnsEngine {
     }
   }
 
-  /** Browser queries go out once per link: over IPv4 where the link has it, else IPv6. */
+  /**
+   * Browser queries go out on every link over every family it has: a responder that listens on
+   * ff02::fb only (or an IPv4 group that a switch filters) is still found.
+   */
   private sendQuery(packets: DnsPacket[]): void {
     for (const link of this.links) {
-      const fams = this.familiesOf(link.name);
-      const family = fams.includes('IPv4') ? 'IPv4' : fams[0];
-      if (!family) continue;
-      for (const p of packets) this.sendPacket(p, { kind: 'multicast', link: link.name, family }, 'query');
+      for (const p of packets) this.sendPacket(p, { kind: 'multicast', link: link.name, family: 'both' }, 'query');
     }
   }
 }

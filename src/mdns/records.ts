@@ -2,7 +2,7 @@
  * The records a responder publishes for one advertisement (RFC 6763 §4–6, §9, §12), with RFC 6762
  * TTLs and cache-flush bits, and the §8.2 probe tie-break. Pure: the responder decides when to send.
  */
-import { CLASS_ANY, CLASS_IN, HOST_RECORD_TTL_SECONDS, RRType, SERVICES_ENUMERATION } from './constants.js';
+import { CLASS_ANY, CLASS_IN, RRType, SERVICE_RECORD_TTL_SECONDS, SERVICES_ENUMERATION } from './constants.js';
 import { rdataBytes, typeCodeOf, type Question, type ResourceRecord } from './codec.js';
 import { hostFqdn, instanceFqdn, nameKey, serviceFqdn } from './names.js';
 
@@ -18,7 +18,10 @@ export interface AdvertisementSpec {
   /** The API server port, published in SRV. */
   port: number;
   txt: Uint8Array[];
-  /** Seconds, for records that do not name a host (PTR, TXT). */
+  /**
+   * Seconds, for the records that carry a host name (SRV, A, AAAA): the configured `ttl`, 120 s by
+   * RFC 6762 §10. PTR, TXT and the enumeration PTR always live SERVICE_RECORD_TTL_SECONDS (4500 s).
+   */
   ttl: number;
 }
 
@@ -50,7 +53,7 @@ export function buildRecordSet(spec: AdvertisementSpec, addresses: LinkAddresses
   const serviceName = serviceFqdn(spec.service, spec.domain);
   const instanceName = instanceFqdn(spec.instanceLabel, spec.service, spec.domain);
   const hostName = hostFqdn(spec.hostLabel, spec.domain);
-  const shared = { rrclass: CLASS_IN, cacheFlush: false, ttl: spec.ttl };
+  const shared = { rrclass: CLASS_IN, cacheFlush: false, ttl: SERVICE_RECORD_TTL_SECONDS };
   const unique = { rrclass: CLASS_IN, cacheFlush: true };
   return {
     serviceName,
@@ -65,7 +68,7 @@ export function buildRecordSet(spec: AdvertisementSpec, addresses: LinkAddresses
     },
     srv: {
       ...unique,
-      ttl: HOST_RECORD_TTL_SECONDS,
+      ttl: spec.ttl,
       name: instanceName,
       type: 'SRV',
       priority: 0,
@@ -73,10 +76,10 @@ export function buildRecordSet(spec: AdvertisementSpec, addresses: LinkAddresses
       port: spec.port,
       target: hostName,
     },
-    txt: { ...unique, ttl: spec.ttl, name: instanceName, type: 'TXT', strings: spec.txt },
+    txt: { ...unique, ttl: SERVICE_RECORD_TTL_SECONDS, name: instanceName, type: 'TXT', strings: spec.txt },
     addresses: [
-      ...addresses.ipv4.map((address): ResourceRecord => ({ ...unique, ttl: HOST_RECORD_TTL_SECONDS, name: hostName, type: 'A', address })),
-      ...addresses.ipv6.map((address): ResourceRecord => ({ ...unique, ttl: HOST_RECORD_TTL_SECONDS, name: hostName, type: 'AAAA', address })),
+      ...addresses.ipv4.map((address): ResourceRecord => ({ ...unique, ttl: spec.ttl, name: hostName, type: 'A', address })),
+      ...addresses.ipv6.map((address): ResourceRecord => ({ ...unique, ttl: spec.ttl, name: hostName, type: 'AAAA', address })),
     ],
   };
 }

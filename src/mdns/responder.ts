@@ -298,12 +298,13 @@ export class Responder {
   private sendProbes(): void {
     for (const link of this.links) {
       const set = this.recordSet(link);
+      // §8.1: probes ask for unicast replies (QU), so a defender answers us without flooding the link
       const questions: Question[] = [
-        { name: set.instanceName, type: RRType.ANY, qclass: CLASS_IN, unicastResponse: false },
+        { name: set.instanceName, type: RRType.ANY, qclass: CLASS_IN, unicastResponse: true },
       ];
       const authorities: ResourceRecord[] = [set.srv, set.txt].map((r) => ({ ...r, cacheFlush: false }));
       if (set.addresses.length > 0) {
-        questions.push({ name: set.hostName, type: RRType.ANY, qclass: CLASS_IN, unicastResponse: false });
+        questions.push({ name: set.hostName, type: RRType.ANY, qclass: CLASS_IN, unicastResponse: true });
         authorities.push(...set.addresses.map((r) => ({ ...r, cacheFlush: false })));
       }
       this.deps.send(
@@ -416,10 +417,27 @@ export class Responder {
       rename = { kind: 'host', from: set.hostName, to: this.recordSet({ ipv4: [], ipv6: [] }).hostName };
     }
     if (!rename) return;
+    this.forgetPublished(rename.from);
     this.deps.counters.renames += 1;
     this.deps.log.info({ ...detail, from: rename.from, to: rename.to }, 'mDNS name conflict; renaming and probing again');
     this.deps.emit({ type: 'renamed', rename });
     this.startProbing(initialProbeDelay(this.deps.random));
+  }
+
+  /**
+   * §9: the name we lost is the winner's now. `_liqo._tcp.local PTR <that name>` is the winner's live
+   * record too (a shared record with the same rdata), so a goodbye for it, sent by the next
+   * announcement's "goodbye for changed shared records" or by a withdrawal, would remove the winner
+   * from every browser. Records at or pointing to the lost name leave our list without a goodbye.
+   */
+  private forgetPublished(lostName: string): void {
+    const lost = nameKey(lostName);
+    for (const [link, records] of this.published) {
+      this.published.set(
+        link,
+        records.filter((rr) => nameKey(rr.name) !== lost && !(rr.type === 'PTR' && nameKey(rr.target) === lost)),
+      );
+    }
   }
 
   /** Responses: a conflicting record for a name we probe for or hold (§8.1, §9). */
@@ -472,7 +490,9 @@ export class Responder {
       source: meta.source,
       known: indexKnownAnswers(packet.answers),
       questions: packet.questions,
-      isProbe: packet.authorities.length > 0,
+      // §8.1/§8.2: a probe proposes records in Authority for the names it asks about; a query with
+      // an Authority section about other names (some stacks send one) is an ordinary query
+      isProbe: packet.authorities.length > 0 && packet.questions.some((q) => this.ourRecordsByName().has(nameKey(q.name))),
     };
     // §7.2: more known answers follow; wait 400–500 ms for them before answering
     if (isTruncated(packet) && meta.port === this.opts.mdnsPort) {
@@ -579,17 +599,25 @@ export class Responder {
       return;
     }
 
-    // §6: at most one multicast of a record per second per link (250 ms when defending a probe)
-    const window = query.isProbe ? PROBE_DEFENCE_RATE_LIMIT_MS : MULTICAST_RATE_LIMIT_MS;
+    // §6: at most one multicast of a record per second per link (250 ms when a unique record of ours
+    // defends it against a probe)
+    const defending = (rr: ResourceRecord): boolean => query.isProbe && rr.cacheFlush;
     for (const [k, rr] of answers) {
-      if (this.recentlyMulticast(meta.link, meta.family, rr, now, window)) {
+      if (this.recentlyMulticast(meta.link, meta.family, rr, now, defending(rr) ? PROBE_DEFENCE_RATE_LIMIT_MS : MULTICAST_RATE_LIMIT_MS)) {
         answers.delete(k);
         this.deps.counters.rateLimitedAnswers += 1;
       }
     }
+    // the defence goes out at once (§6: unique answers are not delayed); shared records in the same
+    // answer wait their 20-120 ms like any other, so many responders do not answer in one burst
+    const defence = new Map([...answers].filter(([, rr]) => defending(rr)));
+    if (defence.size > 0) {
+      this.multicastAnswer(meta.link, meta.family, defence, new Map());
+      for (const k of defence.keys()) answers.delete(k);
+    }
     if (answers.size === 0) return;
     const shared = [...answers.values()].some((rr) => !rr.cacheFlush);
-    const delay = query.isProbe ? 0 : responseDelay(shared ? 'shared' : 'unique', this.deps.random);
+    const delay = responseDelay(shared ? 'shared' : 'unique', this.deps.random);
     if (delay <= 0) {
       this.multicastAnswer(meta.link, meta.family, answers, additionals);
       return;

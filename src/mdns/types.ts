@@ -16,7 +16,11 @@ export interface LanDiscoveryConfig {
   namespace?: string;
   /** API server port published in SRV (default 6443). */
   port?: number;
-  /** Seconds, for PTR and TXT (default 90). SRV, A and AAAA always use 120 s (RFC 6762 §10). */
+  /**
+   * Seconds, for the records that carry a host name: SRV, A and AAAA (default 120, RFC 6762 §10).
+   * They carry a departure without a goodbye: browsers drop us when the SRV expires. PTR, TXT and
+   * the service-enumeration PTR always use 4500 s (§10), so browsers do not keep asking for them.
+   */
   ttl?: number;
   /** Service type (default `_liqo._tcp`). */
   service?: string;
@@ -45,7 +49,7 @@ export interface DiscoveredPeer {
   host: string;
   /** A/AAAA of the SRV target that we have seen (may be empty at first; then an `update` follows). */
   addresses: string[];
-  /** TTL (seconds) of the peer's PTR record. */
+  /** TTL (seconds) of the peer's SRV record: how long the sighting lasts without a refresh or goodbye. */
   ttl: number;
   /** Source address of the packet that last carried the peer's TXT. */
   sourceAddress: string;

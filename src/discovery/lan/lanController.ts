@@ -149,6 +149,7 @@ export function lanConfigFrom(id: { clusterID: string; apiUrl: string; namespace
     ...(dc.clusterName ? { clusterName: dc.clusterName } : {}),
     // SRV names the port the API server really listens on (the URL's), not a guess
     port: u.port ? Number(u.port) : 443,
+    // the TTL of SRV, A and AAAA only (src/mdns/README.md, §10 TTLs)
     ttl: dc.ttl,
     service: dc.service,
     domain: dc.domain,

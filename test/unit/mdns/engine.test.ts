@@ -1,43 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Flags, RRType } from '../../../src/mdns/constants.js';
-import { decodePacket, encodePacket, isResponse, type DnsPacket, type ResourceRecord } from '../../../src/mdns/codec.js';
+import { encodePacket, isResponse, type DnsPacket, type ResourceRecord } from '../../../src/mdns/codec.js';
 import { buildClusterTxt } from '../../../src/mdns/txt.js';
-import { SimLan, eventsOf, type SimNode } from './support.js';
-
-const ID = {
-  a: 'aaaaaaaa-0000-4000-8000-000000000001',
-  b: 'bbbbbbbb-0000-4000-8000-000000000002',
-  c: 'cccccccc-0000-4000-8000-000000000003',
-};
-
-function peersOf(n: SimNode): Array<{ clusterID: string; url: string; instance: string }> {
-  return n.engine.peers().map((p) => ({ clusterID: p.clusterID, url: p.url, instance: p.instance }));
-}
-
-function decodedSent(n: SimNode, since = 0): Array<{ at: number; packet: DnsPacket }> {
-  return n.sent
-    .filter((s) => s.at >= since)
-    .map((s) => ({ at: s.at, r: decodePacket(s.data) }))
-    .filter((x): x is { at: number; r: { ok: true; packet: DnsPacket } } => x.r.ok)
-    .map((x) => ({ at: x.at, packet: x.r.packet }));
-}
-
-/** Feeds a hand-made packet to a node as if `source` had sent it. */
-function inject(n: SimNode, packet: DnsPacket, source = '10.0.0.99', port = 5353): void {
-  n.engine.handleDatagram({ data: encodePacket(packet), address: source, port, family: 'IPv4' });
-}
-
-function twoNodes(ttl?: number) {
-  const lan = new SimLan();
-  const a = lan.add({ name: 'a', clusterID: ID.a, address: '10.0.0.2', ...(ttl ? { ttl } : {}) });
-  const b = lan.add({ name: 'b', clusterID: ID.b, address: '10.0.0.3', ...(ttl ? { ttl } : {}) });
-  lan.runUntil(
-    () => eventsOf(a, 'up').length === 1 && eventsOf(b, 'up').length === 1,
-    5000,
-    () => ({ a: a.events, b: b.events }),
-  );
-  return { lan, a, b };
-}
+import { ID, SimLan, decodedSent, eventsOf, inject, peersOf, twoNodes } from './support.js';
 
 describe('mDNS engine on a simulated LAN', () => {
   it('two clusters discover each other within 1.5 s of starting (probing + first announcement)', () => {

@@ -29,9 +29,10 @@ describe('the records a responder announces', () => {
     }
   });
 
-  it('uses 120 s for records naming a host (SRV, A, AAAA) and the configured ttl for PTR and TXT', () => {
-    for (const t of ['SRV', 'A', 'AAAA']) for (const a of byType(t)) expect(a, t).toMatchObject({ ttl: 120 });
-    for (const t of ['PTR', 'TXT']) for (const a of byType(t)) expect(a, t).toMatchObject({ ttl: 90 });
+  it('uses the configured ttl for records naming a host (SRV, A, AAAA) and 4500 s for PTR, TXT and the enumeration PTR (RFC 6762 §10)', () => {
+    for (const t of ['SRV', 'A', 'AAAA']) for (const a of byType(t)) expect(a, t).toMatchObject({ ttl: 90 });
+    for (const t of ['PTR', 'TXT']) for (const a of byType(t)) expect(a, t).toMatchObject({ ttl: 4500 });
+    expect(byType('PTR')).toHaveLength(2);
   });
 
   it('names the instance <name>-<short id>._liqo._tcp.local and enumerates the service type', () => {

@@ -4,6 +4,7 @@
  * included), so whole protocol exchanges run in simulated time.
  */
 import { pino } from 'pino';
+import { decodePacket, encodePacket, type DnsPacket } from '../../../src/mdns/codec.js';
 import type { Clock, TimerHandle } from '../../../src/mdns/clock.js';
 import { MdnsEngine, type EngineEvent, type EngineLimits } from '../../../src/mdns/engine.js';
 import type { Link } from '../../../src/mdns/links.js';
@@ -187,4 +188,39 @@ export function eventsOf<T extends EngineEvent['type']>(node: SimNode, type: T):
   return node.events
     .filter((e) => e.event.type === type)
     .map((e) => ({ ...(e.event as Extract<EngineEvent, { type: T }>), at: e.at }));
+}
+
+export const ID = {
+  a: 'aaaaaaaa-0000-4000-8000-000000000001',
+  b: 'bbbbbbbb-0000-4000-8000-000000000002',
+  c: 'cccccccc-0000-4000-8000-000000000003',
+};
+
+export function peersOf(n: SimNode): Array<{ clusterID: string; url: string; instance: string }> {
+  return n.engine.peers().map((p) => ({ clusterID: p.clusterID, url: p.url, instance: p.instance }));
+}
+
+export function decodedSent(n: SimNode, since = 0): Array<{ at: number; packet: DnsPacket }> {
+  return n.sent
+    .filter((s) => s.at >= since)
+    .map((s) => ({ at: s.at, r: decodePacket(s.data) }))
+    .filter((x): x is { at: number; r: { ok: true; packet: DnsPacket } } => x.r.ok)
+    .map((x) => ({ at: x.at, packet: x.r.packet }));
+}
+
+/** Feeds a hand-made packet to a node as if `source` had sent it. */
+export function inject(n: SimNode, packet: DnsPacket, source = '10.0.0.99', port = 5353): void {
+  n.engine.handleDatagram({ data: encodePacket(packet), address: source, port, family: 'IPv4' });
+}
+
+export function twoNodes(ttl?: number) {
+  const lan = new SimLan();
+  const a = lan.add({ name: 'a', clusterID: ID.a, address: '10.0.0.2', ...(ttl ? { ttl } : {}) });
+  const b = lan.add({ name: 'b', clusterID: ID.b, address: '10.0.0.3', ...(ttl ? { ttl } : {}) });
+  lan.runUntil(
+    () => eventsOf(a, 'up').length === 1 && eventsOf(b, 'up').length === 1,
+    5000,
+    () => ({ a: a.events, b: b.events }),
+  );
+  return { lan, a, b };
 }
