@@ -61,7 +61,7 @@ interface Managed {
   exited: boolean;
 }
 
-/** Controllers a cluster without kubelets still needs (DESIGN.md section 6). */
+/** Controllers a cluster without kubelets still needs (docs/design.md §6). */
 const CONTROLLERS = [
   'garbage-collector-controller',
   'namespace-controller',
