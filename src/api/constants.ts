@@ -16,8 +16,10 @@ export const Labels = {
   searchDomain: 'discovery.liqo.io/searchdomain',
   /** Marks objects that kubepeer created and owns, so uninstall and garbage checks can find them. */
   managedBy: 'app.kubernetes.io/managed-by',
-  /** Host Node registered by a local control plane (it has no kubelet). */
+  /** The Node of a local cluster (real, or a placeholder). */
   localNode: 'kubepeer.io/local-node',
+  /** A local cluster's Node that has no kubelet: pods will not run on it. */
+  placeholderNode: 'kubepeer.io/placeholder-node',
   /** Virtual node labels (docs/design.md §5, step 7). */
   nodeType: 'type',
   nodeRole: 'kubernetes.io/role',

@@ -1,26 +1,18 @@
 /**
  * One local control plane: real etcd, kube-apiserver and kube-controller-manager processes with
- * a throwaway PKI, on free ports of one address, in one directory. No containers, no kubelet.
+ * a throwaway PKI, on free ports of one address, in one directory. With `workloads` (a cluster that
+ * runs a real node, see node/realNode.ts) also kube-scheduler, the controllers that run workloads,
+ * and the API server flags a kubelet needs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync, existsSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { createCA, createSigningKeyPair, issueCertificate } from '../trust/pki.js';
-import { logger } from '../observability/logger.js';
+import { createCA, createSigningKeyPair, issueCertificate, type CertificateAuthority, type KeyPairPem } from '../trust/pki.js';
 import { freePort, hostPort } from './ports.js';
-
-let setprivPath: string | null | undefined;
-function findSetpriv(): string | undefined {
-  setprivPath ??= (process.env.PATH ?? '/usr/bin:/bin').split(':').map((d) => join(d, 'setpriv')).find((f) => existsSync(f)) ?? null;
-  return setprivPath ?? undefined;
-}
-
-const log = logger('localcluster');
+import { ProcessSet } from './processes.js';
 
 export interface ControlPlaneOptions {
   name: string;
@@ -33,6 +25,8 @@ export interface ControlPlaneOptions {
   extraSANs?: string[];
   /** Fixed API server port; a free one otherwise. */
   apiPort?: number;
+  /** Run what a cluster with a real node needs: scheduler, workload controllers, kubelet client. */
+  workloads?: boolean;
 }
 
 export interface ControlPlaneInfo {
@@ -45,6 +39,12 @@ export interface ControlPlaneInfo {
   pids: Record<string, number>;
 }
 
+/** The cluster CA and the files a node's components are configured with. */
+export interface ControlPlanePki {
+  ca: CertificateAuthority;
+  caCertFile: string;
+}
+
 export class ControlPlaneError extends Error {
   constructor(
     readonly reason: string,
@@ -54,15 +54,12 @@ export class ControlPlaneError extends Error {
   }
 }
 
-interface Managed {
-  name: string;
-  proc: ChildProcess;
-  logFile: string;
-  exited: boolean;
-}
+/** Service range of every local cluster; the `kubernetes` Service is .1 and cluster DNS .10. */
+export const SERVICE_CIDR = '10.0.0.0/24';
+export const KUBERNETES_SERVICE_IP = '10.0.0.1';
 
 /** Controllers a cluster without kubelets still needs (docs/design.md §6). */
-const CONTROLLERS = [
+const BASE_CONTROLLERS = [
   'garbage-collector-controller',
   'namespace-controller',
   'serviceaccount-controller',
@@ -72,15 +69,42 @@ const CONTROLLERS = [
   'clusterrole-aggregation-controller',
 ];
 
-export class ControlPlane {
-  private procs: Managed[] = [];
-  private stopping = false;
-  /** Processes we are stopping on purpose (restart): their exit is expected. */
-  private expected = new Set<ChildProcess>();
-  info!: ControlPlaneInfo;
-  onUnexpectedExit?: (component: string, code: number | null) => void;
+/** What a user expects of a cluster whose node runs pods (kube-controller-manager's names). */
+const WORKLOAD_CONTROLLERS = [
+  'node-lifecycle-controller',
+  'taint-eviction-controller',
+  'replicaset-controller',
+  'deployment-controller',
+  'statefulset-controller',
+  'daemonset-controller',
+  'job-controller',
+  'cronjob-controller',
+  'endpoints-controller',
+  'endpointslice-controller',
+  'endpointslice-mirroring-controller',
+  'resourcequota-controller',
+  'disruption-controller',
+  'ttl-after-finished-controller',
+  'pod-garbage-collector-controller',
+  'replicationcontroller-controller',
+  'horizontal-pod-autoscaler-controller',
+  'persistentvolume-binder-controller',
+  'ephemeral-volume-controller',
+];
 
-  private constructor(private readonly opts: ControlPlaneOptions) {}
+export class ControlPlane {
+  private readonly procs: ProcessSet;
+  info!: ControlPlaneInfo;
+  pki!: ControlPlanePki;
+
+  private constructor(private readonly opts: ControlPlaneOptions) {
+    mkdirSync(join(opts.dir, 'logs'), { recursive: true });
+    this.procs = new ProcessSet(join(opts.dir, 'logs'), opts.dir);
+  }
+
+  set onUnexpectedExit(fn: ((component: string, code: number | null) => void) | undefined) {
+    this.procs.onUnexpectedExit = fn;
+  }
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const cp = new ControlPlane(opts);
@@ -98,12 +122,12 @@ export class ControlPlane {
   }
 
   private async run(): Promise<void> {
-    const { dir, address, name, binDir } = this.opts;
+    const { dir, address, name, binDir, workloads } = this.opts;
     for (const d of ['pki', 'logs', 'etcd']) mkdirSync(join(dir, d), { recursive: true });
 
     // --- PKI
     const ca = await createCA(`kubepeer-${name}-ca`);
-    const sans = [address, '127.0.0.1', 'localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', '10.0.0.1', ...(this.opts.extraSANs ?? [])];
+    const sans = [address, '127.0.0.1', 'localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', KUBERNETES_SERVICE_IP, ...(this.opts.extraSANs ?? [])];
     const serving = await issueCertificate(ca, { commonName: 'kube-apiserver', hosts: [...new Set(sans)], usage: 'server' });
     const admin = await issueCertificate(ca, { commonName: 'kubepeer-admin', organizations: ['system:masters'], usage: 'client' });
     const sa = await createSigningKeyPair();
@@ -116,6 +140,8 @@ export class ControlPlane {
       adminKey: this.path('pki', 'admin.key'),
       saKey: this.path('pki', 'sa.key'),
       saPub: this.path('pki', 'sa.pub'),
+      kubeletClientCert: this.path('pki', 'apiserver-kubelet-client.crt'),
+      kubeletClientKey: this.path('pki', 'apiserver-kubelet-client.key'),
     };
     writeFileSync(files.caCert, ca.certPem);
     writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
@@ -125,12 +151,13 @@ export class ControlPlane {
     writeFileSync(files.adminKey, admin.keyPem, { mode: 0o600 });
     writeFileSync(files.saKey, sa.privatePem, { mode: 0o600 });
     writeFileSync(files.saPub, sa.publicPem);
+    this.pki = { ca, caCertFile: files.caCert };
 
     // --- etcd (private to this host: always loopback)
     const etcdClient = await freePort('127.0.0.1');
     const etcdPeer = await freePort('127.0.0.1');
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    this.launch('etcd', join(binDir, 'etcd'), [
+    this.procs.launch('etcd', join(binDir, 'etcd'), [
       `--name=${name}`,
       `--data-dir=${this.path('etcd')}`,
       `--listen-client-urls=${etcdUrl}`,
@@ -141,154 +168,128 @@ export class ControlPlane {
       '--unsafe-no-fsync=true',
       '--log-level=warn',
     ]);
-    await this.waitFor('etcd', () => httpGetOk(`${etcdUrl}/health`), 30_000);
+    await this.procs.waitFor('etcd', () => httpGetOk(`${etcdUrl}/health`), 30_000);
 
     // --- kube-apiserver
     const apiPort = this.opts.apiPort ?? (await freePort(address));
     const apiUrl = `https://${hostPort(address, apiPort)}`;
-    this.launch('kube-apiserver', join(binDir, 'kube-apiserver'), [
+    const loopback = address.startsWith('127.') || address === '::1';
+    const nodeFlags: string[] = [];
+    if (workloads) {
+      // The API server calls kubelets (logs, exec, port-forward) as a client of the cluster CA,
+      // by their InternalIP, and verifies their serving certificates (issued by the same CA).
+      const kubeletClient = await issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' });
+      writeFileSync(files.kubeletClientCert, kubeletClient.certPem);
+      writeFileSync(files.kubeletClientKey, kubeletClient.keyPem, { mode: 0o600 });
+      nodeFlags.push(
+        `--kubelet-client-certificate=${files.kubeletClientCert}`,
+        `--kubelet-client-key=${files.kubeletClientKey}`,
+        `--kubelet-certificate-authority=${files.caCert}`,
+        '--kubelet-preferred-address-types=InternalIP,Hostname',
+      );
+    }
+    this.procs.launch('kube-apiserver', join(binDir, 'kube-apiserver'), [
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=${address}`,
       `--secure-port=${apiPort}`,
       `--advertise-address=${address}`,
-      // Loopback addresses are not valid Endpoints; nothing in a local cluster needs the
-      // `kubernetes` Service endpoints, so do not reconcile them.
-      '--endpoint-reconciler-type=none',
+      // Loopback addresses are not valid Endpoints: a loopback cluster has no `kubernetes`
+      // Service endpoints (nothing runs pods there); a host address gets them, so pods reach us.
+      ...(loopback ? ['--endpoint-reconciler-type=none'] : ['--endpoint-reconciler-type=lease']),
       `--tls-cert-file=${files.servingCert}`,
       `--tls-private-key-file=${files.servingKey}`,
       `--client-ca-file=${files.caCert}`,
       `--service-account-issuer=${apiUrl}`,
       `--service-account-key-file=${files.saPub}`,
       `--service-account-signing-key-file=${files.saKey}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NodeRestriction',
       '--anonymous-auth=true',
       '--allow-privileged=true',
       '--profiling=false',
       '--event-ttl=1h',
+      ...nodeFlags,
       '--v=0',
     ]);
     const adminTls = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
-    await this.waitFor('kube-apiserver', () => httpsGetOk(`${apiUrl}/readyz`, adminTls), 90_000);
+    await this.procs.waitFor('kube-apiserver', () => httpsGetOk(`${apiUrl}/readyz`, adminTls), 90_000);
 
     // --- kubeconfig
     const kubeconfig = this.path('kubeconfig');
-    const context = `kubepeer-${name}`;
-    writeFileSync(
-      kubeconfig,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: context, cluster: { server: apiUrl, 'certificate-authority-data': b64(ca.certPem) } }],
-        users: [{ name: `${context}-admin`, user: { 'client-certificate-data': b64(admin.certPem), 'client-key-data': b64(admin.keyPem) } }],
-        contexts: [{ name: context, context: { cluster: context, user: `${context}-admin` } }],
-        'current-context': context,
-      }),
-      { mode: 0o600 },
-    );
+    writeKubeconfig(kubeconfig, `kubepeer-${name}`, apiUrl, ca.certPem, admin);
 
     // --- kube-controller-manager
     const kcmPort = await freePort('127.0.0.1');
-    this.launch('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
+    this.procs.launch('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
       `--kubeconfig=${kubeconfig}`,
       `--authentication-kubeconfig=${kubeconfig}`,
       `--authorization-kubeconfig=${kubeconfig}`,
-      `--controllers=${CONTROLLERS.join(',')}`,
+      `--controllers=${[...BASE_CONTROLLERS, ...(workloads ? WORKLOAD_CONTROLLERS : [])].join(',')}`,
       `--service-account-private-key-file=${files.saKey}`,
       `--root-ca-file=${files.caCert}`,
       '--leader-elect=false',
-      '--use-service-account-credentials=false',
+      // Each controller acts as its own ServiceAccount, as on kubeadm clusters, so RBAC and
+      // audit see which controller did what.
+      `--use-service-account-credentials=${workloads ? 'true' : 'false'}`,
       `--bind-address=127.0.0.1`,
       `--secure-port=${kcmPort}`,
       `--cluster-name=${name}`,
       '--v=0',
     ]);
 
-    this.info = {
-      name,
-      address,
-      apiUrl,
-      kubeconfig,
-      caCert: files.caCert,
-      dir: this.opts.dir,
-      pids: Object.fromEntries(this.procs.map((p) => [p.name, p.proc.pid ?? 0])),
-    };
-  }
-
-  private launch(component: string, bin: string, args: string[]): void {
-    const logFile = this.path('logs', `${component}.log`);
-    const fd = openSync(logFile, 'a');
-    // With setpriv (util-linux) the component gets SIGKILL when the supervisor dies, even by
-    // SIGKILL, so no etcd or API server outlives it; setpriv execs, so the pid stays the component's.
-    const setpriv = findSetpriv();
-    const proc = setpriv
-      ? spawn(setpriv, ['--pdeathsig', 'SIGKILL', '--', bin, ...args], { stdio: ['ignore', fd, fd], cwd: this.opts.dir })
-      : spawn(bin, args, { stdio: ['ignore', fd, fd], cwd: this.opts.dir });
-    closeSync(fd);
-    const managed: Managed = { name: component, proc, logFile, exited: false };
-    proc.on('exit', (code) => {
-      managed.exited = true;
-      if (!this.stopping && !this.expected.has(proc)) {
-        log.error({ component, code, logFile }, `${component} exited unexpectedly`);
-        this.onUnexpectedExit?.(component, code);
-      }
-    });
-    proc.on('error', (err) => log.error({ component, err }, `${component} failed to start`));
-    this.procs.push(managed);
-  }
-
-  private async waitFor(component: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const managed = this.procs.find((p) => p.name === component);
-    while (Date.now() < deadline) {
-      if (managed?.exited) {
-        throw new ControlPlaneError('ComponentExited', `${component} exited during start-up; last log lines:\n${tail(managed.logFile)}`);
-      }
-      if (await probe().catch(() => false)) return;
-      await sleep(100);
+    // --- kube-scheduler
+    if (workloads) {
+      const scheduler = await issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client' });
+      const schedulerKubeconfig = this.path('pki', 'scheduler.kubeconfig');
+      writeKubeconfig(schedulerKubeconfig, `kubepeer-${name}`, apiUrl, ca.certPem, scheduler);
+      const schedulerPort = await freePort('127.0.0.1');
+      this.procs.launch('kube-scheduler', join(binDir, 'kube-scheduler'), [
+        `--kubeconfig=${schedulerKubeconfig}`,
+        `--authentication-kubeconfig=${schedulerKubeconfig}`,
+        `--authorization-kubeconfig=${schedulerKubeconfig}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${schedulerPort}`,
+        '--v=0',
+      ]);
     }
-    throw new ControlPlaneError('StartTimeout', `${component} not ready after ${timeoutMs / 1000}s; last log lines:\n${managed ? tail(managed.logFile) : ''}`);
+
+    this.info = { name, address, apiUrl, kubeconfig, caCert: files.caCert, dir: this.opts.dir, pids: this.procs.pids() };
   }
 
   /** Restarts one component in place (fault-injection tests): same flags, same ports and data. */
-  async restart(component: 'kube-apiserver' | 'etcd'): Promise<void> {
-    const managed = this.procs.find((p) => p.name === component);
-    if (!managed) throw new Error(`no ${component}`);
-    const { spawnargs } = managed.proc;
-    this.expected.add(managed.proc);
+  async restart(component: 'kube-apiserver' | 'etcd' | 'kube-controller-manager' | 'kube-scheduler'): Promise<void> {
     // kube-apiserver's graceful drain waits for long-running requests for many seconds; a local
     // cluster has nothing worth draining, so give it a short grace.
-    await terminate(managed, 3_000);
-    this.expected.delete(managed.proc);
-    this.procs = this.procs.filter((p) => p !== managed);
-    this.launch(component, spawnargs[0]!, spawnargs.slice(1));
-    this.info.pids[component] = this.procs.at(-1)!.proc.pid ?? 0;
+    await this.procs.restart(component, 3_000);
+    this.info.pids = this.procs.pids();
   }
 
-  /** Stops every process (kcm, apiserver, then etcd), SIGKILL after a grace period. */
+  /** Stops every process (scheduler, kcm, apiserver, then etcd), SIGKILL after a grace period. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    for (const p of [...this.procs].reverse()) await terminate(p, 3_000);
-    this.procs = [];
+    await this.procs.stopAll(3_000);
   }
 }
 
-async function terminate(p: Managed, graceMs: number): Promise<void> {
-  if (p.exited || p.proc.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => p.proc.once('exit', () => resolve()));
-  p.proc.kill('SIGTERM');
-  const timer = setTimeout(() => p.proc.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
+/** A kubeconfig with one cluster, one client-certificate user and one context. */
+export function writeKubeconfig(file: string, context: string, apiUrl: string, caPem: string, client: KeyPairPem): void {
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: context, cluster: { server: apiUrl, 'certificate-authority-data': b64(caPem) } }],
+      users: [{ name: `${context}-user`, user: { 'client-certificate-data': b64(client.certPem), 'client-key-data': b64(client.keyPem) } }],
+      contexts: [{ name: context, context: { cluster: context, user: `${context}-user` } }],
+      'current-context': context,
+    }),
+    { mode: 0o600 },
+  );
 }
 
 function b64(s: string): string {
   return Buffer.from(s).toString('base64');
-}
-
-function tail(file: string, lines = 25): string {
-  if (!existsSync(file)) return '(no log)';
-  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 function httpGetOk(url: string): Promise<boolean> {
@@ -303,7 +304,7 @@ function httpGetOk(url: string): Promise<boolean> {
   });
 }
 
-function httpsGetOk(url: string, tls: { ca: string; cert: string; key: string }): Promise<boolean> {
+export function httpsGetOk(url: string, tls: { ca: string; cert?: string; key?: string }): Promise<boolean> {
   return new Promise((resolve) => {
     const req = httpsRequest(url, { ...tls, timeout: 3000 }, (res) => {
       res.resume();

@@ -1,7 +1,8 @@
 /**
- * A local control plane has no kubelet, so it registers the Node a kubelet would have registered
- * for this host (real CPU and memory) and keeps its Lease fresh, as a kubelet does. Advertisements
- * computed from this cluster's allocatable resources then carry real figures.
+ * A local control plane without a real node (a loopback cluster, or `--no-node`) registers the
+ * Node a kubelet would have registered for this host (real CPU and memory) and keeps its Lease
+ * fresh, as a kubelet does, so Advertisements computed from this cluster's allocatable resources
+ * carry real figures. It runs nothing, and says so in a label and in its Ready condition.
  */
 import { cpus, hostname, totalmem, arch, release } from 'node:os';
 import { Labels } from '../api/constants.js';
@@ -10,6 +11,9 @@ import { logger } from '../observability/logger.js';
 
 const log = logger('hostnode');
 const LEASE_SECONDS = 40;
+/** What `kubectl describe node` shows a person who wonders why their pod stays Pending. */
+export const PLACEHOLDER_MESSAGE =
+  'placeholder Node of a kubepeer local control plane: there is no kubelet, so pods will not run here. For a real node, start the cluster as root with: kubepeer local up <name> --netns';
 const RENEW_MS = 10_000;
 const STATUS_MS = 60_000;
 
@@ -32,7 +36,14 @@ export class HostNode {
       capacity,
       allocatable: capacity,
       conditions: [
-        { type: 'Ready', status: 'True', reason: 'LocalControlPlaneReady', message: 'host of a kubepeer local control plane (no kubelet; Lease renewed by kubepeer)', lastHeartbeatTime: now, lastTransitionTime: now },
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'PlaceholderNode',
+          message: PLACEHOLDER_MESSAGE,
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
         { type: 'MemoryPressure', status: 'False', reason: 'HostHasSufficientMemory', message: '', lastHeartbeatTime: now, lastTransitionTime: now },
       ],
       addresses: [
@@ -59,6 +70,7 @@ export class HostNode {
           name: this.nodeName,
           labels: {
             [Labels.localNode]: 'true',
+            [Labels.placeholderNode]: 'true',
             'kubernetes.io/hostname': this.nodeName,
             'kubernetes.io/os': 'linux',
             'kubernetes.io/arch': arch() === 'x64' ? 'amd64' : arch(),

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controlPlaneBinDir } from './binaries.js';
-import { clusterDir, stateRoot, type ClusterState, type SupervisorSpec } from './state.js';
+import { clusterDir, stateRoot, type ClusterState, type NodeKind, type SupervisorSpec } from './state.js';
+import { cleanupNode, sweepDeadNodes } from './node/cleanup.js';
+import { isAlive } from './processes.js';
 import { KubeClient } from '../k8s/rest.js';
 
 const supervisorEntry = fileURLToPath(new URL('../../dist/localcluster/supervisorMain.js', import.meta.url));
@@ -36,6 +38,10 @@ export interface StartLocalClusterOptions {
   extraSANs?: string[];
   apiPort?: number;
   timeoutMs?: number;
+  /** `real` needs `netns` (the kubelet refuses a loopback node IP); default `placeholder`. */
+  node?: NodeKind;
+  /** Pod capacity of a real node. */
+  maxPods?: number;
 }
 
 export interface LocalCluster extends ClusterState {
@@ -45,25 +51,12 @@ export interface LocalCluster extends ClusterState {
   restart(component: 'kube-apiserver' | 'etcd'): Promise<void>;
 }
 
-/** Whether a process exists (signal 0) and is not a zombie waiting for a parent that never reaps it. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ..."; comm may contain spaces and parentheses
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust the signal
-  }
-}
+export { isAlive } from './processes.js';
 
 export async function startLocalCluster(opts: StartLocalClusterOptions): Promise<LocalCluster> {
   if (!NAME_RE.test(opts.name)) throw new LocalClusterError('InvalidName', `cluster name "${opts.name}" must be a DNS label of at most 32 characters (lowercase letters, digits, '-')`);
   if (!existsSync(supervisorEntry)) throw new LocalClusterError('NotBuilt', `${supervisorEntry} is missing: run "npm run build" (or npm install) first`);
+  if (opts.node === 'real' && !opts.netns) throw new LocalClusterError('RealNodeNeedsNetns', `a real node needs a network-namespace host (the kubelet refuses a loopback node IP): start "${opts.name}" with --netns (as root)`);
   const binDir = controlPlaneBinDir();
   let dir: string;
   if (opts.persistent) {
@@ -84,6 +77,8 @@ export async function startLocalCluster(opts: StartLocalClusterOptions): Promise
     extraSANs: opts.extraSANs,
     apiPort: opts.apiPort,
     ephemeral: !opts.persistent,
+    node: opts.node ?? 'placeholder',
+    maxPods: opts.maxPods,
   };
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const out = openSync(join(dir, 'logs', 'supervisor.log'), 'a');
@@ -138,6 +133,7 @@ function handle(state: ClusterState, pid: number): LocalCluster {
     stop: async () => {
       client?.close();
       await stopSupervisor(state.supervisorPid);
+      await sweepAfterSupervisor(state);
     },
     restart: async (component) => {
       process.kill(state.supervisorPid, component === 'kube-apiserver' ? 'SIGUSR1' : 'SIGUSR2');
@@ -186,7 +182,19 @@ export async function stopLocalCluster(name: string): Promise<boolean> {
   if (s.agent && isAlive(s.agent.pid)) await stopSupervisor(s.agent.pid, 15_000);
   // Children may survive a supervisor that was SIGKILLed: stop them by pid too.
   await stopSupervisor(s.supervisorPid);
-  for (const pid of Object.values(s.pids)) if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+  await sweepAfterSupervisor(s);
   rmSync(s.dir, { recursive: true, force: true });
+  await sweepDeadNodes();
   return true;
+}
+
+/**
+ * What a supervisor killed with SIGKILL leaves: its components (when setpriv was missing), and a
+ * real node's shims, containers and cgroups. A supervisor that stopped in order left nothing, and
+ * this finds nothing.
+ */
+export async function sweepAfterSupervisor(s: ClusterState): Promise<void> {
+  for (const pid of Object.values(s.pids)) if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+  if (s.node?.kind === 'real' && s.node.containerdSocket && s.node.cgroupRoot) await cleanupNode(s.node.containerdSocket, s.node.cgroupRoot);
+  if (s.dir.startsWith(tmpdir())) rmSync(s.dir, { recursive: true, force: true });
 }

@@ -12,7 +12,25 @@ export interface SupervisorSpec {
   apiPort?: number;
   /** Remove `dir` on stop and stop when stdin closes (tests). */
   ephemeral?: boolean;
-  registerNode?: boolean;
+  /**
+   * `real`: kubelet, containerd, kube-proxy, scheduler and CoreDNS run (needs a network-namespace
+   * host: the kubelet refuses a loopback node IP). `placeholder`: a Node that runs nothing.
+   * `none`: no Node at all.
+   */
+  node?: NodeKind;
+  /** The real node's pod capacity (kubelet maxPods). */
+  maxPods?: number;
+}
+
+export type NodeKind = 'real' | 'placeholder' | 'none';
+
+/** The node of a local cluster, as recorded for `local down` and `local image`. */
+export interface NodeState {
+  name: string;
+  kind: NodeKind;
+  /** Real nodes: containerd's socket, and the cgroup under which every pod runs. */
+  containerdSocket?: string;
+  cgroupRoot?: string;
 }
 
 export interface ClusterState {
@@ -26,6 +44,7 @@ export interface ClusterState {
   supervisorPid: number;
   pids: Record<string, number>;
   startedAt: string;
+  node?: NodeState;
   /** Set by `kubepeer local up --agent`. */
   agent?: { pid: number; logFile: string; dashboardUrl?: string };
 }

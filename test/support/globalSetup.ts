@@ -7,10 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sweepDeadNodes } from '../../src/localcluster/node/cleanup.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-export default function setup(): void {
+export default async function setup(): Promise<void> {
+  // Real nodes of earlier runs whose supervisor was killed: their shims, containers and cgroups.
+  if (process.getuid?.() === 0) await sweepDeadNodes();
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   // The dashboard web app, served by the agents from dist/dashboard-web.
   execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: 'inherit' });

@@ -17,8 +17,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tools="$(dirname "$here")"
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$here/go.mod")"
 etcd_version="$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' "$here/go.mod")"
-containerd_version="$(awk '$1 == "github.com/containerd/containerd/v2" { print $2; exit }' "$tools/containerd/go.mod")"
-coredns_version="$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "$tools/coredns/go.mod")"
+# `require mod vX` or a line of a require block
+module_version() { awk -v m="$1" '{ for (i = 1; i < NF; i++) if ($i == m) { print $(i + 1); exit } }' "$2"; }
+containerd_version="$(module_version github.com/containerd/containerd/v2 "$tools/containerd/go.mod")"
+coredns_version="$(module_version github.com/coredns/coredns "$tools/coredns/go.mod")"
+[ -n "$containerd_version" ] && [ -n "$coredns_version" ] || { echo "kubepeer: cannot read the containerd/CoreDNS versions from tools/*/go.mod" >&2; exit 1; }
 sum_hash="$(cat "$here/go.mod" "$here/go.sum" "$here"/cmd/*/main.go "$tools"/containerd/go.* "$tools"/coredns/go.* "$tools"/*/tools.go | sha256sum | cut -c1-12)"
 cache_root="${KUBEPEER_CACHE_DIR:-$HOME/.cache/kubepeer}"
 out="$cache_root/controlplane-$k8s_version-$sum_hash"

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,8 @@ import { install } from '../../install/install.js';
 import { assertNetnsSupport, DEFAULT_BRIDGE, DEFAULT_SUBNET, NetnsError, NetnsLab, type NetnsHost } from '../../localcluster/netns.js';
 import { CliError, age, printList, printObject, progress, progressDone } from '../output.js';
 import { globals, withClient } from '../globals.js';
+import { controlPlaneBinDir } from '../../localcluster/binaries.js';
+import { importImage, listImages } from '../../localcluster/node/images.js';
 
 const cliEntry = fileURLToPath(new URL('../../../bin/kubepeer.js', import.meta.url));
 
@@ -25,16 +27,24 @@ export async function spawnAgent(cluster: Pick<ListedCluster, 'name' | 'kubeconf
 }
 
 export function registerLocalCommands(program: Command): void {
-  const local = program.command('local').description('Local control planes: real etcd + kube-apiserver + kube-controller-manager, no containers.');
+  const local = program
+    .command('local')
+    .description('Local clusters: real etcd, kube-apiserver and kube-controller-manager; with --netns also a real node (kubelet, containerd, runc, kube-proxy, kube-scheduler, CoreDNS) that runs pods.');
 
   local
     .command('up <name>')
     .description('Start a local cluster in the background and print its kubeconfig path.')
     .option('--address <ip>', 'address the API server listens on', '127.0.0.1')
     .option('--agent', 'also install kubepeer and run its agent in the background')
-    .option('--netns', `run the cluster on its own network-namespace host on the shared bridge ${DEFAULT_BRIDGE} (${DEFAULT_SUBNET}; the machine reaches it at its address); needs root`)
-    .addHelpText('after', '\nExamples:\n  kubepeer local up a\n  kubectl --kubeconfig "$(kubepeer local up b --agent)" get nodes\n  kubepeer local up c --netns --agent -o json')
-    .action(async (name: string, opts: { address: string; agent?: boolean; netns?: boolean }, cmd: Command) => {
+    .option('--netns', `run the cluster on its own network-namespace host on the shared bridge ${DEFAULT_BRIDGE} (${DEFAULT_SUBNET}; the machine reaches it at its address), with a real node that runs pods; needs root`)
+    .option('--no-node', 'with --netns: no real node (a placeholder Node that runs nothing, as on loopback)')
+    .option('--max-pods <n>', 'pod capacity of the real node (kubelet maxPods)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new CliError(`--max-pods must be an integer from 1 to 1000, not "${v}"`, 2);
+      return n;
+    })
+    .addHelpText('after', '\nExamples:\n  kubepeer local up a\n  kubectl --kubeconfig "$(kubepeer local up b --agent)" get nodes\n  sudo kubepeer local up c --netns --agent -o json      # a real node: pods run')
+    .action(async (name: string, opts: { address: string; agent?: boolean; netns?: boolean; node: boolean; maxPods?: number }, cmd: Command) => {
       const g = globals(cmd, { printsObjects: false });
       let address = opts.address;
       let netns: string | undefined;
@@ -49,7 +59,7 @@ export function registerLocalCommands(program: Command): void {
       progress(`starting local cluster "${name}" on ${address}${netns ? ` (network namespace ${netns} on bridge ${host!.bridge})` : ''}...`);
       let cluster;
       try {
-        cluster = await startLocalCluster({ name, address, netns, persistent: true });
+        cluster = await startLocalCluster({ name, address, netns, persistent: true, node: netns && opts.node ? 'real' : 'placeholder', maxPods: opts.maxPods });
       } catch (e) {
         if (host) await removeNetnsHost(host.netns).catch(() => undefined);
         throw e;
@@ -68,6 +78,8 @@ export function registerLocalCommands(program: Command): void {
       printObject(g.output, { name, kubeconfig, apiUrl: cluster.apiUrl, ...(agentPid ? { agentPid } : {}), ...(netns ? { netns, address } : {}) }, { text: () => kubeconfig });
     });
 
+  registerImageCommands(local);
+
   local
     .command('list')
     .description('List local clusters started with "kubepeer local up".')
@@ -78,6 +90,7 @@ export function registerLocalCommands(program: Command): void {
         { header: 'Name', value: (r) => r.name },
         { header: 'Status', value: (r) => (r.running ? 'Running' : 'Stopped') },
         { header: 'API URL', value: (r) => r.apiUrl },
+        { header: 'Node', value: (r) => (r.node ? `${r.node.name} (${r.node.kind})` : 'none') },
         { header: 'Agent', value: (r) => (r.agent ? (isAlive(r.agent.pid) ? `pid ${r.agent.pid}` : 'stopped') : 'none') },
         { header: 'Netns', value: (r) => r.netns ?? '', wide: true },
         { header: 'Kubeconfig', value: (r) => r.kubeconfig },
@@ -103,6 +116,50 @@ export function registerLocalCommands(program: Command): void {
         process.stdout.write(`local cluster "${n}" stopped\n`);
       }
       await sleep(0);
+    });
+}
+
+function realNodeOf(name: string): { socket: string } {
+  const c = getLocalCluster(name);
+  if (!c) throw new CliError(`no local cluster named "${name}" (see: kubepeer local list)`);
+  if (!c.running) throw new CliError(`local cluster "${name}" is not running; start it with: kubepeer local up ${name} --netns`);
+  if (c.node?.kind !== 'real' || !c.node.containerdSocket) throw new CliError(`local cluster "${name}" has no real node (it runs no pods); start it with: kubepeer local up ${name} --netns (as root)`);
+  return { socket: c.node.containerdSocket };
+}
+
+function registerImageCommands(local: Command): void {
+  const image = local.command('image').description("Images on a local cluster's real node (no registry is reachable: images are imported from archives).");
+  image
+    .command('import <cluster> <archive>')
+    .description('Load an OCI or docker image archive (e.g. from "docker save" or "skopeo copy ... oci-archive:") into the node.')
+    .action((cluster: string, archive: string) => {
+      if (!existsSync(archive)) throw new CliError(`no such file: ${archive}`, 2);
+      const { socket } = realNodeOf(cluster);
+      let names: string[];
+      try {
+        names = importImage(controlPlaneBinDir(), socket, archive);
+      } catch (e) {
+        const detail = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
+        throw new CliError(`importing ${archive} into "${cluster}" failed: ${detail}`);
+      }
+      for (const n of names) process.stdout.write(`imported ${n}\n`);
+      if (!names.length) process.stdout.write('imported (the archive named no image; give it a name with an io.containerd.image.name or org.opencontainers.image.ref.name annotation)\n');
+    });
+  image
+    .command('list <cluster>')
+    .description('List the images on the node (use them with imagePullPolicy: IfNotPresent).')
+    .action((cluster: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const { socket } = realNodeOf(cluster);
+      printList(g.output, listImages(controlPlaneBinDir(), socket), {
+        resource: 'image',
+        empty: 'No images.',
+        columns: [
+          { header: 'Name', value: (r) => r.name },
+          { header: 'Size', value: (r) => r.size },
+          { header: 'Digest', value: (r) => r.digest, wide: true },
+        ],
+      });
     });
 }
 
