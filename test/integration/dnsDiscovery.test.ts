@@ -195,8 +195,9 @@ describe('the seed SearchDomain with autojoin', () => {
     const listed = kubepeer(['domain', 'list', '--kubeconfig', a.kubeconfig]);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(new RegExp(`^${DOMAIN.replace('.', '\\.')}\\s+${DOMAIN.replace('.', '\\.')}\\s+true\\s+True\\s+2\\s+1\\s+`, 'm'));
-    const json = JSON.parse(kubepeer(['domain', 'list', '-o', 'json', '--kubeconfig', a.kubeconfig]).stdout) as SearchDomain[];
-    expect(json.map((d) => d.metadata.name)).toEqual([DOMAIN]);
+    const json = JSON.parse(kubepeer(['domain', 'list', '-o', 'json', '--kubeconfig', a.kubeconfig]).stdout) as { kind: string; items: SearchDomain[] };
+    expect(json.kind).toBe('List');
+    expect(json.items.map((d) => d.metadata.name)).toEqual([DOMAIN]);
   });
 });
 
