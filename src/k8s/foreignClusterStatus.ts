@@ -43,18 +43,21 @@ export async function applyForeignClusterStatus(
   const changedFields = Object.entries(fields).some(([k, v]) => !isDeepStrictEqual(stripUndefined((current as Record<string, unknown>)[k]), stripUndefined(v)));
   const changedConds = mine.some((c) => !isDeepStrictEqual(c, current.conditions?.find((x) => x.type === c.type)));
   if (!changedFields && !changedConds) return false;
-  await ctx.client.apply(
-    resourcePath(GVR.foreignCluster, { name: fc.metadata.name, subresource: 'status' }),
-    {
-      apiVersion: apiVersionOf(GVR.foreignCluster),
-      kind: 'ForeignCluster',
-      metadata: { name: fc.metadata.name },
-      status: { ...stripUndefined(fields), ...(mine.length ? { conditions: mine } : {}) },
-    },
+  await applyOwnedStatus(ctx.client, fc.metadata.name, manager, { ...stripUndefined(fields), ...(mine.length ? { conditions: mine } : {}) });
+  return true;
+}
+
+/**
+ * The write itself: server-side apply of exactly the status a manager owns. For a caller that
+ * has already decided what changed (the virtual-node plan computes its own condition).
+ */
+export function applyOwnedStatus(client: KubeClient, name: string, manager: string, status: Partial<ForeignClusterStatus>): Promise<ForeignCluster> {
+  return client.apply<ForeignCluster>(
+    resourcePath(GVR.foreignCluster, { name, subresource: 'status' }),
+    { apiVersion: apiVersionOf(GVR.foreignCluster), kind: 'ForeignCluster', metadata: { name }, status },
     manager,
     true,
   );
-  return true;
 }
 
 function stripUndefined<T>(v: T): T {

@@ -11,9 +11,10 @@
  */
 import { Gauge } from 'prom-client';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { GVR, apiVersionOf, type Advertisement, type ForeignCluster } from '../api/crds.js';
+import { GVR, type Advertisement, type ForeignCluster } from '../api/crds.js';
 import { Labels } from '../api/constants.js';
 import { Controller, type ReconcileResult } from '../k8s/controller.js';
+import { applyOwnedStatus } from '../k8s/foreignClusterStatus.js';
 import { Core, isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
 import { registry } from '../observability/metrics.js';
 import type { AgentContext } from '../agent/context.js';
@@ -189,12 +190,7 @@ export function advertisementController(ctx: AgentContext): Controller {
 
     for (const { name, condition } of p.foreignClusterConditions) {
       try {
-        const updated = await client.apply<ForeignCluster>(
-          resourcePath(GVR.foreignCluster, { name, subresource: 'status' }),
-          { apiVersion: apiVersionOf(GVR.foreignCluster), kind: GVR.foreignCluster.kind, metadata: { name }, status: { conditions: [condition] } },
-          FIELD_MANAGER,
-          true,
-        );
+        const updated = await applyOwnedStatus(client, name, FIELD_MANAGER, { conditions: [condition] });
         fcs.remember(name, updated);
       } catch (e) {
         if (!isNotFound(e)) throw e;
