@@ -93,6 +93,7 @@ describe('input checks', () => {
     const r = kp('peer', 'add', ownID, '--api-url', 'https://203.0.113.20:6443');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${ownID} is this cluster's own ID, and a cluster never peers with itself`);
+    expect(kp('peer', 'add', ownID.toUpperCase(), '--api-url', 'https://203.0.113.20:6443').code).toBe(2);
     const fcs = await cluster.client().list<ForeignCluster>(resourcePath(GVR.foreignCluster));
     expect(fcs.items.map((f) => f.spec.clusterID)).not.toContain(ownID);
   });

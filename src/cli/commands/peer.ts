@@ -124,7 +124,8 @@ export function registerPeerCommands(program: Command): void {
         ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}),
       };
       const fc = await withClient(g, async (client) => {
-        if (clusterID === (await readClusterID(client, g.namespace))) {
+        // A UUID typed in capitals is still our own.
+        if (clusterID.toLowerCase() === (await readClusterID(client, g.namespace))?.toLowerCase()) {
           throw new CliError(`${clusterID} is this cluster's own ID, and a cluster never peers with itself; run "kubepeer cluster-id" against the remote cluster for its ID`, 2);
         }
         const existing = (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.find((f) => f.spec.clusterID === clusterID);
