@@ -6,6 +6,12 @@
  * custom resources alike (merge patch and server-side apply, the status subresource of CRs), a
  * watch it can resume from a resourceVersion with bookmarks, one error type with the API's reason
  * and message, keep-alive connections, and a count of requests per verb for the benchmarks.
+ *
+ * Every response body is read with a size cap, counted while it streams in (a body that never ends
+ * is cut at the cap, not buffered until memory runs out). A client for a party we do not control
+ * (a peer's or a requester's API server: `KubeClient.remoteParty`, `anonymous`) has a small cap, a
+ * deadline for the whole call however slowly the bytes trickle, and accepts only JSON: a bad answer
+ * fails that one call with an ApiError whose reason says why (docs/design.md §9).
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
@@ -98,6 +104,30 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** How much of a response a client reads, and for how long. */
+export interface ResponseLimits {
+  /** Largest body read, in bytes; a longer one fails the call with reason ResponseTooLarge. */
+  maxBodyBytes: number;
+  /** Deadline for the whole call (connect, headers and body), in ms; reason ResponseTimeout. */
+  deadlineMs?: number;
+  /** A 2xx answer must be JSON (reason UnexpectedContentType) that parses (reason InvalidResponse). */
+  jsonOnly: boolean;
+}
+
+/**
+ * Our own API server: the cap only keeps a runaway answer from ending the process (V8 cannot make
+ * a string much over 512 MiB); lists of a large cluster stay well under it.
+ */
+export const HomeLimits: ResponseLimits = { maxBodyBytes: 256 * 1024 * 1024, jsonOnly: false };
+/**
+ * A party someone else named (identity callback, cluster-info read, PeeringRequest, advertisement
+ * and renewal on a peer): every answer kubepeer expects from it is one small object.
+ */
+export const RemotePartyLimits: ResponseLimits = { maxBodyBytes: 4 * 1024 * 1024, deadlineMs: 20_000, jsonOnly: true };
+
+/** The reasons of a response refused by ResponseLimits (ApiError code 0, like a network failure). */
+export const BadResponseReasons = ['ResponseTooLarge', 'ResponseTimeout', 'UnexpectedContentType', 'InvalidResponse'] as const;
+
 export const MergePatch = 'application/merge-patch+json';
 export const JsonPatch = 'application/json-patch+json';
 export const ApplyPatch = 'application/apply-patch+yaml';
@@ -130,6 +160,7 @@ export class KubeClient {
   constructor(
     readonly access: ClusterAccess,
     private readonly userAgent = 'kubepeer',
+    readonly limits: ResponseLimits = HomeLimits,
   ) {
     this.server = access.server;
   }
@@ -143,9 +174,20 @@ export class KubeClient {
     return new KubeClient(new ClusterAccess({ server, token, caPem, skipTLSVerify: insecure, pinnedAddress }));
   }
 
-  /** An anonymous client (no credentials) for `server`, verifying TLS against `caPem` unless insecure. */
-  static anonymous(server: string, caPem?: string, insecure = false): KubeClient {
-    return new KubeClient(new ClusterAccess({ server, caPem, skipTLSVerify: insecure }));
+  /**
+   * A client for an API server someone else named (a peer, a requester), with a bearer token:
+   * answers are read under RemotePartyLimits.
+   */
+  static remoteParty(server: string, token: string, caPem?: string, pinnedAddress?: string, limits: ResponseLimits = RemotePartyLimits): KubeClient {
+    return new KubeClient(new ClusterAccess({ server, token, caPem, pinnedAddress }), 'kubepeer', limits);
+  }
+
+  /**
+   * An anonymous client (no credentials) for `server`, verifying TLS against `caPem` unless
+   * insecure. Only other clusters are called anonymously, so answers are read under RemotePartyLimits.
+   */
+  static anonymous(server: string, caPem?: string, insecure = false, limits: ResponseLimits = RemotePartyLimits): KubeClient {
+    return new KubeClient(new ClusterAccess({ server, caPem, skipTLSVerify: insecure }), 'kubepeer', limits);
   }
 
   private count(verb: string, path: string): void {
@@ -190,27 +232,68 @@ export class KubeClient {
     // as the start of the next request on this keep-alive connection.
     if (payload !== undefined) (req.headers as Record<string, string>)['Content-Length'] = String(Buffer.byteLength(payload));
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const limits = this.limits;
+    const idleMs = opts.timeoutMs ?? 30_000;
+    const deadlineMs = limits.deadlineMs === undefined ? undefined : Math.min(limits.deadlineMs, opts.timeoutMs ?? limits.deadlineMs);
     return new Promise<T>((resolve, reject) => {
-      const r = send(url, req, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(networkError(err, url)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            try {
-              resolve((text ? JSON.parse(text) : {}) as T);
-            } catch {
-              resolve(text as T);
-            }
-            return;
-          }
-          reject(apiErrorFrom(status, text, method, url));
+      let settled = false;
+      let deadline: NodeJS.Timeout | undefined;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        fn();
+      };
+      // Refusing an answer also closes its connection: the rest of the body is never read.
+      const refuse = (err: ApiError) =>
+        settle(() => {
+          r.destroy();
+          reject(err);
         });
+      const r = send(url, req, (res) => {
+        const status = res.statusCode ?? 0;
+        const ok = status >= 200 && status < 300;
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > limits.maxBodyBytes) return refuse(tooLarge(method, url, limits));
+        if (limits.jsonOnly && ok && !isJsonContentType(res.headers['content-type'])) {
+          return refuse(new ApiError(0, 'UnexpectedContentType', `${method} ${url.pathname} on ${url.host}: expected JSON, got content type "${String(res.headers['content-type'] ?? 'none').slice(0, 100)}"`));
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > limits.maxBodyBytes) return refuse(tooLarge(method, url, limits));
+          chunks.push(c);
+        });
+        res.on('error', (err) => settle(() => reject(networkError(err, url))));
+        res.on('end', () =>
+          settle(() => {
+            // Whatever goes wrong here must reject this call: a throw in a stream handler would
+            // be an uncaught exception, and end the process.
+            try {
+              const text = Buffer.concat(chunks).toString('utf8');
+              if (!ok) return reject(apiErrorFrom(status, text, method, url));
+              if (!text) return resolve({} as T);
+              try {
+                resolve(JSON.parse(text) as T);
+              } catch {
+                if (limits.jsonOnly) reject(new ApiError(0, 'InvalidResponse', `${method} ${url.pathname} on ${url.host}: the answer is not valid JSON`));
+                else resolve(text as T);
+              }
+            } catch (e) {
+              reject(new ApiError(0, 'InvalidResponse', `${method} ${url.pathname} on ${url.host}: cannot read the answer (${(e as Error).message})`));
+            }
+          }),
+        );
       });
-      r.setTimeout(opts.timeoutMs ?? 30_000, () => r.destroy(Object.assign(new Error(`no answer from ${url.host} within ${(opts.timeoutMs ?? 30_000) / 1000}s`), { code: 'ETIMEDOUT' })));
-      r.on('error', (err) => reject(networkError(err, url)));
+      if (deadlineMs !== undefined) {
+        deadline = setTimeout(
+          () => refuse(new ApiError(0, 'ResponseTimeout', `${method} ${url.pathname} on ${url.host}: no complete answer within ${deadlineMs / 1000}s`)),
+          deadlineMs,
+        );
+      }
+      r.setTimeout(idleMs, () => r.destroy(Object.assign(new Error(`no answer from ${url.host} within ${idleMs / 1000}s`), { code: 'ETIMEDOUT' })));
+      r.on('error', (err) => settle(() => reject(networkError(err, url))));
       if (payload !== undefined) r.write(payload);
       r.end();
     });
@@ -274,7 +357,12 @@ export class KubeClient {
       const r = send(url, req, (res) => {
         if (res.statusCode !== 200) {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            // an error body is a Status: keep what fits in the cap, drop the rest
+            if ((size += c.length) <= this.limits.maxBodyBytes) chunks.push(c);
+            else res.destroy();
+          });
           res.on('end', () => reject(apiErrorFrom(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), 'WATCH', url)));
           res.on('error', (err) => reject(networkError(err, url)));
           return;
@@ -325,6 +413,15 @@ function pinnedLookup(address: string | undefined): { lookup?: LookupFunction } 
     else cb(null, address, family);
   }) as unknown as LookupFunction;
   return { lookup };
+}
+
+function tooLarge(method: string, url: URL, limits: ResponseLimits): ApiError {
+  return new ApiError(0, 'ResponseTooLarge', `${method} ${url.pathname} on ${url.host}: the answer is larger than ${limits.maxBodyBytes} bytes; not read`);
+}
+
+function isJsonContentType(v: string | string[] | undefined): boolean {
+  const t = (Array.isArray(v) ? v[0] : v)?.split(';')[0]?.trim().toLowerCase();
+  return t === 'application/json' || (!!t && /^application\/[a-z0-9.+-]*\+json$/.test(t));
 }
 
 function apiErrorFrom(status: number, text: string, method: string, url: URL): ApiError {

@@ -34,11 +34,16 @@ export function probeTLS(url: string, ca: string[], timeoutMs = 5000): Promise<P
   return new Promise((resolve) => {
     const socket = connect({ host, port, ca, servername: isIP(host) ? undefined : host, rejectUnauthorized: true, timeout: timeoutMs, ALPNProtocols: ['http/1.1'] });
     const done = (r: ProbeResult) => {
+      clearTimeout(deadline);
       socket.destroy();
       resolve(r);
     };
+    const timedOut = () => done({ ok: false, code: 'ETIMEDOUT', message: `no TLS answer from ${u.host} within ${timeoutMs / 1000}s`, certificateProblem: false });
+    // The socket's own timeout is for silence; a server that trickles its handshake a byte at a
+    // time is never silent, so the whole handshake has a deadline too.
+    const deadline = setTimeout(timedOut, timeoutMs);
     socket.once('secureConnect', () => done({ ok: true }));
-    socket.once('timeout', () => done({ ok: false, code: 'ETIMEDOUT', message: `no TLS answer from ${u.host} within ${timeoutMs / 1000}s`, certificateProblem: false }));
+    socket.once('timeout', timedOut);
     socket.once('error', (err: NodeJS.ErrnoException) =>
       done({ ok: false, code: err.code, message: err.message, certificateProblem: isCertificateError(err.code) }),
     );

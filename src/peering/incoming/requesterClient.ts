@@ -8,7 +8,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { forbiddenHost } from '../../net/addressPolicy.js';
-import { ApiError, Core, KubeClient, resourcePath } from '../../k8s/rest.js';
+import { ApiError, BadResponseReasons, Core, KubeClient, resourcePath } from '../../k8s/rest.js';
 import { Names } from '../../api/constants.js';
 import { PeeringError } from '../errors.js';
 import type { TokenKubeconfig } from '../kubeconfig.js';
@@ -76,7 +76,8 @@ export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, 
 
 /** A client for the requester's API server; `pinnedAddress` (from resolveCallbackAddress) is where it connects. */
 export function requesterClient(apiUrl: string, kc: TokenKubeconfig, pinnedAddress?: string): KubeClient {
-  return KubeClient.withToken(apiUrl, kc.token, kc.caPem, false, pinnedAddress);
+  // A requester is a party we do not control: its answers are read under RemotePartyLimits.
+  return KubeClient.remoteParty(apiUrl, kc.token, kc.caPem, pinnedAddress);
 }
 
 /** Reads the requester's cluster ID with its own credential; the identity proof of step 5. */
@@ -87,6 +88,9 @@ export async function readRequesterClusterID(client: KubeClient, namespace: stri
   } catch (e) {
     if (e instanceof ApiError && (e.code === 401 || e.code === 403)) {
       throw new PeeringError('CredentialRejected', `the requester's API server rejected the credential it sent us (${e.code} ${e.reason}): ${e.message}`);
+    }
+    if (e instanceof ApiError && e.code === 0 && (BadResponseReasons as readonly string[]).includes(e.reason)) {
+      throw new PeeringError('RequesterUnreachable', `the requester at ${client.server} gave an answer kubepeer does not read (${e.reason}): ${e.message}`);
     }
     if (e instanceof ApiError && e.code === 0) {
       throw new PeeringError('RequesterUnreachable', `cannot reach the requester at ${client.server}: ${e.message}`);
