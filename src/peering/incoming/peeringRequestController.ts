@@ -16,6 +16,7 @@ import { Controller } from '../../k8s/controller.js';
 import { applyPlan, type Handlers } from '../../k8s/executor.js';
 import type { AgentContext } from '../../agent/context.js';
 import { PeeringError } from '../errors.js';
+import { buildTokenKubeconfig, parseTokenKubeconfig } from '../kubeconfig.js';
 import { planIncoming, peerCredentialSecret, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
 import { computeOffer } from './resources.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
@@ -51,7 +52,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
       ...(request ? { request } : {}),
       ...(fc ? { foreignCluster: fc } : {}),
       // Not in the cache yet (just created): the plan asks for a read.
-      ...(secret ? { credential: decodeKubeconfig(secret) } : {}),
+      ...(secret ? { credential: readKubeconfig(secret) } : {}),
       ...(since !== undefined ? { unauthorizedSinceMs: since } : {}),
     };
   }
@@ -99,7 +100,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     },
     readCredential: async ({ clusterID }) => {
       const secret = await client.getOrNull<Secret>(secretPath(clusterID));
-      return { credential: secret ? decodeKubeconfig(secret) : null };
+      return { credential: secret ? readKubeconfig(secret) : null };
     },
     resolveCallback: async ({ apiUrl }) => {
       try {
@@ -142,7 +143,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
       }
     },
     storeRenewedCredential: async ({ clusterID, kubeconfig }) => {
-      await client.mergePatch(secretPath(clusterID), { data: { kubeconfig: Buffer.from(kubeconfig).toString('base64') } });
+      await client.mergePatch(secretPath(clusterID), { data: { kubeconfig: Buffer.from(buildTokenKubeconfig(kubeconfig)).toString('base64') } });
     },
     writeAdvertisement: async ({ peer }) => {
       try {
@@ -239,8 +240,13 @@ export function peeringRequestController(ctx: AgentContext): Controller {
   return controller;
 }
 
-/** The kubeconfig a credential Secret holds, or null. */
-function decodeKubeconfig(secret: Secret): string | null {
-  return secret.data?.kubeconfig ? Buffer.from(secret.data.kubeconfig, 'base64').toString('utf8') : null;
+/** The kubeconfig a credential Secret holds, parsed with the webhook's rules (a crafted one cannot exhaust us here either), or null. */
+function readKubeconfig(secret: Secret): NonNullable<IncomingObserved['credential']> | null {
+  if (!secret.data?.kubeconfig) return null;
+  try {
+    return { ok: true, kubeconfig: parseTokenKubeconfig(Buffer.from(secret.data.kubeconfig, 'base64').toString('utf8')) };
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
+  }
 }
 

@@ -14,7 +14,7 @@ import { GVR, type AcceptPolicy, type ForeignCluster, type PeeringRequest, type 
 import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
 import type { RuntimeAction } from '../../k8s/executor.js';
 import type { PhaseInput } from '../../k8s/foreignClusterStatus.js';
-import { buildTokenKubeconfig, parseTokenKubeconfig, type TokenKubeconfig } from '../kubeconfig.js';
+import type { TokenKubeconfig } from '../kubeconfig.js';
 import { conditionOf } from '../reasons.js';
 import { tokenRenewalDue } from './tokenRenewal.js';
 
@@ -55,8 +55,11 @@ export interface IncomingObserved {
   request?: PeeringRequest;
   /** The ForeignCluster for the requester's cluster ID (not being deleted), if any. */
   foreignCluster?: ForeignCluster;
-  /** The kubeconfig in Secret `liqo-peer-<id>`: undefined while not read, null when there is none. */
-  credential?: string | null;
+  /**
+   * The kubeconfig in Secret `liqo-peer-<id>`, parsed with the webhook's rules: undefined while not
+   * read, null when there is none.
+   */
+  credential?: { ok: true; kubeconfig: TokenKubeconfig } | { ok: false; message: string } | null;
   /** When the requester's API server first answered 401 to our Advertisement (ms), while it lasts. */
   unauthorizedSinceMs?: number;
   /** The checked callback address, resolved in this reconcile. */
@@ -83,7 +86,7 @@ export type IncomingAction =
   | { type: 'answer'; peer: RequesterEndpoint; namespace: string; reason: Answer; message: string }
   | { type: 'ensureForeignCluster'; request: PeeringRequest }
   | { type: 'renewToken'; peer: RequesterEndpoint }
-  | { type: 'storeRenewedCredential'; clusterID: string; kubeconfig: string }
+  | { type: 'storeRenewedCredential'; clusterID: string; kubeconfig: TokenKubeconfig }
   /** Write (or refresh) our Advertisement on the requester: the heartbeat. */
   | { type: 'writeAdvertisement'; peer: RequesterEndpoint }
   | { type: 'rememberUnauthorized'; clusterID: string; atMs: number }
@@ -158,12 +161,8 @@ export function planIncoming(o: IncomingObserved): Action[] {
   if (pr.spec.kubeconfig) return [{ type: 'storeCredential', request: pr }];
   if (o.credential === undefined) return [{ type: 'readCredential', clusterID: id }];
   if (!o.credential) return denyAndRetain(o, pr, 'NoCredential', 'the request carries no credential (kubeconfig); the requester must send a new PeeringRequest');
-  let kubeconfig: TokenKubeconfig;
-  try {
-    kubeconfig = parseTokenKubeconfig(o.credential);
-  } catch (e) {
-    return denyAndRetain(o, pr, 'InvalidCredential', `the credential is unusable: ${(e as Error).message}`);
-  }
+  if (!o.credential.ok) return denyAndRetain(o, pr, 'InvalidCredential', `the credential is unusable: ${o.credential.message}`);
+  const kubeconfig = o.credential.kubeconfig;
   const known = o.foreignCluster;
   const apiUrl = known?.spec.discoveryType !== 'IncomingPeering' && known?.spec.apiUrl ? known.spec.apiUrl : pr.spec.apiUrl;
   const now = o.now.getTime();
@@ -255,7 +254,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
       const renewed = { ...kubeconfig, token: o.renewal.token };
       advertiseAs = { ...peer, kubeconfig: renewed };
       actions.push(
-        { type: 'storeRenewedCredential', clusterID: id, kubeconfig: buildTokenKubeconfig(renewed) },
+        { type: 'storeRenewedCredential', clusterID: id, kubeconfig: renewed },
         { type: 'log', level: 'info', message: 'renewed the credential of the requester', fields: { clusterID: id, expires: o.renewal.expirationTimestamp } },
         { type: 'event', object: pr, eventType: 'Normal', reason: 'CredentialRenewed', message: `renewed our credential on ${apiUrl} before it expired; the new one expires at ${o.renewal.expirationTimestamp}` },
       );

@@ -1,7 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ForeignCluster, PeeringRequest } from '../../../src/api/crds.js';
-import { createCA } from '../../../src/trust/pki.js';
-import { buildTokenKubeconfig } from '../../../src/peering/kubeconfig.js';
 import { DENIED_RETENTION_MS, UNAUTHORIZED_GRACE_MS, planIncoming, type Action, type IncomingObserved } from '../../../src/peering/incoming/plan.js';
 
 const OWN = '11111111-2222-4333-8444-555555555555';
@@ -14,14 +12,9 @@ const jwt = (iat: number, exp: number) =>
     JSON.stringify({ iat, exp, 'kubernetes.io': { namespace: 'liqo', serviceaccount: { name: `liqo-remote-${OWN}` }, secret: { name: `liqo-remote-${OWN}`, uid: 's' } } }),
   ).toString('base64url')}.sig`;
 
-let caPem = '';
-beforeAll(async () => {
-  caPem = (await createCA('peer test CA')).certPem;
-});
-
 /** A token issued 10 s ago that lives a year: renewal not due. */
 const freshToken = () => jwt(NOW / 1000 - 10, NOW / 1000 + 365 * 86400);
-const credential = (token = freshToken()) => buildTokenKubeconfig({ server: API, caPem, token });
+const credential = (token = freshToken()) => ({ ok: true as const, kubeconfig: { server: API, caPem: 'CA', token } });
 
 function pr(status?: PeeringRequest['status'], over: { annotations?: Record<string, string>; name?: string; clusterID?: string } = {}): PeeringRequest {
   return {
@@ -81,7 +74,7 @@ describe('planIncoming: who asks', () => {
 
   it('moves the credential out of the request first, then reads it back from the Secret', () => {
     const withKubeconfig = pr();
-    withKubeconfig.spec.kubeconfig = credential();
+    withKubeconfig.spec.kubeconfig = 'apiVersion: v1\nkind: Config\n';
     expect(types(planIncoming(observed(withKubeconfig)))).toEqual(['storeCredential']);
     const { credential: _c, ...rest } = observed(pr());
     expect(planIncoming(rest)).toEqual([{ type: 'readCredential', clusterID: PEER }]);
@@ -91,6 +84,12 @@ describe('planIncoming: who asks', () => {
     const a = planIncoming(observed(pr(), { credential: null }));
     expect(prStatus(a)).toEqual([expect.objectContaining({ phase: 'Denied', reason: 'NoCredential' })]);
     expect(requeue(a)).toBe(DENIED_RETENTION_MS);
+  });
+
+  it('denies a request whose stored credential breaks the kubeconfig rules', () => {
+    const a = planIncoming(observed(pr(), { credential: { ok: false, message: 'spec.kubeconfig: exec is not accepted' } }));
+    expect(prStatus(a)).toEqual([expect.objectContaining({ phase: 'Denied', reason: 'InvalidCredential', message: expect.stringContaining('exec is not accepted') })]);
+    expect(types(a)).not.toContain('resolveCallback');
   });
 
   it('drops a denied request once its minute is over', () => {
@@ -215,7 +214,7 @@ describe('planIncoming: credential renewal', () => {
     const write = planIncoming({ ...o, renewal: { ok: true, token: renewed, expirationTimestamp: iso(NOW + 1000_000) } });
     expect(write).toEqual([{ type: 'writeAdvertisement', peer: expect.objectContaining({ kubeconfig: expect.objectContaining({ token: renewed }) }) }]);
     const a = planIncoming({ ...o, renewal: { ok: true, token: renewed, expirationTimestamp: iso(NOW + 1000_000) }, advertised: { ok: true } });
-    expect(a).toContainEqual({ type: 'storeRenewedCredential', clusterID: PEER, kubeconfig: expect.stringContaining(renewed) });
+    expect(a).toContainEqual({ type: 'storeRenewedCredential', clusterID: PEER, kubeconfig: { server: API, caPem: 'CA', token: renewed } });
     expect(a).toContainEqual(expect.objectContaining({ type: 'event', reason: 'CredentialRenewed' }));
   });
 
