@@ -16,6 +16,8 @@ export interface Figure {
 
 export interface BenchSection {
   figures: Figure[];
+  /** Why the section measured nothing on this machine (e.g. "needs root"). */
+  skipped?: string;
 }
 
 export function percentile(samples: number[], p: number): number {

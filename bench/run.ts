@@ -26,6 +26,7 @@ const sections: Array<[string, () => Promise<SectionRunner>]> = [
     return m.benchLan;
   }],
   ['scale', async () => (await import('./scale.js')).benchScale],
+  ['realnode', async () => (await import('./realnode.js')).benchRealNode],
 ];
 
 function fmt(n: number): string {
@@ -35,7 +36,7 @@ function fmt(n: number): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const results: Array<{ section: string; figures: Figure[]; error?: string }> = [];
+  const results: Array<{ section: string; figures: Figure[]; error?: string; skipped?: string }> = [];
   for (const [name, load] of sections) {
     if (only && !only.has(name)) continue;
     process.stderr.write(`bench: ${name}${quick ? ' (quick)' : ''}...\n`);
@@ -43,8 +44,9 @@ async function main(): Promise<void> {
       const run = await load();
       const t = Date.now();
       const r = await run({ quick });
-      results.push({ section: name, figures: r.figures });
-      process.stderr.write(`bench: ${name} done in ${((Date.now() - t) / 1000).toFixed(0)}s\n`);
+      results.push({ section: name, figures: r.figures, skipped: r.skipped });
+      if (r.skipped) process.stderr.write(`bench: ${name} skipped: ${r.skipped}\n`);
+      else process.stderr.write(`bench: ${name} done in ${((Date.now() - t) / 1000).toFixed(0)}s\n`);
     } catch (e) {
       results.push({ section: name, figures: [], error: (e as Error).message });
       process.stderr.write(`bench: ${name} FAILED: ${(e as Error).stack ?? e}\n`);
@@ -53,7 +55,9 @@ async function main(): Promise<void> {
   const rows = results.flatMap((r) =>
     r.error
       ? [[r.section, `section failed: ${r.error.slice(0, 80)}`, '', '', '', '', '', 'ERROR']]
-      : r.figures.map((f) => [r.section, f.name, fmt(p50(f.samples)), fmt(p95(f.samples)), String(f.samples.length), f.unit, f.target ?? '', f.pass === undefined ? '' : f.pass ? 'PASS' : 'MISS']),
+      : r.skipped
+        ? [[r.section, `skipped: ${r.skipped}`, '', '', '', '', '', '']]
+        : r.figures.map((f) => [r.section, f.name, fmt(p50(f.samples)), fmt(p95(f.samples)), String(f.samples.length), f.unit, f.target ?? '', f.pass === undefined ? '' : f.pass ? 'PASS' : 'MISS']),
   );
   const header = ['SECTION', 'FIGURE', 'P50', 'P95', 'RUNS', 'UNIT', 'TARGET', 'RESULT'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
