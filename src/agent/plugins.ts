@@ -29,5 +29,6 @@ import { webhookPlugin } from '../peering/incoming/webhookPlugin.js';
 import { dashboardPlugin } from '../dashboard/dashboardPlugin.js';
 import { dnsDiscoveryPlugin } from '../discovery/dns/searchDomainController.js';
 import { lanDiscoveryPlugin } from '../discovery/lan/lanController.js';
+import { offloadingPlugin } from '../offloading/plugin.js';
 
-export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, dashboardPlugin, peeringPlugin, virtualNodePlugin, dnsDiscoveryPlugin, lanDiscoveryPlugin];
+export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, dashboardPlugin, peeringPlugin, virtualNodePlugin, offloadingPlugin, dnsDiscoveryPlugin, lanDiscoveryPlugin];

@@ -206,12 +206,19 @@ const peeringConfig = object({
   resourceSharingPercentage: withDefault(integer({ minimum: 0, maximum: 100 }), Defaults.resourceSharingPercentage as number),
   heartbeatSeconds: withDefault(integer({ minimum: 1, maximum: 3600 }), Defaults.heartbeatSeconds as number),
 });
+const offloadingConfig = object({
+  enabled: withDefault(boolean({ description: 'Whether peers may run pods here (in a tenant namespace of their own, within what we offer them).' }), true),
+  maxPodsPerConsumer: optional(integer({ minimum: 0, maximum: 10000, description: 'Cap on the pods one consumer may run here, below what the offer allows.' })),
+  podSecurity: withDefault(stringEnum(['baseline', 'restricted'] as const, { description: 'Pod Security level enforced in tenant namespaces.' }), 'baseline' as 'baseline' | 'restricted'),
+});
 const clusterConfigSpec = object({
   discoveryConfig: withDefault(discoveryConfig, {} as TypeOf<typeof discoveryConfig>),
   peeringConfig: withDefault(peeringConfig, {} as TypeOf<typeof peeringConfig>),
+  offloadingConfig: withDefault(offloadingConfig, {} as TypeOf<typeof offloadingConfig>),
 });
 export type DiscoveryConfig = TypeOf<typeof discoveryConfig>;
 export type PeeringConfig = TypeOf<typeof peeringConfig>;
+export type OffloadingConfig = TypeOf<typeof offloadingConfig>;
 export type ClusterConfigSpec = TypeOf<typeof clusterConfigSpec>;
 export interface ClusterConfig extends KubernetesObject {
   metadata: V1ObjectMeta & { name: string };

@@ -5,6 +5,7 @@
  */
 import { ALL_RESOURCES, GVR, apiVersionOf, toCRD } from '../api/crds.js';
 import { CONFIG_GROUP, DISCOVERY_GROUP, LIQO_NAMESPACE, Labels, MANAGED_BY, Names, SHARING_GROUP } from '../api/constants.js';
+import { tenantCredentialOnConsumer } from '../offloading/names.js';
 
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 
@@ -46,9 +47,25 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
       rules: [
         { apiGroups: [DISCOVERY_GROUP, SHARING_GROUP, CONFIG_GROUP], resources: ['*'], verbs: ['*'] },
         { apiGroups: [''], resources: ['nodes', 'nodes/status'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
-        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
-        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] },
+        // Workload offloading (docs/design.md §8). As consumer: home pods bound to virtual nodes are
+        // ours to run (status, deletion once the remote pod is gone, eviction on unpeer), and the
+        // ConfigMaps and Secrets they reference are read to reflect them. As provider: tenant
+        // namespaces (liqo-tenant-<id>) with their quota, defaults, ServiceAccount, Role and token;
+        // the Role grants A rights on pods of its namespace only, which RBAC's escalation check
+        // requires the agent to hold itself.
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'] },
+        { apiGroups: [''], resources: ['pods/status'], verbs: ['get', 'update', 'patch'] },
+        { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+        { apiGroups: [''], resources: ['pods/exec', 'pods/attach', 'pods/portforward'], verbs: ['get', 'create'] },
+        { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'create', 'update', 'patch'] },
+        { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['resourcequotas', 'limitranges'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+        { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ['get', 'create', 'update', 'patch'] },
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
+        { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
         { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
         { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list'] },
@@ -138,6 +155,41 @@ export function advertisementPolicyManifests(opts: InstallOptions = {}): Manifes
           {
             expression: `object.metadata.name == '${Names.advertisementPrefix}' + variables.peer && object.spec.clusterID == variables.peer`,
             messageExpression: `'cluster ' + variables.peer + ' may only write its own Advertisement (${Names.advertisementPrefix}' + variables.peer + ' with spec.clusterID ' + variables.peer + ')'`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name, labels },
+      spec: { policyName: name, validationActions: ['Deny'] },
+    },
+    ...tenantCredentialPolicyManifests(prefix),
+  ];
+}
+
+/**
+ * The same for the one Secret a peer may write here: the credential of our tenancy on it
+ * (`kubepeer-tenant-<peer>`, workload offloading, docs/design.md §8).
+ */
+function tenantCredentialPolicyManifests(prefix: string): Manifest[] {
+  const name = 'kubepeer-tenant-credential-owner';
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets'] }] },
+        matchConditions: [{ name: 'written-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
+        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
+        validations: [
+          {
+            expression: `object.metadata.name == '${tenantCredentialOnConsumer('')}' + variables.peer`,
+            messageExpression: `'cluster ' + variables.peer + ' may only write Secret ${tenantCredentialOnConsumer('')}' + variables.peer`,
             reason: 'Forbidden',
           },
         ],

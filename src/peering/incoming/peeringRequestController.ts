@@ -18,7 +18,7 @@ import type { AgentContext } from '../../agent/context.js';
 import { PeeringError } from '../errors.js';
 import { buildTokenKubeconfig, parseTokenKubeconfig } from '../kubeconfig.js';
 import { planIncoming, peerCredentialSecret, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
-import { computeOffer } from './resources.js';
+import { offerFor } from '../../offloading/provider/offer.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
 import { renewPeerToken } from './tokenRenewal.js';
 import { isoSeconds } from '../../k8s/time.js';
@@ -200,7 +200,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
       spec: {
         clusterID: ctx.clusterID,
         clusterName: ctx.clusterName,
-        resources: computeOffer(informers.nodes.list(), informers.pods.list(), cfg.resourceSharingPercentage),
+        resources: offerFor(ctx, id),
         labels: { 'liqo.io/remote-cluster-name': ctx.clusterName.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63) },
         heartbeat: isoSeconds(ctx.now()),
         timeToLive: cfg.heartbeatSeconds * 3,

@@ -1,6 +1,8 @@
 /**
  * What this cluster offers a peer (docs/design.md §5, step 6): the allocatable resources of its
- * own (non-virtual) nodes times `resourceSharingPercentage`, minus what its pods request.
+ * own (non-virtual) nodes times `resourceSharingPercentage`, minus what its pods request, except
+ * the pods it runs for that peer (its tenant namespace): the peer's own offloaded pods must not
+ * shrink the offer (and the tenant's quota, which equals the offer) below what already runs.
  */
 import { Labels } from '../../api/constants.js';
 import { formatCPU, formatCount, formatMemory, parseQuantity } from '../../k8s/quantity.js';
@@ -10,6 +12,7 @@ interface NodeLike {
   status?: Record<string, unknown>;
 }
 interface PodLike {
+  metadata?: { namespace?: string };
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 }
@@ -20,7 +23,7 @@ export interface Offer {
   pods: string;
 }
 
-export function computeOffer(nodes: NodeLike[], pods: PodLike[], percentage: number): Offer {
+export function computeOffer(nodes: NodeLike[], pods: PodLike[], percentage: number, peerTenantNamespace?: string): Offer {
   const own = nodes.filter((n) => n.metadata?.labels?.[Labels.nodeType] !== 'virtual-node');
   const names = new Set(own.map((n) => n.metadata?.name));
   let cpu = 0;
@@ -39,6 +42,7 @@ export function computeOffer(nodes: NodeLike[], pods: PodLike[], percentage: num
     const spec = p.spec as { nodeName?: string; containers?: Array<{ resources?: { requests?: Record<string, string> } }> } | undefined;
     const phase = (p.status as { phase?: string } | undefined)?.phase;
     if (!spec?.nodeName || !names.has(spec.nodeName) || phase === 'Succeeded' || phase === 'Failed') continue;
+    if (peerTenantNamespace && p.metadata?.namespace === peerTenantNamespace) continue;
     usedPods++;
     for (const c of spec.containers ?? []) {
       usedCpu += parseQuantity(c.resources?.requests?.cpu) || 0;

@@ -11,13 +11,15 @@ import { SHARING_GROUP } from '../../api/constants.js';
 import type { ForeignCluster } from '../../api/crds.js';
 import { Core, isAlreadyExists, resourcePath, type ResourceRef } from '../../k8s/rest.js';
 import type { AgentContext } from '../../agent/context.js';
+import { tenantCredentialOnConsumer } from '../../offloading/names.js';
 
 export const credentialName = (clusterID: string) => `${Names.remoteCredentialPrefix}${clusterID}`;
 /**
  * Bumped when the credential's RBAC changes, so that credentials made by an earlier agent are
- * brought up to date once (2: the peer may renew its own token).
+ * brought up to date once (2: the peer may renew its own token; 3: the peer may deliver the
+ * credential of our tenancy on it, Secret kubepeer-tenant-<id>, bound to it by admission policy).
  */
-export const CREDENTIAL_REVISION = '2';
+export const CREDENTIAL_REVISION = '3';
 const TOKEN_SECONDS = 365 * 24 * 3600;
 
 interface Secret {
@@ -69,6 +71,10 @@ export function credentialObjects(ctx: Pick<AgentContext, 'namespace'>, fc: Fore
         metadata: meta(true),
         rules: [
           { apiGroups: [''], resources: ['configmaps'], resourceNames: [Names.clusterIDConfigMap], verbs: ['get'] },
+          // The peer hands us the credential of our tenancy on it (workload offloading). RBAC cannot
+          // limit create to a name: the admission policy installed with kubepeer does.
+          { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+          { apiGroups: [''], resources: ['secrets'], resourceNames: [tenantCredentialOnConsumer(id)], verbs: ['get', 'update'] },
           { apiGroups: [''], resources: ['events'], verbs: ['create'] },
           // the peer renews its own token before it expires (and only its own)
           { apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: [name], verbs: ['create'] },
