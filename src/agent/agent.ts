@@ -51,6 +51,10 @@ export interface AgentOptions {
   disableDashboard?: boolean;
   identity?: string;
   leaseDurationMs?: number;
+  /** host:port of the virtual nodes' kubelet endpoint (default: the kubelet address, port 10350, or a free port if taken). */
+  kubeletListen?: string;
+  /** Address the API server reaches that endpoint at, written into virtual Nodes (default: ours towards the API server). */
+  kubeletAddress?: string;
 }
 
 export interface RunningAgent {

@@ -30,5 +30,6 @@ import { dashboardPlugin } from '../dashboard/dashboardPlugin.js';
 import { dnsDiscoveryPlugin } from '../discovery/dns/searchDomainController.js';
 import { lanDiscoveryPlugin } from '../discovery/lan/lanController.js';
 import { offloadingPlugin } from '../offloading/plugin.js';
+import { servingPlugin } from '../offloading/consumer/servingPlugin.js';
 
-export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, dashboardPlugin, peeringPlugin, virtualNodePlugin, offloadingPlugin, dnsDiscoveryPlugin, lanDiscoveryPlugin];
+export const agentPlugins: AgentPluginFactory[] = [webhookPlugin, dashboardPlugin, peeringPlugin, virtualNodePlugin, offloadingPlugin, servingPlugin, dnsDiscoveryPlugin, lanDiscoveryPlugin];

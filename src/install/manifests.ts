@@ -71,6 +71,14 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
         { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list'] },
         { apiGroups: ['about.k8s.io'], resources: ['clusterproperties'], verbs: ['get', 'list'] },
         { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews'], verbs: ['create'] },
+        // The virtual nodes' kubelet endpoint (docs/design.md §8) authenticates and authorizes its
+        // callers as a kubelet does (TokenReview, SubjectAccessReview), and gets its serving
+        // certificate through the CSR API, approving only kubelet-serving requests.
+        { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+        { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+        { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['create', 'get', 'list', 'watch'] },
+        { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests/approval'], verbs: ['update'] },
+        { apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['kubernetes.io/kubelet-serving'], verbs: ['approve'] },
         // Per-peer credentials (docs/design.md §5, step 2): a ClusterRole/Binding scoped to one
         // Advertisement name. RBAC's escalation check still limits what the agent can grant.
         { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
@@ -98,6 +106,15 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
       kind: 'RoleBinding',
       metadata: { name: Names.agentClusterRole, namespace: ns, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: Names.agentClusterRole },
+      subjects: [{ kind: 'ServiceAccount', name: Names.agentServiceAccount, namespace: ns }],
+    },
+    // The API server's client CA (ConfigMap kube-system/extension-apiserver-authentication), which
+    // the kubelet endpoint verifies client certificates against; the Role is the API server's own.
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${Names.agentClusterRole}-authentication-reader`, namespace: 'kube-system', labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' },
       subjects: [{ kind: 'ServiceAccount', name: Names.agentServiceAccount, namespace: ns }],
     },
     // --- what a stranger may do (docs/design.md §5, step 3): create PeeringRequests, and read

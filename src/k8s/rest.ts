@@ -14,7 +14,7 @@
  * fails that one call with an ApiError whose reason says why (docs/design.md §9).
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest, Agent as HttpAgent } from 'node:http';
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
 import { isIP, type LookupFunction } from 'node:net';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -343,6 +343,51 @@ export class KubeClient {
       if (isNotFound(e)) return false;
       throw e;
     }
+  }
+
+  /**
+   * A GET whose answer is a stream (a pod's log, followed): resolves with the response once a 2xx
+   * status arrives, for the caller to pipe (backpressure bounds the memory); rejects with ApiError
+   * otherwise, reading at most 64 KiB of the error body. No deadline on the body (a followed log
+   * may stay quiet for hours): the headers must arrive within `headersTimeoutMs`, and aborting
+   * `signal` (the reader went away) closes the connection.
+   */
+  async stream(path: string, query: RequestOpts['query'], opts: { signal?: AbortSignal; headersTimeoutMs?: number } = {}): Promise<IncomingMessage> {
+    this.count('GET', path);
+    const { url, req } = await this.options('GET', path, { query, signal: opts.signal });
+    (req.headers as Record<string, string>).Accept = '*/*';
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const headersTimeoutMs = opts.headersTimeoutMs ?? 30_000;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => r.destroy(Object.assign(new Error(`no answer from ${url.host} within ${headersTimeoutMs / 1000}s`), { code: 'ETIMEDOUT' })), headersTimeoutMs);
+      const r = send(url, req, (res) => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          settled = true;
+          return resolve(res);
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if ((size += c.length) <= 64 * 1024) chunks.push(c);
+          else res.destroy();
+        });
+        res.on('error', () => {});
+        res.on('close', () => {
+          settled = true;
+          reject(apiErrorFrom(status, Buffer.concat(chunks).toString('utf8'), 'GET', url));
+        });
+      });
+      r.on('error', (err) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        reject(opts.signal?.aborted ? new ApiError(0, 'Aborted', 'stream stopped') : networkError(err, url));
+      });
+      r.end();
+    });
   }
 
   /**

@@ -67,6 +67,11 @@ const BASE_CONTROLLERS = [
   'root-ca-certificate-publisher-controller',
   // Fills the built-in view/edit/admin roles from their aggregated parts, as on real clusters.
   'clusterrole-aggregation-controller',
+  // Signs the serving certificate of the kubepeer agent's virtual-node kubelet endpoint (signer
+  // kubernetes.io/kubelet-serving, with the cluster CA), and removes old CSRs: every cluster may
+  // host virtual nodes, and the API server verifies kubelets against the cluster CA.
+  'csrsigning-controller',
+  'csrcleaner-controller',
 ];
 
 /** What a user expects of a cluster whose node runs pods (kube-controller-manager's names). */
@@ -174,20 +179,19 @@ export class ControlPlane {
     const apiPort = this.opts.apiPort ?? (await freePort(address));
     const apiUrl = `https://${hostPort(address, apiPort)}`;
     const loopback = address.startsWith('127.') || address === '::1';
-    const nodeFlags: string[] = [];
-    if (workloads) {
-      // The API server calls kubelets (logs, exec, port-forward) as a client of the cluster CA,
-      // by their InternalIP, and verifies their serving certificates (issued by the same CA).
-      const kubeletClient = await issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' });
-      writeFileSync(files.kubeletClientCert, kubeletClient.certPem);
-      writeFileSync(files.kubeletClientKey, kubeletClient.keyPem, { mode: 0o600 });
-      nodeFlags.push(
-        `--kubelet-client-certificate=${files.kubeletClientCert}`,
-        `--kubelet-client-key=${files.kubeletClientKey}`,
-        `--kubelet-certificate-authority=${files.caCert}`,
-        '--kubelet-preferred-address-types=InternalIP,Hostname',
-      );
-    }
+    // The API server calls kubelets (logs, exec, port-forward) as a client of the cluster CA, by
+    // their InternalIP, and verifies their serving certificates (issued by the same CA). Every
+    // cluster gets these flags, with or without a real node: the kubepeer agent serves the kubelet
+    // endpoint of virtual nodes and authenticates the API server the same way.
+    const kubeletClient = await issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' });
+    writeFileSync(files.kubeletClientCert, kubeletClient.certPem);
+    writeFileSync(files.kubeletClientKey, kubeletClient.keyPem, { mode: 0o600 });
+    const nodeFlags = [
+      `--kubelet-client-certificate=${files.kubeletClientCert}`,
+      `--kubelet-client-key=${files.kubeletClientKey}`,
+      `--kubelet-certificate-authority=${files.caCert}`,
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
+    ];
     this.procs.launch('kube-apiserver', join(binDir, 'kube-apiserver'), [
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=${address}`,
@@ -228,6 +232,8 @@ export class ControlPlane {
       `--controllers=${[...BASE_CONTROLLERS, ...(workloads ? WORKLOAD_CONTROLLERS : [])].join(',')}`,
       `--service-account-private-key-file=${files.saKey}`,
       `--root-ca-file=${files.caCert}`,
+      `--cluster-signing-cert-file=${files.caCert}`,
+      `--cluster-signing-key-file=${files.caKey}`,
       '--leader-elect=false',
       // Each controller acts as its own ServiceAccount, as on kubeadm clusters, so RBAC and
       // audit see which controller did what.

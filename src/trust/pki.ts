@@ -148,3 +148,19 @@ export function certificateFingerprint(pem: string | Buffer): string {
 export function splitPemBundle(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => c + '\n') ?? [];
 }
+
+/**
+ * A new ECDSA P-256 key and a PKCS#10 certificate request for it (for the certificates.k8s.io CSR
+ * API): subject CN and O, subjectAltName from `hosts` (IP addresses or DNS names).
+ */
+export async function createCertificateRequest(opts: { commonName: string; organizations?: string[]; hosts?: string[] }): Promise<{ csrPem: string; keyPem: string }> {
+  const x509 = await loadX509();
+  const keys = await generateKeys();
+  const name = [`CN=${escapeRdn(opts.commonName)}`, ...(opts.organizations ?? []).map((o) => `O=${escapeRdn(o)}`)].join(', ');
+  const hosts = opts.hosts ?? [];
+  const extensions = hosts.length
+    ? [new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(stripBrackets(h)) ? { type: 'ip' as const, value: stripBrackets(h) } : { type: 'dns' as const, value: h })))]
+    : [];
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name, keys, signingAlgorithm: ALG, extensions });
+  return { csrPem: csr.toString('pem') + '\n', keyPem: pemOfKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+}

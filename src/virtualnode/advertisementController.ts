@@ -21,6 +21,7 @@ import type { AgentContext } from '../agent/context.js';
 import type { AgentPluginFactory } from '../agent/plugins.js';
 import { FIELD_MANAGER, foreignClustersFor, plan, type Plan, type PlannedEvent } from './plan.js';
 import { advertisementName, clusterIDOfAdvertisementName, virtualNodeName, type NodeLike } from './virtualNode.js';
+import { kubeletEndpoint } from '../offloading/consumer/kubeletEndpoint.js';
 
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
@@ -111,7 +112,11 @@ export function advertisementController(ctx: AgentContext): Controller {
       else deletedNodes.delete(nodeName);
     } else if (!node) deletedNodes.delete(nodeName);
     const foreignClusters = foreignClustersFor(informers.foreignClusters.list(), clusterID).map((fc) => fcs.latest(fc.metadata.name, fc)!);
-    return { key, advertisement, foreignClusters, node, localClusterID: ctx.clusterID, now: ctx.now(), leaseHeartbeatMs: node ? leaseHeartbeats.get(nodeName) : undefined };
+    return {
+      key, advertisement, foreignClusters, node, localClusterID: ctx.clusterID, now: ctx.now(),
+      leaseHeartbeatMs: node ? leaseHeartbeats.get(nodeName) : undefined,
+      kubeletEndpoint: kubeletEndpoint(ctx).get(),
+    };
   }
 
   async function renewLease(name: string, nodeUid: string | undefined, lease: NonNullable<Plan['lease']>): Promise<void> {

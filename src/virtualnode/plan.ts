@@ -11,7 +11,7 @@ import { getCondition, setCondition, type ConditionInput } from '../k8s/conditio
 import { parseQuantity } from '../k8s/quantity.js';
 import {
   VIRTUAL_NODE_TAINT, clusterIDOfAdvertisementName, desiredVirtualNode, sameSecond, toMicroTime, virtualNodeName,
-  type DesiredVirtualNode, type NodeLike,
+  type DesiredVirtualNode, type KubeletEndpointAddress, type NodeLike,
 } from './virtualNode.js';
 
 export const FIELD_MANAGER = 'kubepeer-virtualnode';
@@ -53,6 +53,8 @@ export interface Observed {
    * it, the Ready condition's lastHeartbeatTime stands in (after a restart: one extra renewal).
    */
   leaseHeartbeatMs?: number;
+  /** Where this agent serves the virtual nodes' kubelet endpoint (logs), once it listens. */
+  kubeletEndpoint?: KubeletEndpointAddress;
 }
 
 /**
@@ -142,6 +144,8 @@ function nodeStatusUpToDate(observed: NodeLike, desired: DesiredVirtualNode): bo
   if (!s) return false;
   if (!resourcesEqual(s.capacity, desired.status.capacity!) || !resourcesEqual(s.allocatable, desired.status.allocatable!)) return false;
   if (s.nodeInfo?.kubeletVersion !== desired.status.nodeInfo?.kubeletVersion) return false;
+  if (desired.status.addresses && JSON.stringify(s.addresses ?? []) !== JSON.stringify(desired.status.addresses)) return false;
+  if (desired.status.daemonEndpoints && s.daemonEndpoints?.kubeletEndpoint?.Port !== desired.status.daemonEndpoints.kubeletEndpoint?.Port) return false;
   const want = desired.status.conditions![0]!;
   const have = s.conditions?.find((c) => c.type === 'Ready');
   if (!have || have.status !== want.status || have.reason !== want.reason || have.message !== want.message) return false;
@@ -243,7 +247,7 @@ export function plan(o: Observed): Plan {
   }
 
   // ---- accepted: the virtual node
-  const desired = desiredVirtualNode(adv, o.now, o.node, clusterName);
+  const desired = desiredVirtualNode(adv, o.now, o.node, clusterName, o.kubeletEndpoint);
   const created = !o.node;
   const applyNode = created || !nodeSpecUpToDate(o.node!, desired.node) ? desired.node : undefined;
   const nodeStatus = created || !nodeStatusUpToDate(o.node!, desired) ? desired.status : undefined;

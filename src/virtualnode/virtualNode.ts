@@ -57,7 +57,20 @@ export interface NodeLike {
     allocatable?: Record<string, string>;
     conditions?: NodeCondition[];
     nodeInfo?: Record<string, string>;
+    addresses?: Array<{ type: string; address: string }>;
+    daemonEndpoints?: { kubeletEndpoint?: { Port?: number } };
   };
+}
+
+/** Where the API server reaches the virtual node's kubelet endpoint (served by the agent). */
+export interface KubeletEndpointAddress {
+  address: string;
+  port: number;
+}
+
+/** The status fields a kubelet reports about itself, for the agent's kubelet endpoint. */
+export function kubeletEndpointStatus(e: KubeletEndpointAddress | undefined): Pick<NonNullable<NodeLike['status']>, 'addresses' | 'daemonEndpoints'> {
+  return e ? { addresses: [{ type: 'InternalIP', address: e.address }], daemonEndpoints: { kubeletEndpoint: { Port: e.port } } } : {};
 }
 
 export const virtualNodeName = (clusterID: string): string => `${Names.virtualNodePrefix}${clusterID}`;
@@ -183,7 +196,7 @@ export const EXPIRY_SLACK_MS = 50;
  * The virtual node for an accepted Advertisement. `observed` (the current Node, if any) keeps
  * taints other parties added and the Ready condition's lastTransitionTime when readiness does not flip.
  */
-export function desiredVirtualNode(adv: Advertisement, now: Date, observed?: NodeLike, clusterName?: string): DesiredVirtualNode {
+export function desiredVirtualNode(adv: Advertisement, now: Date, observed?: NodeLike, clusterName?: string, kubelet?: KubeletEndpointAddress): DesiredVirtualNode {
   const id = adv.spec.clusterID;
   const name = virtualNodeName(id);
   const { labels, ignored } = virtualNodeLabels(adv);
@@ -223,7 +236,7 @@ export function desiredVirtualNode(adv: Advertisement, now: Date, observed?: Nod
   return {
     name,
     node,
-    status: { capacity: { ...resources }, allocatable: { ...resources }, conditions: [ready], nodeInfo: { kubeletVersion: VIRTUAL_NODE_VERSION } },
+    status: { capacity: { ...resources }, allocatable: { ...resources }, conditions: [ready], nodeInfo: { kubeletVersion: VIRTUAL_NODE_VERSION }, ...kubeletEndpointStatus(kubelet) },
     ready: hb.ready,
     heartbeat: hb,
     ignoredLabels: ignored,

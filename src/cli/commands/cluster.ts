@@ -41,6 +41,8 @@ export function registerClusterCommands(program: Command): void {
     .option('--dashboard-listen <host:port>', 'dashboard address (default 127.0.0.1:8443 over HTTPS, or a free port if taken)')
     .option('--dashboard-http', 'serve the dashboard over plain HTTP (loopback only)')
     .option('--no-dashboard', 'do not serve the dashboard')
+    .option('--kubelet-listen <host:port>', "virtual nodes' kubelet endpoint (default: the kubelet address, port 10350, or a free port if taken)")
+    .option('--kubelet-address <ip>', "address the API server reaches the kubelet endpoint at, put in virtual Nodes (default: the agent's own address towards the API server)")
     .option('--identity <id>', 'leader-election identity (default: POD_NAME or host-pid)')
     .option('--lease-duration <seconds>', 'leader-election lease duration', '15')
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
@@ -59,6 +61,8 @@ export function registerClusterCommands(program: Command): void {
         dashboardInsecureHttp: !!opts.dashboardHttp,
         disableDashboard: opts.dashboard === false,
         identity: opts.identity as string | undefined,
+        kubeletListen: opts.kubeletListen as string | undefined,
+        kubeletAddress: opts.kubeletAddress as string | undefined,
         leaseDurationMs: Number(opts.leaseDuration) * 1000,
       });
       log.info({ clusterID: agent.ctx.clusterID, metrics: agent.metricsUrl, webhook: agent.webhookUrl, dashboard: agent.dashboardUrl }, 'agent running');

@@ -14,12 +14,45 @@ import { parseListen } from '../../agent/listen.js';
 import type { AgentPlugin, AgentPluginFactory } from '../../agent/plugins.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { PendingRequests } from './pendingRequests.js';
-import { LogBudget, WebhookServer, type WebhookPolicy } from './webhookServer.js';
+import { LogBudget, WebhookServer, type AdmissionRoute, type WebhookPolicy } from './webhookServer.js';
 import { ensureServingSecret, materialOf, servingHosts, servingProblem, type ServingMaterial } from '../../trust/servingSecret.js';
 import { WebhookRegistration, parseServiceRef, registeredHost, webhookUrl, type WebhookTarget } from './webhookRegistration.js';
 
 /** How often each replica re-checks its certificate's expiry (it also reacts to Secret changes). */
 const TLS_RECHECK_MS = 6 * 3600_000;
+
+/**
+ * The agent's webhook server as other plugins see it (the offloading pod webhook): more admission
+ * paths on the same HTTPS server, and the clientConfig (URL or Service, with the serving CA) under
+ * which the API server reaches a path, for the configuration those plugins register themselves.
+ */
+export class SharedWebhook {
+  readonly routes = new Map<string, AdmissionRoute>();
+  /** Set by the webhook plugin once it listens and has a certificate. */
+  clientConfigFor?: (path: string) => Record<string, unknown> | undefined;
+  private readonly listeners = new Set<() => void>();
+
+  clientConfig(path: string): Record<string, unknown> | undefined {
+    return this.clientConfigFor?.(path);
+  }
+
+  /** Called when the address or the serving CA changes; returns its unsubscribe. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+}
+
+const shared = new WeakMap<object, SharedWebhook>();
+export function sharedWebhook(ctx: object): SharedWebhook {
+  let s = shared.get(ctx);
+  if (!s) shared.set(ctx, (s = new SharedWebhook()));
+  return s;
+}
 
 export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
   const log = ctx.log.child({ component: 'webhook' });
@@ -35,7 +68,8 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
     const { acceptPolicy, maxPendingRequests } = ctx.config().peeringConfig;
     return { ownClusterID: ctx.clusterID, ownApiUrl: ctx.apiUrl, acceptPolicy, maxPendingRequests };
   };
-  const server = new WebhookServer({ policy, pending, log, logBudget: new LogBudget() }, { listen, fallback: !opts.webhookListen });
+  const shared = sharedWebhook(ctx);
+  const server = new WebhookServer({ policy, pending, log, logBudget: new LogBudget() }, { listen, fallback: !opts.webhookListen, routes: shared.routes });
   let tls: ServingMaterial | undefined;
   let url: string | undefined;
   let stopped = false;
@@ -46,6 +80,13 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
     return port ? { url: webhookUrl(host, port) } : undefined;
   };
   const registration = new WebhookRegistration({ ...ctx, log }, target, () => tls?.caPem);
+  shared.clientConfigFor = (path) => {
+    const t = target();
+    if (!t || !tls) return undefined;
+    const caBundle = Buffer.from(tls.caPem).toString('base64');
+    if ('service' in t) return { service: { namespace: t.service.namespace, name: t.service.name, path, port: t.service.port ?? 443 }, caBundle };
+    return { url: new URL(path, t.url).toString(), caBundle };
+  };
 
   // --- the Secret: follow changes made by other replicas or people (deleted, re-issued, new CA)
   let refreshing: Promise<void> | undefined;
@@ -67,7 +108,10 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
             tls = { caPem: next.caPem, certPem: next.certPem, keyPem: next.keyPem };
             server.setCertificate(tls);
             log.info({ caChanged }, 'serving the webhook certificate from the Secret');
-            if (caChanged) registration.poke();
+            if (caChanged) {
+              registration.poke();
+              shared.changed();
+            }
           }
         } catch (e) {
           log.warn({ err: (e as Error).message }, 'could not refresh the webhook certificate; retrying');
@@ -91,6 +135,7 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
       tls = await ensureServingSecret(ctx.client, ctx.namespace, hosts, log);
       const addr = await server.start(tls);
       url = webhookUrl(host, addr.port);
+      shared.changed();
       log.info({ webhookUrl: url, listen: `${addr.host}:${addr.port}`, service: opts.webhookService }, 'serving the PeeringRequest admission webhook');
       ctx.informers.secrets.on('add', onSecret);
       ctx.informers.secrets.on('update', onSecretUpdate);

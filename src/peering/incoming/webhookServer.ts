@@ -140,7 +140,15 @@ export interface WebhookServerOptions {
   fallback: boolean;
   requestTimeoutMs?: number;
   maxConnections?: number;
+  /**
+   * More admission paths served on the same HTTPS server (the offloading pod webhook), read at
+   * each request; each gets the same bounds on body size and time as the PeeringRequest path.
+   */
+  routes?: ReadonlyMap<string, AdmissionRoute>;
 }
+
+/** Another admission endpoint: body bytes in, status and JSON answer out; must not throw. */
+export type AdmissionRoute = (body: Buffer) => { status: number; body: unknown };
 
 function reply(res: ServerResponse, status: number, body: unknown, close = false): void {
   if (res.headersSent || res.destroyed) return;
@@ -214,8 +222,9 @@ export class WebhookServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '').split('?', 1)[0];
-    if (path !== WEBHOOK_PATH) return reply(res, 404, `not found: the admission webhook is at ${WEBHOOK_PATH}\n`);
+    const path = (req.url ?? '').split('?', 1)[0] ?? '';
+    const route: AdmissionRoute | undefined = path === WEBHOOK_PATH ? (body) => handleAdmission(body, this.deps) : this.opts.routes?.get(path);
+    if (!route) return reply(res, 404, `not found: the admission webhook is at ${WEBHOOK_PATH}\n`);
     if (req.method !== 'POST') return reply(res, 405, 'POST an AdmissionReview\n');
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > MAX_ADMISSION_REVIEW_BYTES) {
@@ -242,7 +251,7 @@ export class WebhookServer {
       if (tooLarge) return;
       const end = requestDuration.startTimer();
       try {
-        const answer = handleAdmission(Buffer.concat(chunks, size), this.deps);
+        const answer = route(Buffer.concat(chunks, size));
         reply(res, answer.status, answer.body);
       } catch (e) {
         // handleAdmission does not throw; if it ever does, the API server gets a 500 and

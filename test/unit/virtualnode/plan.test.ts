@@ -238,3 +238,28 @@ describe('a deleted Advertisement', () => {
     expect(p.deleteNode).toBeUndefined();
   });
 });
+
+describe("the virtual node's kubelet endpoint in its status", () => {
+  const endpoint = { address: '198.18.0.7', port: 10350 };
+
+  it('puts the address as InternalIP and the port as daemonEndpoints.kubeletEndpoint.Port', () => {
+    const p = plan(observed({ kubeletEndpoint: endpoint }));
+    expect(p.nodeStatus?.addresses).toEqual([{ type: 'InternalIP', address: '198.18.0.7' }]);
+    expect(p.nodeStatus?.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: 10350 } });
+  });
+
+  it('writes nothing when the node already shows the endpoint, and rewrites the status when it moved', () => {
+    const o = observed({ kubeletEndpoint: endpoint });
+    const node = nodeAfter(o);
+    node.status = { ...node.status, ...{ addresses: [{ type: 'InternalIP', address: '198.18.0.7' }], daemonEndpoints: { kubeletEndpoint: { Port: 10350 } } } };
+    expect(plan({ ...o, node }).nodeStatus).toBeUndefined();
+    const moved = plan({ ...o, node, kubeletEndpoint: { address: '198.18.0.7', port: 10351 } });
+    expect(moved.nodeStatus?.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: 10351 } });
+  });
+
+  it('leaves addresses out while the agent does not serve the endpoint yet', () => {
+    const p = plan(observed({}));
+    expect(p.nodeStatus?.addresses).toBeUndefined();
+    expect(p.nodeStatus?.daemonEndpoints).toBeUndefined();
+  });
+});
