@@ -21,6 +21,7 @@ import { Counter } from 'prom-client';
 import { registry } from '../observability/metrics.js';
 import { logger } from '../observability/logger.js';
 import { listenWithFallback } from './listen.js';
+import { installLastResortHandlers } from './lastResort.js';
 import type { AgentContext, Informers } from './context.js';
 import { agentPlugins, type AgentPlugin } from './plugins.js';
 
@@ -67,6 +68,7 @@ export interface RunningAgent {
 }
 
 export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent> {
+  installLastResortHandlers(log);
   const client = KubeClient.fromFile(opts.kubeconfig, opts.context);
   client.onRequest = (verb, resource) => apiRequests.inc({ verb, resource, client: 'agent' });
   // Its own client (same credentials, own connections): Lease renewals are counted apart, and a

@@ -18,6 +18,15 @@ import { fetchClusterInfo, probeTLS } from '../../src/trust/tlsProbe.js';
 import { PeeringError } from '../../src/peering/errors.js';
 import { createCA, issueCertificate } from '../../src/trust/pki.js';
 import { hostileModes, startHostileServer, type HostileMode, type HostileServer } from '../support/hostileServer.js';
+import type { LocalCluster } from '../../src/localcluster/localCluster.js';
+import type { PeeringRequest } from '../../src/api/crds.js';
+import { apiVersionOf } from '../../src/api/crds.js';
+import { buildTokenKubeconfig } from '../../src/peering/kubeconfig.js';
+import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { setClusterConfig } from '../support/peering.js';
+import { waitFor } from '../support/wait.js';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 /** The reason each hostile answer must be refused with. */
 const expected: Record<HostileMode, string> = {
@@ -121,5 +130,64 @@ describe('the TLS trust probe', () => {
     expect(r.ok).toBe(false);
     expect(r.code).toBe('ETIMEDOUT');
     expect(r.certificateProblem).toBe(false);
+  });
+});
+
+describe('an anonymous PeeringRequest whose apiUrl answers the identity callback with a huge, then an endless body', () => {
+  let b: LocalCluster;
+  let agent: AgentProcess;
+  let server: HostileServer;
+  beforeAll(async () => {
+    [b, server] = await Promise.all([startCluster('bounded-b'), startHostileServer('huge')]);
+    await setClusterConfig(b.client(), { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+    agent = startAgent(b, ['--no-dashboard']);
+    await agentMetricsUrl(agent);
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await server?.close();
+    await b?.stop();
+  });
+
+  it('marks that request RequesterUnreachable with the reason, and the agent stays alive and keeps serving', async () => {
+    const B = b.client();
+    const id = randomUUID();
+    const anon = KubeClient.anonymous(b.apiUrl, readFileSync(b.caCert, 'utf8'));
+    await anon.create(resourcePath(GVR.peeringRequest), {
+      apiVersion: apiVersionOf(GVR.peeringRequest),
+      kind: 'PeeringRequest',
+      metadata: { name: id },
+      spec: { clusterID: id, namespace: 'liqo', apiUrl: server.url, kubeconfig: buildTokenKubeconfig({ server: server.url, caPem: server.caPem, token: 'hostile-token' }) },
+    });
+    anon.close();
+    const describeIt = () => B.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id })).then((pr) => ({ status: pr?.status, agentExited: agent.exited(), calls: server.requests.length }));
+    const marked = await waitFor(
+      'the request marked with the refused identity answer',
+      async () => {
+        if (agent.exited()) throw new Error(`the agent exited; log:\n${readFileSync(agent.logFile, 'utf8').slice(-3000)}`);
+        const pr = await B.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }));
+        return pr?.status?.reason === 'RequesterUnreachable' && pr.status.message?.includes('ResponseTooLarge') ? pr : undefined;
+      },
+      { timeoutMs: 90_000, describe: describeIt },
+    );
+    expect(marked.status?.phase).toBe('Pending');
+    expect(marked.status?.conditions?.find((c) => c.type === 'IdentityVerified')).toMatchObject({ status: 'Unknown', reason: 'RequesterUnreachable' });
+
+    // The retries (with backoff) now meet a body that never ends: each is cut at the cap.
+    server.mode = 'endless';
+    const before = server.requests.length;
+    await waitFor(
+      'two more identity calls answered with an endless body',
+      () => {
+        if (agent.exited()) throw new Error(`the agent exited; log:\n${readFileSync(agent.logFile, 'utf8').slice(-3000)}`);
+        return server.requests.length >= before + 2;
+      },
+      { timeoutMs: 120_000, describe: describeIt },
+    );
+    expect(agent.exited()).toBe(false);
+    // still the leader doing its work: a new ConfigMap-independent probe, /healthz, answers
+    const metrics = await agentMetricsUrl(agent);
+    expect((await fetch(`${metrics}/healthz`)).status).toBe(200);
+    expect(readFileSync(agent.logFile, 'utf8')).not.toMatch(/ERR_STRING_TOO_LONG|heap out of memory/);
   });
 });

@@ -54,8 +54,9 @@ export async function startHostileServer(mode: HostileMode, host = '127.0.0.1'):
       case 'huge': {
         const total = 600 * 1024 * 1024;
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(total) });
-        res.write('{"data":{"cluster-id":"');
-        let sent = 24;
+        const head = '{"data":{"cluster-id":"';
+        res.write(head);
+        let sent = head.length;
         const pump = () => {
           while (sent < total - 3) {
             const n = Math.min(chunk.length, total - 3 - sent);
