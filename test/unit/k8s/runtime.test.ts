@@ -126,3 +126,41 @@ describe('Controller retries', () => {
     await c.stop();
   });
 });
+
+describe('Controller last resort', () => {
+  it('survives a reconcile that throws synchronously or rejects with a non-Error: counts it, requeues it with backoff, and goes on with other keys', async () => {
+    const { Controller } = await import('../../../src/k8s/controller.js');
+    const { registry } = await import('../../../src/observability/metrics.js');
+    const seen: string[] = [];
+    let doneOk!: () => void;
+    const okDone = new Promise<void>((r) => (doneOk = r));
+    const errors: Array<{ key: string; message: string; attempt: number }> = [];
+    const c = new Controller({
+      name: 'last-resort-test',
+      workers: 1,
+      reconcile: ((key: string) => {
+        seen.push(key);
+        if (key === 'sync') throw new TypeError('a bug in a plan');
+        if (key === 'string') return Promise.reject('not even an Error');
+        doneOk();
+        return Promise.resolve();
+      }) as (key: string) => Promise<void>,
+      onError: (key, err, attempt) => void errors.push({ key, message: err.message, attempt }),
+    });
+    c.enqueue('sync');
+    c.enqueue('string');
+    c.enqueue('ok');
+    c.start();
+    await okDone;
+    await c.stop();
+    expect(seen.slice(0, 3)).toEqual(['sync', 'string', 'ok']);
+    expect(errors.slice(0, 2)).toEqual([
+      { key: 'sync', message: 'a bug in a plan', attempt: 1 },
+      { key: 'string', message: 'not even an Error', attempt: 1 },
+    ]);
+    // requeued with backoff, not dropped
+    expect(c.queue.numRequeues('sync')).toBe(1);
+    expect(c.queue.numRequeues('string')).toBe(1);
+    expect(await registry.getSingleMetricAsString('kubepeer_reconcile_total')).toMatch(/controller="last-resort-test",result="error"} 2/);
+  });
+});
