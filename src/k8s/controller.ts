@@ -55,9 +55,39 @@ export interface ControllerOptions {
   onError?: (key: string, err: Error, attempt: number) => void | Promise<void>;
 }
 
+/**
+ * Which reconcile failures reach the log at warn level: the first of a key, one whose reason or
+ * message changed, and then one a minute per key with the number left out since; the others go to
+ * debug. A key that keeps failing the same way (an unreachable requester retried with backoff,
+ * whoever can create anonymous requests can make many) must not fill the log; its status
+ * condition and Event already say what is wrong.
+ */
+export class FailureLogLimiter {
+  private readonly last = new Map<string, { what: string; atMs: number; suppressed: number }>();
+  constructor(private readonly intervalMs = 60_000, private readonly maxKeys = 10_000) {}
+
+  /** Whether to warn now, and how many identical failures were left out since the last warning. */
+  record(key: string, what: string, nowMs: number): { warn: boolean; suppressed: number } {
+    const prev = this.last.get(key);
+    if (prev && prev.what === what && nowMs - prev.atMs < this.intervalMs) {
+      prev.suppressed++;
+      return { warn: false, suppressed: prev.suppressed };
+    }
+    if (!prev && this.last.size >= this.maxKeys) this.last.delete(this.last.keys().next().value!);
+    this.last.set(key, { what, atMs: nowMs, suppressed: 0 });
+    return { warn: true, suppressed: prev?.what === what ? prev.suppressed : 0 };
+  }
+
+  /** The key reconciled fine: its next failure is news again. */
+  forget(key: string): void {
+    this.last.delete(key);
+  }
+}
+
 export class Controller {
   readonly queue = new WorkQueue();
   readonly log: Logger;
+  private readonly failureLog = new FailureLogLimiter();
   private running = false;
   private workers: Promise<void>[] = [];
   /** Removes the informer listeners added by watch() (a new controller is made per leadership term). */
@@ -133,6 +163,7 @@ export class Controller {
       try {
         const res = await this.opts.reconcile(key);
         this.queue.forget(key);
+        this.failureLog.forget(key);
         if (res?.requeueAfterMs !== undefined && this.running) {
           this.queue.addAfter(key, res.requeueAfterMs);
           reconcileTotal.inc({ controller: this.opts.name, result: 'requeue' });
@@ -144,7 +175,11 @@ export class Controller {
         reconcileTotal.inc({ controller: this.opts.name, result: 'error' });
         const attempt = this.queue.numRequeues(key) + 1;
         const delay = this.running ? this.retry(key, err) : 0;
-        this.log.warn({ key, err: err.message, reason: (err as { reason?: string }).reason, attempt, retryInMs: delay }, 'reconcile failed');
+        const reason = (err as { reason?: string }).reason;
+        const { warn, suppressed } = this.failureLog.record(key, `${reason ?? ''}|${err.message}`, Date.now());
+        const fields = { key, err: err.message, reason, attempt, retryInMs: delay, ...(suppressed ? { sameFailuresNotLogged: suppressed } : {}) };
+        if (warn) this.log.warn(fields, 'reconcile failed');
+        else this.log.debug(fields, 'reconcile failed again the same way');
         try {
           await this.opts.onError?.(key, err, attempt);
         } catch (e2) {

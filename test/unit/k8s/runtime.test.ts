@@ -164,3 +164,47 @@ describe('Controller last resort', () => {
     expect(await registry.getSingleMetricAsString('kubepeer_reconcile_total')).toMatch(/controller="last-resort-test",result="error"} 2/);
   });
 });
+
+describe('Controller failure log', () => {
+  it('warns once for a key that keeps failing the same way, then again when the failure changes or a minute passed', async () => {
+    const { FailureLogLimiter } = await import('../../../src/k8s/controller.js');
+    const l = new FailureLogLimiter(60_000);
+    expect(l.record('pr/a', 'RequesterUnreachable|refused', 0)).toEqual({ warn: true, suppressed: 0 });
+    for (let i = 1; i <= 400; i++) expect(l.record('pr/a', 'RequesterUnreachable|refused', i * 100).warn).toBe(false);
+    // another key is news of its own
+    expect(l.record('pr/b', 'RequesterUnreachable|refused', 40_000).warn).toBe(true);
+    // a different failure of the same key is news
+    expect(l.record('pr/a', 'CredentialRejected|401', 40_100)).toEqual({ warn: true, suppressed: 0 });
+    expect(l.record('pr/a', 'CredentialRejected|401', 50_000).warn).toBe(false);
+    // a minute later the same failure is logged again, with how many were left out
+    expect(l.record('pr/a', 'CredentialRejected|401', 100_200)).toEqual({ warn: true, suppressed: 1 });
+    // after a success the next failure is news
+    l.forget('pr/a');
+    expect(l.record('pr/a', 'CredentialRejected|401', 100_300).warn).toBe(true);
+  });
+
+  it('logs one warning, not one per retry, for a reconcile that fails the same way again and again', async () => {
+    const { Controller } = await import('../../../src/k8s/controller.js');
+    let calls = 0;
+    let finished!: () => void;
+    const done = new Promise<void>((r) => (finished = r));
+    const c = new Controller({
+      name: 'noisy-test',
+      reconcile: async () => {
+        if (++calls >= 50) finished();
+        // retried at once: a requester that is unreachable, as fast as the queue allows
+        throw Object.assign(new Error('cannot reach the requester'), { reason: 'RequesterUnreachable', retryAfterMs: 0 });
+      },
+    });
+    const warnings: unknown[] = [];
+    const debugs: unknown[] = [];
+    // capture what the controller logs (its logger is a pino child; only the two levels matter here)
+    (c as unknown as { log: unknown }).log = { warn: (o: unknown) => warnings.push(o), debug: (o: unknown) => debugs.push(o) };
+    c.enqueue('liqo/requester');
+    c.start();
+    await done;
+    await c.stop();
+    expect(warnings).toHaveLength(1);
+    expect(debugs.length).toBeGreaterThanOrEqual(48);
+  });
+});
