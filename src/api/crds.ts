@@ -259,10 +259,11 @@ export interface PeeringRequest extends KubernetesObject {
 const advertisementSpec = object({
   clusterID: clusterID(),
   clusterName: optional(string({ maxLength: 253 })),
-  resources: object({ cpu: quantity(), memory: quantity(), pods: quantity() }),
+  // never negative (a Node refuses negative capacity); upper bounds are checked where the Node is made (virtualnode/advertisementLimits.ts)
+  resources: object({ cpu: quantity({ nonNegative: true, maxLength: 64 }), memory: quantity({ nonNegative: true, maxLength: 64 }), pods: quantity({ nonNegative: true, maxLength: 64 }) }),
   labels: optional(stringMap({ maxProperties: 64 })),
   heartbeat: dateTime({ description: 'Refreshed by the foreign cluster every heartbeatSeconds.' }),
-  timeToLive: withDefault(integer({ minimum: 1, description: 'Seconds without heartbeat before the virtual node goes NotReady.' }), 30),
+  timeToLive: withDefault(integer({ minimum: 1, maximum: 3600, description: 'Seconds without heartbeat before the virtual node goes NotReady.' }), 30),
 });
 const advertisementStatus = object({
   phase: optional(stringEnum(['Accepted', 'Refused'] as const)),

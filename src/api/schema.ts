@@ -93,12 +93,20 @@ export function integer(opts: Common & Pick<JSONSchemaProps, 'minimum' | 'maximu
   return make<number>({ type: 'integer', ...opts });
 }
 
-/** A Kubernetes resource.Quantity ("2", "500m", "4Gi"). */
-export function quantity(opts: Common = {}) {
+/**
+ * A Kubernetes resource.Quantity ("2", "500m", "4Gi"). `nonNegative`: no minus sign in the
+ * string form (nor in a negative exponent's mantissa) and minimum 0 in the integer form, for amounts
+ * such as capacity that Kubernetes refuses below zero.
+ */
+export function quantity(opts: Common & { nonNegative?: boolean } = {}) {
+  const { nonNegative, ...rest } = opts;
   return make<string | number>({
     'x-kubernetes-int-or-string': true,
-    pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
-    ...opts,
+    pattern: nonNegative
+      ? '^\\+?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'
+      : '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+    ...(nonNegative ? { minimum: 0 } : {}),
+    ...rest,
   });
 }
 

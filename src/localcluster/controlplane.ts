@@ -70,8 +70,8 @@ const BASE_CONTROLLERS = [
   // Signs the serving certificate of the kubepeer agent's virtual-node kubelet endpoint (signer
   // kubernetes.io/kubelet-serving, with the cluster CA), and removes old CSRs: every cluster may
   // host virtual nodes, and the API server verifies kubelets against the cluster CA.
-  'csrsigning-controller',
-  'csrcleaner-controller',
+  'certificatesigningrequest-signing-controller',
+  'certificatesigningrequest-cleaner-controller',
 ];
 
 /** What a user expects of a cluster whose node runs pods (kube-controller-manager's names). */
