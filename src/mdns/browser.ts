@@ -125,6 +125,8 @@ export class Browser {
   private readonly lastAsked = new Map<string, number>();
   /** §5.4: the first query after starting asks for unicast replies (QU). */
   private firstQuery = true;
+  /** Source addresses of our own datagrams (multicast loopback), per family: a handful. */
+  private readonly ownSources = new Set<string>();
 
   constructor(
     private readonly deps: BrowserDeps,
@@ -209,6 +211,7 @@ export class Browser {
   handleResponse(packet: DnsPacket, meta: PacketMeta): void {
     if (!this.running) return;
     const now = this.deps.clock.now();
+    if (meta.fromSelf && this.ownSources.size < 64) this.ownSources.add(meta.source);
     // RFC 6762 §6: answers and additional records both feed the cache; authorities are for probes
     const records = [...packet.answers, ...packet.additionals].sort((a, b) => processingRank(a) - processingRank(b));
     for (const rr of records) this.take(rr, now, meta);
@@ -519,8 +522,15 @@ export class Browser {
     if (!ptr || ptr.expiresAt <= now) return { gone: true };
     const srvs = this.cache.getSet(inst.name, RRType.SRV, CLASS_IN, now);
     if (ptr.goodbye || (srvs.length > 0 && srvs.every((e) => e.goodbye))) return { gone: false, departed: true };
-    const srvEntry = srvs.filter((e) => !e.goodbye)[0];
-    const txtEntry = this.cache.getSet(inst.name, RRType.TXT, CLASS_IN, now)[0];
+    // Two hosts' SRV/TXT at one name coexist for a second after a conflict (§10.2 keeps records
+    // younger than 1 s when flushing), ours among them: our own copy, looped back over the other
+    // family a few ms later, must not turn the winner's instance into ours and back (down, up).
+    const othersFirst = (entries: CacheEntry[]): CacheEntry[] => [
+      ...entries.filter((e) => !this.ownSources.has(e.source)),
+      ...entries.filter((e) => this.ownSources.has(e.source)),
+    ];
+    const srvEntry = othersFirst(srvs.filter((e) => !e.goodbye))[0];
+    const txtEntry = othersFirst(this.cache.getSet(inst.name, RRType.TXT, CLASS_IN, now))[0];
     const targets = new Set<string>();
     for (const s of srvs) {
       if (s.rr.type === 'SRV') targets.add(nameKey(s.rr.target));

@@ -56,9 +56,29 @@ describe('on the wire, as third-party stacks see it', () => {
       .flatMap((s) => s.packet.answers.filter((rr) => rr.ttl === 0));
     expect(goodbyes.filter((rr) => rr.type === 'PTR' && rr.target === lostName)).toEqual([]);
     expect(goodbyes.filter((rr) => rr.name === lostName)).toEqual([]);
+    // nor does the loser's own browser let the winner go while the two record sets overlap
+    const winner = loser === a ? b : a;
+    expect(eventsOf(loser, 'down').filter((e) => e.down.clusterID === winner.clusterID)).toEqual([]);
     // and the winner is still listed by a browser on the LAN
     const c = lan.add({ name: 'c', clusterID: 'cccccccc-0003', address: '10.0.0.4' });
     lan.runUntil(() => c.engine.peers().some((p) => p.instance === lostName), 5000, () => c.engine.peers());
+  });
+
+  it("keeps the winner of a name listed while its records and our own looped-back copy overlap in the cache", () => {
+    const lan = new SimLan(11);
+    const a = lan.add({ name: 'a', clusterID: 'abcdef12-0001', address: '10.0.0.2' });
+    lan.clock.advance(5000);
+    const name = a.engine.advertisement()!.instance;
+    const ourAnnouncement = decodedSent(a).find((s) => isResponse(s.packet) && s.packet.answers.some((rr) => rr.type === 'SRV'))!.packet;
+    // another stack takes the name (python-zeroconf registering it without probing) ...
+    const theirs = seedInstance({ label: name.split('.')[0]!, txt: ['id=ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55'], target: 'winner.local', address: '10.0.0.9' });
+    inject(a, response(theirs), '10.0.0.9');
+    // ... and our own announcement comes back over the other family a few ms later
+    lan.clock.advance(8);
+    inject(a, ourAnnouncement, '10.0.0.2');
+    lan.clock.advance(100);
+    expect(eventsOf(a, 'up').map((e) => e.peer.clusterID)).toEqual(['ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55']);
+    expect(eventsOf(a, 'down')).toEqual([]);
   });
 
   it('uses 4500 s for PTR and TXT and the configured ttl for SRV and A (RFC 6762 §10)', () => {
