@@ -98,7 +98,7 @@ export function integer(opts: Common & Pick<JSONSchemaProps, 'minimum' | 'maximu
  * string form (nor in a negative exponent's mantissa) and minimum 0 in the integer form, for amounts
  * such as capacity that Kubernetes refuses below zero.
  */
-export function quantity(opts: Common & { nonNegative?: boolean } = {}) {
+export function quantity(opts: Common & Pick<JSONSchemaProps, 'maxLength'> & { nonNegative?: boolean } = {}) {
   const { nonNegative, ...rest } = opts;
   return make<string | number>({
     'x-kubernetes-int-or-string': true,

@@ -9,6 +9,7 @@ import { Labels } from '../api/constants.js';
 import type { Advertisement, AdvertisementStatus, Condition, ForeignCluster } from '../api/crds.js';
 import { getCondition, setCondition, type ConditionInput } from '../k8s/conditions.js';
 import { parseQuantity } from '../k8s/quantity.js';
+import { advertisementProblem } from './advertisementLimits.js';
 import {
   VIRTUAL_NODE_TAINT, clusterIDOfAdvertisementName, desiredVirtualNode, sameSecond, toMicroTime, virtualNodeName,
   type DesiredVirtualNode, type KubeletEndpointAddress, type NodeLike,
@@ -24,6 +25,7 @@ export const Reasons = {
   nameMismatch: 'NameMismatch',
   ownClusterID: 'OwnClusterID',
   nodeNameTaken: 'NodeNameTaken',
+  invalidAdvertisement: 'InvalidAdvertisement',
   advertisementDeleted: 'AdvertisementDeleted',
 } as const;
 
@@ -241,6 +243,10 @@ export function plan(o: Observed): Plan {
       `Node ${nodeName} exists and was not made by kubepeer (it has no ${Labels.remoteClusterID}=${id} label); delete or rename that Node so the virtual node for cluster ${who} can be created`,
       joined,
     );
+  }
+  const problem = advertisementProblem(adv.spec, o.now);
+  if (problem) {
+    return refuse(Reasons.invalidAdvertisement, `Advertisement ${adv.metadata.name} from cluster ${who}: ${problem}; the peer must advertise valid numbers`, joined);
   }
   if (o.node && isDeleting(o.node)) {
     return { clusterID: id, nodeName, accepted: true, foreignClusterConditions: [], events, heartbeat: null, waitForNodeDeletion: true, requeueAfterMs: 1000 };
