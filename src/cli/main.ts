@@ -10,6 +10,7 @@ import { registerLocalCommands } from './commands/local.js';
 import { registerPeerCommands } from './commands/peer.js';
 import { registerDnsDiscoveryCommands } from './commands/dns.js';
 import { registerDemoCommands } from './commands/demo.js';
+import { registerOffloadCommands } from './commands/offload.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerVersionCommand } from './commands/version.js';
 import { LIQO_NAMESPACE } from '../api/constants.js';
@@ -34,6 +35,7 @@ export function buildProgram(argv0 = 'kubepeer'): Command {
   registerLocalCommands(program);
   registerPeerCommands(program);
   registerDnsDiscoveryCommands(program);
+  registerOffloadCommands(program);
   registerStatusCommand(program);
   registerVersionCommand(program);
   registerDemoCommands(program);

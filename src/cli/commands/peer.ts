@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Annotations, Labels, Names } from '../../api/constants.js';
 import { GVR, apiVersionOf, type ForeignCluster, type PeeringRequest } from '../../api/crds.js';
-import { Core, isNotFound, resourcePath, type KubeClient } from '../../k8s/rest.js';
+import { ApiError, Core, isNotFound, resourcePath, type KubeClient } from '../../k8s/rest.js';
 import { getCondition } from '../../k8s/conditions.js';
 import { remoteCAConfigMapName } from '../../trust/trustEvaluator.js';
 import { certificateFingerprint, splitPemBundle } from '../../trust/pki.js';
@@ -12,6 +12,8 @@ import { readClusterID } from '../../identity/clusterID.js';
 import { CliError, age, isStructured, kindName, printList, printObject, progress, progressDone, type Column } from '../output.js';
 import { globals, seconds, withClient, type GlobalOptions } from '../globals.js';
 import { damagedUUID, isClusterID } from '../clusterIDInput.js';
+import { describeDirection, type PeerOffloading } from '../../offloading/usage.js';
+import { readOffloading } from './offload.js';
 
 const FOREIGN_CLUSTER = kindName(GVR.foreignCluster);
 const PEERING_REQUEST = kindName(GVR.peeringRequest);
@@ -47,6 +49,33 @@ export const peerColumns: Column<ForeignCluster>[] = [
   { header: 'Message', value: (f: ForeignCluster) => f.status?.outgoing?.message ?? '', wide: true },
   { header: 'Age', value: (f: ForeignCluster) => age(f.metadata.creationTimestamp) },
 ];
+
+/**
+ * `peer list -o wide`: the peer columns with two more, what we run on each peer (pods bound to its
+ * virtual node, their requests against what it offers) and what it runs here (pods of its tenant
+ * namespace against its quota). `offloading` undefined: it could not be read ('?').
+ */
+export function peerWideColumns(offloading: PeerOffloading[] | undefined): Column<ForeignCluster>[] {
+  const of = (f: ForeignCluster) => offloading?.find((o) => o.peerID === f.spec.clusterID);
+  const cell = (f: ForeignCluster, dir: 'outgoing' | 'incoming') => (offloading ? describeDirection(of(f)?.[dir]) : '?');
+  const extra: Column<ForeignCluster>[] = [
+    { header: 'We Run There', value: (f) => cell(f, 'outgoing'), wide: true },
+    { header: 'It Runs Here', value: (f) => cell(f, 'incoming'), wide: true },
+  ];
+  const at = peerColumns.findIndex((c) => c.header === 'API URL');
+  return [...peerColumns.slice(0, at), ...extra, ...peerColumns.slice(at)];
+}
+
+/** The offloading figures for -o wide, or undefined (with a warning) when this user may not read them. */
+async function offloadingForWide(client: KubeClient): Promise<PeerOffloading[] | undefined> {
+  try {
+    return await readOffloading(client);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 403)) throw e;
+    process.stderr.write(`warning: offloading not shown (${e.message}); it needs list on nodes, pods and resourcequotas\n`);
+    return undefined;
+  }
+}
 
 async function setJoin(client: KubeClient, fc: ForeignCluster, join: boolean) {
   await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }), { spec: { join } });
@@ -86,12 +115,18 @@ export function registerPeerCommands(program: Command): void {
   peer
     .command('list')
     .alias('ls')
-    .description('List known clusters and the state of each peering.')
+    .description('List known clusters and the state of each peering; -o wide adds the pods offloaded each way (we run there / it runs here).')
     .addHelpText('after', "\nExamples:\n  kubepeer peer list -o wide\n  kubepeer peer list -o jsonpath='{range .items[*]}{.spec.clusterID}{\"\\t\"}{.status.outgoing.phase}{\"\\n\"}{end}'")
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const list = await withClient(g, (client) => client.list<ForeignCluster>(resourcePath(GVR.foreignCluster)));
-      printList(g.output, list.items, { columns: peerColumns, resource: FOREIGN_CLUSTER, empty: 'No peers yet. Add one with: kubepeer peer add <cluster-id> --api-url https://<host>:6443' });
+      // Offloading costs a list of every pod: read only for the columns that show it.
+      const wide = g.output.format === 'wide';
+      const { items, offloading } = await withClient(g, async (client) => ({
+        items: (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items,
+        offloading: wide ? await offloadingForWide(client) : undefined,
+      }));
+      const columns = wide ? peerWideColumns(offloading) : peerColumns;
+      printList(g.output, items, { columns, resource: FOREIGN_CLUSTER, empty: 'No peers yet. Add one with: kubepeer peer add <cluster-id> --api-url https://<host>:6443' });
     });
 
   peer

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { Names } from '../../api/constants.js';
 import { GVR, clusterConfigWithDefaults, type ClusterConfig, type ForeignCluster, type PeeringRequest } from '../../api/crds.js';
-import { Core, resourcePath } from '../../k8s/rest.js';
+import { ApiError, Core, resourcePath } from '../../k8s/rest.js';
 import { readClusterID } from '../../identity/clusterID.js';
+import type { Direction, PeerOffloading } from '../../offloading/usage.js';
 import { CliError, printObject } from '../output.js';
 import { globals, withClient } from '../globals.js';
+import { readOffloading } from './offload.js';
 
 interface AgentLease {
   spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
@@ -18,6 +20,23 @@ export interface StatusObserved {
   lease: AgentLease | null;
   foreignClusters: ForeignCluster[];
   peeringRequests: PeeringRequest[];
+  /** Pods offloaded per peer, both ways; null when this user may not read them (absent: not read). */
+  offloading?: PeerOffloading[] | null;
+}
+
+/** One peer's line of the Offloading part: pods each way, and what they use of what is allowed. */
+export function offloadingLine(name: string, o: Pick<PeerOffloading, 'outgoing' | 'incoming'>): string {
+  const there = (d: Direction | undefined) => {
+    if (!d) return 'we run nothing there (no virtual node)';
+    const cpu = d.cpuLimit ? `cpu ${d.cpu} of ${d.cpuLimit}` : `cpu ${d.cpu}`;
+    return `we run ${d.pods} pod${d.pods === 1 ? '' : 's'} there (${d.running} running, ${cpu})`;
+  };
+  const here = (d: Direction | undefined) => {
+    if (!d) return 'it runs nothing here (no tenancy)';
+    const quota = [d.podsLimit && `${d.podsLimit} pods`, d.cpuLimit && `cpu ${d.cpu} of ${d.cpuLimit}`].filter(Boolean).join(', ');
+    return `it runs ${d.pods} here (${d.running} running${quota ? `; quota ${quota}` : ''})`;
+  };
+  return `${name}: ${there(o.outgoing)}; ${here(o.incoming)}`;
 }
 
 export type StatusReport = ReturnType<typeof statusReport>;
@@ -50,6 +69,14 @@ export function statusReport(o: StatusObserved, now = Date.now()) {
       incoming: count(o.foreignClusters.map((f) => f.status?.incoming?.phase ?? 'None')),
       requestsWaiting: o.peeringRequests.filter((p) => (p.status?.phase ?? 'Pending') === 'Pending').length,
     },
+    /** Per peer: what we run there (outgoing) and what it runs here (incoming); null: not readable. */
+    offloading:
+      o.offloading === null
+        ? null
+        : (o.offloading ?? []).map((p) => {
+            const fc = o.foreignClusters.find((f) => f.spec.clusterID === p.peerID);
+            return { peer: fc ? fc.spec.clusterName || fc.metadata.name : p.peerID, peerID: p.peerID, outgoing: p.outgoing ?? null, incoming: p.incoming ?? null };
+          }),
   };
 }
 
@@ -63,13 +90,21 @@ export function statusText(s: StatusReport): string {
     `Discovery:   LAN ${s.discovery.lan ? 'on' : 'off'}, advertise ${s.discovery.advertise ? 'on' : 'off'}, autojoin ${s.discovery.autojoin}/${s.discovery.autojoinUntrusted} (trusted/untrusted), DNS ${s.discovery.dnsServer}`,
     `Accepting:   ${s.discovery.acceptPolicy}`,
     `Peers:       ${s.peers.total} known; outgoing ${fmt(s.peers.outgoing)}; incoming ${fmt(s.peers.incoming)}; ${s.peers.requestsWaiting} request(s) waiting`,
+    ...offloadingText(s.offloading),
   ].join('\n');
+}
+
+function offloadingText(o: StatusReport['offloading']): string[] {
+  const label = 'Offloading:  ';
+  if (o === null) return [`${label}not shown: you may not list nodes, pods or resourcequotas`];
+  if (!o.length) return [`${label}none (no virtual node, no tenant here)`];
+  return o.map((p, i) => (i ? ' '.repeat(label.length) : label) + offloadingLine(p.peer, { outgoing: p.outgoing ?? undefined, incoming: p.incoming ?? undefined }));
 }
 
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('This cluster at a glance: cluster ID, agent health, discovery settings, peers by phase.')
+    .description('This cluster at a glance: cluster ID, agent health, discovery settings, peers by phase, pods offloaded each way per peer.')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd, { printsObjects: false });
       const observed = await withClient(g, async (client): Promise<StatusObserved> => {
@@ -82,6 +117,10 @@ export function registerStatusCommand(program: Command): void {
           lease: await client.getOrNull<AgentLease>(resourcePath(Core.leases, { namespace: g.namespace, name: Names.agentLease })),
           foreignClusters: (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items,
           peeringRequests: (await client.list<PeeringRequest>(resourcePath(GVR.peeringRequest))).items,
+          offloading: await readOffloading(client).catch((e: unknown) => {
+            if (e instanceof ApiError && e.code === 403) return null;
+            throw e;
+          }),
         };
       });
       const status = statusReport(observed);
