@@ -8,11 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GVR, apiVersionOf } from '../../src/api/crds.js';
 import { Core, KubeClient, resourcePath } from '../../src/k8s/rest.js';
+import { parseQuantity } from '../../src/k8s/quantity.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Images } from '../../src/localcluster/node/images.js';
 import { parseTokenKubeconfig } from '../../src/peering/kubeconfig.js';
 import { tenantCredentialOnConsumer, tenantNamespace } from '../../src/offloading/names.js';
-import { agentMetricsUrl, kubectl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { agentMetricsUrl, kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { canUseNetns, createTestLab, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
 import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
 
@@ -100,7 +101,9 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
     });
     await waitForReadyNode(a.client(), idB, 120_000);
     k(a, ['create', 'namespace', NS]);
-    k(a, ['label', 'namespace', NS, 'liqo.io/enabled=true']);
+    const enabled = kubepeer(['offload', 'namespace', NS, '--kubeconfig', a.kubeconfig]);
+    expect(enabled.code, enabled.stderr).toBe(0);
+    expect(k(a, ['get', 'namespace', NS, '-o', 'jsonpath={.metadata.labels.liqo\\.io/enabled}'])).toBe('true');
     k(a, ['-n', NS, 'create', 'configmap', 'greeting', '--from-literal=msg=hello from A']);
   });
 
@@ -141,6 +144,11 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
     }, { timeoutMs: 30_000, what: 'remote logs' });
     expect(logs).toContain('greeting: hello from A');
     expect(logs).toContain('token mounted: 0');
+    // Both directions in kubepeer offload status: A runs 3 there, B runs 3 for A.
+    const mine = JSON.parse(kubepeer(['offload', 'status', '-o', 'json', '--kubeconfig', a.kubeconfig]).stdout) as { items: Array<{ peerID: string; outgoing?: { pods: number; running: number } }> };
+    expect(mine.items.find((r) => r.peerID === idB)?.outgoing).toMatchObject({ pods: 3, running: 3 });
+    const theirs = JSON.parse(kubepeer(['offload', 'status', '-o', 'json', '--kubeconfig', b.kubeconfig]).stdout) as { items: Array<{ peerID: string; incoming?: { pods: number; podsLimit?: string } }> };
+    expect(theirs.items.find((r) => r.peerID === idA)?.incoming).toMatchObject({ pods: 3 });
   });
 
   it("refuses A's credential outside A's tenant namespace on B", async () => {
@@ -207,6 +215,42 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
     await waitForReadyNode(a.client(), idB, 120_000);
     await waitUntil(() => k(a, ['-n', NS, 'get', 'deployment', 'web', '-o', 'jsonpath={.status.readyReplicas}']) === '5', { timeoutMs: 120_000, what: '5/5 ready again' });
     expect(pods(b, tenantNs, 'app=web').items.map((p) => p.metadata.uid).sort()).toEqual(before);
+  });
+
+  it("leaves pods beyond B's quota Pending at home with the quota's reason, and runs them once B offers more", async () => {
+    // B needs most of its CPU for itself: its offer to A, and so A's quota there, shrinks to just
+    // above what A's pods already use. A's pods request nothing (BestEffort), so A's scheduler still
+    // places them on the virtual node; on B they get the LimitRange's default request, which the
+    // quota counts: B refuses the extra ones, and says why.
+    const alloc = parseQuantity(k(b, ['get', 'node', 'offb', '-o', 'jsonpath={.status.allocatable.cpu}']));
+    const onB = JSON.parse(k(b, ['get', 'pods', '-A', '-o', 'json'])) as { items: Array<{ metadata: { namespace: string }; spec: { containers: Array<{ resources?: { requests?: { cpu?: string } } }> } }> };
+    const own = onB.items.filter((p) => p.metadata.namespace !== tenantNs).reduce((n, p) => n + p.spec.containers.reduce((m, c) => m + parseQuantity(c.resources?.requests?.cpu), 0), 0);
+    const tenantUsed = onB.items.filter((p) => p.metadata.namespace === tenantNs).reduce((n, p) => n + p.spec.containers.reduce((m, c) => m + parseQuantity(c.resources?.requests?.cpu), 0), 0);
+    const hog = alloc - own - tenantUsed - 0.01; // room for one more default-sized (10m) pod
+    k(b, ['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'hog', namespace: 'default' },
+      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: busybox, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'], resources: { requests: { cpu: `${Math.floor(hog * 1000)}m` } } }] },
+    }));
+    await waitUntil(() => {
+      const hard = parseQuantity(k(b, ['-n', tenantNs, 'get', 'resourcequota', 'tenant-quota', '-o', 'jsonpath={.spec.hard.requests\\.cpu}']));
+      return hard < tenantUsed + 0.015 || undefined;
+    }, { timeoutMs: 60_000, what: 'quota shrunk', describe: () => kubectl(b, ['-n', tenantNs, 'describe', 'resourcequota']).stdout });
+    k(a, ['-n', NS, 'scale', 'deployment', 'web', '--replicas=8']);
+    const refused = await waitUntil(() => {
+      const items = pods(a, NS, 'app=web').items.filter((p) => p.status.reason === 'RemoteQuotaExceeded');
+      return items.length >= 1 ? items : undefined;
+    }, { timeoutMs: 90_000, what: 'pods refused by the quota', describe: () => kubectl(a, ['-n', NS, 'get', 'pods', '-o', 'wide']).stdout });
+    expect(refused.every((p) => p.status.phase === 'Pending' && p.spec.nodeName === `liqo-${idB}`)).toBe(true);
+    expect(refused[0]!.status.message).toMatch(/exceeded quota/);
+    expect(k(a, ['-n', NS, 'get', 'pods'])).toContain('RemoteQuotaExceeded');
+    k(b, ['delete', 'pod', 'hog', '--wait=false']);
+    await waitUntil(() => k(a, ['-n', NS, 'get', 'deployment', 'web', '-o', 'jsonpath={.status.readyReplicas}']) === '8', {
+      timeoutMs: 120_000,
+      what: '8/8 ready once B offers more',
+      describe: () => kubectl(a, ['-n', NS, 'get', 'pods', '-o', 'wide']).stdout,
+    });
   });
 
   it('deleting the Deployment removes the remote pods', async () => {

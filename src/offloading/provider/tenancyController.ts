@@ -208,6 +208,8 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
   });
   controller.watch(informers.peeringRequests, (pr) => pr.spec.clusterID, { updateFilter: (a, b) => a.status?.phase !== b.status?.phase || !!b.metadata.deletionTimestamp });
   controller.watch(namespaces, (ns) => ns.metadata.labels?.[OffloadingLabels.consumer]);
+  // A new sharing percentage or offloading setting changes every consumer's quota at once.
+  controller.watch(informers.clusterConfigs, () => informers.peeringRequests.list().map((r) => r.spec.clusterID));
   return controller;
 }
 
