@@ -52,6 +52,8 @@ export const Names = {
   virtualNodePrefix: 'liqo-',
   advertisementPrefix: 'advertisement-',
   remoteCredentialPrefix: 'liqo-remote-',
+  /** The audiences of this API server's service-account tokens, written by the agent; the token-renewal policy reads it. */
+  tokenAudiencesConfigMap: 'kubepeer-token-audiences',
   agentServiceAccount: 'kubepeer-agent',
   agentClusterRole: 'kubepeer-agent',
   agentLease: 'kubepeer-agent',

@@ -184,6 +184,69 @@ export function advertisementPolicyManifests(opts: InstallOptions = {}): Manifes
       spec: { policyName: name, validationActions: ['Deny'] },
     },
     ...tenantCredentialPolicyManifests(prefix),
+    ...tokenRenewalPolicyManifests(ns, prefix),
+  ];
+}
+
+/** Longest lifetime of a peer credential's token, and so of a renewal (the credential's own: 365 days). */
+export const PEER_TOKEN_MAX_SECONDS = 365 * 24 * 3600;
+
+/**
+ * A peer may ask for tokens of its own ServiceAccount (RBAC: serviceaccounts/token create, its own
+ * name only) so that it can renew its credential. This policy makes a renewal exactly what the
+ * original credential was (docs/design.md §5 step 2): bound to the credential's Secret (same name as
+ * the ServiceAccount; deleting it revokes every renewal), for this API server's own audiences only
+ * (the API server fills in its defaults before admission; the agent records them in ConfigMap
+ * kubepeer-token-audiences, the policy's parameter: without it, no renewal), and for at most the
+ * original lifetime. It matches every peer credential, whichever agent version minted it.
+ */
+function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
+  const name = 'kubepeer-peer-token-renewal';
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
+        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['serviceaccounts/token'] }] },
+        matchConditions: [{ name: 'asked-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
+        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
+        validations: [
+          {
+            expression: `request.namespace == '${ns}' && request.name == '${Names.remoteCredentialPrefix}' + variables.peer`,
+            messageExpression: `'cluster ' + variables.peer + ' may only ask for tokens of its own ServiceAccount ${ns}/${Names.remoteCredentialPrefix}' + variables.peer`,
+            reason: 'Forbidden',
+          },
+          {
+            expression: `has(object.spec.boundObjectRef) && object.spec.boundObjectRef.kind == 'Secret' && object.spec.boundObjectRef.name == '${Names.remoteCredentialPrefix}' + variables.peer`,
+            messageExpression: `'a token for cluster ' + variables.peer + ' must be bound to Secret ${Names.remoteCredentialPrefix}' + variables.peer + ', as its credential is (deleting that Secret revokes it)'`,
+            reason: 'Forbidden',
+          },
+          {
+            expression: `has(object.spec.expirationSeconds) && object.spec.expirationSeconds <= ${PEER_TOKEN_MAX_SECONDS}`,
+            messageExpression: `'a token for cluster ' + variables.peer + ' may live at most ${PEER_TOKEN_MAX_SECONDS} seconds, as its credential does'`,
+            reason: 'Forbidden',
+          },
+          {
+            expression: `has(params.data) && 'audiences' in params.data && size(object.spec.audiences) > 0 && object.spec.audiences.all(a, a in params.data.audiences.split(' '))`,
+            messageExpression: `'a token for cluster ' + variables.peer + ' may only be for this API server (audiences ' + (has(params.data) && 'audiences' in params.data ? params.data.audiences : 'not recorded yet') + ')'`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name, labels },
+      spec: {
+        policyName: name,
+        paramRef: { name: Names.tokenAudiencesConfigMap, namespace: ns, parameterNotFoundAction: 'Deny' },
+        validationActions: ['Deny'],
+      },
+    },
   ];
 }
 

@@ -87,9 +87,14 @@ function logToFile(file: string): void {
   (rootLogger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = pino.destination({ dest: file, sync: true });
 }
 
-/** The one-line `kubectl run` that shows a real node runs a pod (and removes the pod afterwards). */
+/**
+ * The one-line `kubectl run` that shows a real node runs a pod (and removes the pod afterwards).
+ * `kubectl run -i` attaches once the pod is Running and shows only what the container writes after
+ * that: a bare `echo` often finished first and the line printed nothing. The pause gives the attach
+ * (tens of milliseconds) ample time.
+ */
 export function podProofCommand(kubectl: string, kubeconfig: string, clusterName: string): string {
-  return `${kubectl} --kubeconfig ${kubeconfig} run hello --image=${Images.busybox()} --image-pull-policy=IfNotPresent --restart=Never --rm -i -- echo hello from a pod on ${clusterName}`;
+  return `${kubectl} --kubeconfig ${kubeconfig} run hello --image=${Images.busybox()} --image-pull-policy=IfNotPresent --restart=Never --rm -i -- sh -c 'sleep 2; echo hello from a pod on ${clusterName}'`;
 }
 
 export async function runDemo(opts: { netns: boolean; timeoutMs: number }): Promise<void> {
