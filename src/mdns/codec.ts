@@ -63,8 +63,17 @@ export type DecodeFailure =
 
 export type DecodeResult = { ok: true; packet: DnsPacket } | { ok: false; reason: DecodeFailure };
 
-/** At most this many records (of all four sections) per message; a 9000-byte message fits ~800. */
+/**
+ * At most this many records (of all four sections) per mDNS message; a 9000-byte message fits ~800.
+ * Unicast DNS over TCP carries up to 64 KiB (a domain listing 1000 clusters), so its decoder is
+ * bounded by the message size alone (each record takes at least 11 bytes, checked before decoding).
+ */
 export const MAX_RECORDS_PER_PACKET = 512;
+
+export interface DecodeOptions {
+  /** Records (all sections) accepted in one message (default MAX_RECORDS_PER_PACKET). */
+  maxRecords?: number;
+}
 
 export function typeCodeOf(rr: ResourceRecord): number {
   switch (rr.type) {
@@ -240,7 +249,7 @@ function readRecord(buf: Buffer, offset: number): { rr: ResourceRecord; next: nu
 }
 
 /** Decodes a DNS message. Never throws: a broken message yields `{ ok: false, reason }`. */
-export function decodePacket(data: Uint8Array): DecodeResult {
+export function decodePacket(data: Uint8Array, options: DecodeOptions = {}): DecodeResult {
   try {
     const buf = toBuffer(data);
     if (buf.length < 12) return { ok: false, reason: 'truncated' };
@@ -250,7 +259,7 @@ export function decodePacket(data: Uint8Array): DecodeResult {
     const an = buf.readUInt16BE(6);
     const ns = buf.readUInt16BE(8);
     const ar = buf.readUInt16BE(10);
-    if (qd + an + ns + ar > MAX_RECORDS_PER_PACKET) return { ok: false, reason: 'too-many-records' };
+    if (qd + an + ns + ar > (options.maxRecords ?? MAX_RECORDS_PER_PACKET)) return { ok: false, reason: 'too-many-records' };
     // cheapest possible encodings: question 5 bytes, record 11 bytes; more claimed than fits = truncated
     if (12 + qd * 5 + (an + ns + ar) * 11 > buf.length) return { ok: false, reason: 'truncated' };
     let offset = 12;

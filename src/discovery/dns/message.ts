@@ -96,7 +96,8 @@ function decodeUnsafe(buf: Buffer, expected: Question, id: number): DecodeResult
   if (opcode !== 0) return { ok: false, kind: 'mismatch', error: `opcode ${opcode} is not QUERY` };
   const truncated = (rawFlags & Flags.truncated) !== 0;
 
-  const decoded = decodePacket(buf);
+  // a TCP answer may list thousands of records; the codec's size checks bound them
+  const decoded = decodePacket(buf, { maxRecords: Number.MAX_SAFE_INTEGER });
   if (!decoded.ok) {
     // A truncated UDP answer may be cut anywhere; the TC bit alone is enough to retry over TCP,
     // which checks everything again.

@@ -28,6 +28,14 @@ describe('encodeQuery', () => {
 });
 
 describe('decodeResponse', () => {
+  it('reads an answer listing 1000 PTR records (a TCP answer larger than any mDNS message)', () => {
+    const Qp = { name: 'big.test.', type: 'PTR' as const };
+    const answers: Answer[] = Array.from({ length: 1000 }, (_, i) => ({ type: 'PTR', name: 'big.test', ttl: 60, data: `c${i}._liqo._tcp.big.test` }));
+    const buf = dnsPacket.encode({ type: 'response', id: 9, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: [{ type: 'PTR', name: 'big.test', class: 'IN' }], answers });
+    const r = decodeResponse(buf, Qp, 9);
+    expect(r.ok && r.response.answers.length).toBe(1000);
+  });
+
   it('returns the records of an answer to our question, names absolute', () => {
     const r = decodeResponse(response(), Q, 4242);
     expect(r).toEqual({
