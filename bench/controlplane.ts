@@ -2,18 +2,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { controlPlaneBinDir } from '../src/localcluster/binaries.js';
+import { CONTROLPLANE_BINARIES, controlPlaneBinDir } from '../src/localcluster/binaries.js';
 import { startLocalCluster } from '../src/localcluster/localCluster.js';
 import { install } from '../src/install/install.js';
 import { agentMetricsUrl, startAgent } from '../test/support/clusters.js';
 import { ms, rssMiB, type BenchSection, type Figure } from './lib.js';
+import { coldBuildSeconds } from './realnode.js';
 
 export async function benchControlPlane(opts: { quick: boolean }): Promise<BenchSection> {
   const figures: Figure[] = [];
   const bin = controlPlaneBinDir();
-  const versions = join(dirname(bin), 'versions.json');
-  const recorded = existsSync(versions) ? (JSON.parse(readFileSync(versions, 'utf8')) as { buildSeconds?: number }).buildSeconds : undefined;
-  if (recorded) figures.push({ name: 'control plane: cold build (recorded when the cache was filled)', unit: 's', samples: [recorded], target: '< 900 s', pass: recorded < 900 });
+  // The cache also holds the real node's binaries (bench/realnode.ts reports them): count the
+  // control plane's own, each at its first (cold) build.
+  const tsv = join(dirname(bin), 'build-seconds.tsv');
+  const perBinary = existsSync(tsv) ? coldBuildSeconds(readFileSync(tsv, 'utf8')) : new Map<string, number>();
+  const recorded = CONTROLPLANE_BINARIES.every((b) => perBinary.has(b)) ? CONTROLPLANE_BINARIES.reduce((a, b) => a + perBinary.get(b)!, 0) : undefined;
+  if (recorded) figures.push({ name: `control plane: cold build of ${CONTROLPLANE_BINARIES.join(', ')} (recorded when the cache was filled)`, unit: 's', samples: [recorded], target: '< 900 s', pass: recorded < 900 });
 
   const runs = opts.quick ? 2 : 5;
   const ready: number[] = [];
