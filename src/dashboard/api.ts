@@ -53,6 +53,28 @@ export interface AdvertisementView {
   labels?: Record<string, string>;
 }
 
+/** Pods offloaded one way between this cluster and a peer, and what they use of what is allowed. */
+export interface OffloadingDirectionView {
+  pods: number;
+  running: number;
+  pending: number;
+  /** Requests of those pods, as quantities (3m, 12Mi). */
+  cpu: string;
+  memory: string;
+  /** What the other side allows: its virtual node's allocatable (we run there) or the quota (it runs here). */
+  cpuLimit?: string;
+  memoryLimit?: string;
+  podsLimit?: string;
+  /** The line the dashboard shows, e.g. "We run there: 3 pods (cpu 3m/2)". */
+  text: string;
+}
+
+/** Both directions; a direction is absent when there is no virtual node (we run there) or no tenancy (it runs here). */
+export interface OffloadingView {
+  weRunThere?: OffloadingDirectionView;
+  itRunsHere?: OffloadingDirectionView;
+}
+
 export interface PeerView {
   /** ForeignCluster name. */
   name: string;
@@ -85,6 +107,8 @@ export interface PeerView {
   healthMessage: string;
   virtualNode?: VirtualNodeView;
   advertisement?: AdvertisementView;
+  /** Pods offloaded each way; absent when nothing can be offloaded either way or it could not be read. */
+  offloading?: OffloadingView;
   /** An incoming PeeringRequest from this cluster is waiting for approval. */
   requestWaiting: boolean;
   lastSeen?: Record<string, string>;

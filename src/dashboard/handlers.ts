@@ -16,6 +16,8 @@ import {
   type CoreEvent, type Snapshot,
 } from './peerView.js';
 import { checkNewDomain, checkNewPeer } from './validation.js';
+import { OffloadingLabels, tenantNamespace } from '../offloading/names.js';
+import { offloadingByPeer, type PeerOffloading } from '../offloading/usage.js';
 
 /** Who this agent is: only public facts (also published anonymously in liqo-cluster-info). */
 export interface DashboardIdentity {
@@ -47,6 +49,45 @@ async function required<T>(p: Promise<T>, verb: string, ref: GroupVersionResourc
   }
 }
 
+const ResourceQuotas: ResourceRef = { group: '', version: 'v1', plural: 'resourcequotas', namespaced: true };
+type Obj = Record<string, any>;
+
+/**
+ * Pods offloaded each way, read with the person's token: the pods bound to each virtual node (we
+ * run there) and, for each tenant quota here, the pods of its namespace (the peer runs here). One
+ * list per virtual node and per tenant, never every pod of the cluster. Forbidden reads become a
+ * warning and leave that direction out.
+ */
+async function readOffloading(kube: KubeClient, nodes: NodeLike[], warnings: string[], peerID?: string): Promise<PeerOffloading[]> {
+  const items = <T>(p: Promise<{ items: T[] }>) => p.then((l) => l.items);
+  const quotas = await optional(
+    items(kube.list<Obj>('/api/v1/resourcequotas', { labelSelector: peerID ? `${OffloadingLabels.consumer}=${peerID}` : OffloadingLabels.consumer })).then((qs) =>
+      // With one peer in mind, only its own tenant namespace counts (a label is not a proof of origin).
+      peerID ? qs.filter((q) => q.metadata?.namespace === tenantNamespace(peerID)) : qs,
+    ),
+    [],
+    warnings,
+    'list',
+    ResourceQuotas,
+    'the pods peers run here are not shown',
+  );
+  const live = 'status.phase!=Succeeded,status.phase!=Failed';
+  const virtual = nodes.filter((n) => n.metadata.name.startsWith(Names.virtualNodePrefix) && n.metadata.labels?.[Labels.remoteClusterID]);
+  const pods = await optional(
+    Promise.all([
+      ...virtual.map((n) => items(kube.list<Obj>(resourcePath(Core.pods), { fieldSelector: `spec.nodeName=${n.metadata.name},${live}` }))),
+      ...quotas.map((q) => items(kube.list<Obj>(resourcePath(Core.pods, { namespace: q.metadata.namespace }), { fieldSelector: live }))),
+    ]).then((lists) => lists.flat()),
+    null,
+    warnings,
+    'list',
+    Core.pods,
+    'offloaded pods are not shown',
+  );
+  if (!pods) return [];
+  return offloadingByPeer({ nodes: virtual, pods, quotas });
+}
+
 export async function snapshot(kube: KubeClient, warnings: string[]): Promise<Snapshot> {
   const items = <T>(p: Promise<{ items: T[] }>) => p.then((l) => l.items);
   const [fcs, advertisements, nodes, requests, domains] = await Promise.all([
@@ -56,7 +97,8 @@ export async function snapshot(kube: KubeClient, warnings: string[]): Promise<Sn
     optional(items(kube.list<PeeringRequest>(resourcePath(GVR.peeringRequest))), [], warnings, 'list', GVR.peeringRequest, 'incoming requests are not shown'),
     optional(items(kube.list<SearchDomain>(resourcePath(GVR.searchDomain))), [], warnings, 'list', GVR.searchDomain, 'search domains are not shown'),
   ]);
-  return { fcs, advertisements, nodes, requests, domains };
+  const offloading = await readOffloading(kube, nodes, warnings);
+  return { fcs, advertisements, nodes, requests, domains, offloading };
 }
 
 type ConfigMap = { data?: Record<string, string> };
@@ -149,6 +191,7 @@ export async function details(kube: KubeClient, id: DashboardIdentity, name: str
     optional(kube.getOrNull<NodeLike>(resourcePath(Core.nodes, { name: virtualNodeNameFor(cid) })), null, warnings, 'get', Core.nodes, 'the virtual node is not shown'),
     optional(kube.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: cid })), null, warnings, 'get', GVR.peeringRequest, 'its request is not shown'),
   ]);
+  const [offloading] = await readOffloading(kube, node ? [node] : [], warnings, cid);
   const events = await eventsAbout(
     kube,
     [
@@ -162,7 +205,7 @@ export async function details(kube: KubeClient, id: DashboardIdentity, name: str
     warnings,
   );
   return {
-    peer: peerView({ fc, advertisement: advertisement ?? undefined, node: node ?? undefined, request: request ?? undefined, now }),
+    peer: peerView({ fc, advertisement: advertisement ?? undefined, node: node ?? undefined, request: request ?? undefined, offloading, now }),
     conditions: sortedConditions(fc.status?.conditions),
     events,
     request: request ? requestView(request, [fc]) : undefined,

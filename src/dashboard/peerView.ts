@@ -7,8 +7,10 @@ import { Labels, Names } from '../api/constants.js';
 import type { Advertisement, Condition, ForeignCluster, PeeringRequest, SearchDomain } from '../api/crds.js';
 import { parseQuantity } from '../k8s/quantity.js';
 import type { NodeLike } from '../virtualnode/virtualNode.js';
+import { memoryText, type Direction, type PeerOffloading } from '../offloading/usage.js';
 import type {
-  AdvertisementView, ConditionView, DiscoveryKind, DomainView, EventView, Health, Overview, PeerView, PhaseView, RequestView, Resources, VirtualNodeView,
+  AdvertisementView, ConditionView, DiscoveryKind, DomainView, EventView, Health, OffloadingDirectionView, OffloadingView, Overview, PeerView, PhaseView, RequestView, Resources,
+  VirtualNodeView,
 } from './api.js';
 
 /** The ForeignCluster conditions, in the order a peering goes through them. */
@@ -87,6 +89,35 @@ export function advertisementView(adv: Advertisement | undefined, now: Date): Ad
   };
 }
 
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+/** `used/limit`, the limit as a person reads it (a node's memory comes in Ki). */
+const usedOf = (used: string, limit: string | undefined, memory = false) => (limit ? `${used}/${memory ? memoryText(parseQuantity(limit)) : limit}` : used);
+
+function directionView(d: Direction, text: string): OffloadingDirectionView {
+  return { ...d, text };
+}
+
+/**
+ * What the per-peer card says about offloading: "We run there: 3 pods (cpu 3m/2)" (pods bound to
+ * its virtual node, their requests against what it offers) and "It runs here: 2 pods (quota 2/20
+ * pods, cpu 20m/1)" (pods of its tenant namespace against the quota this cluster gives it).
+ */
+export function offloadingView(o: PeerOffloading | undefined): OffloadingView | undefined {
+  if (!o || (!o.outgoing && !o.incoming)) return undefined;
+  const out: OffloadingView = {};
+  if (o.outgoing) {
+    const d = o.outgoing;
+    const waiting = d.pending ? `, ${d.pending} pending` : '';
+    out.weRunThere = directionView(d, `We run there: ${plural(d.pods, 'pod')} (cpu ${usedOf(d.cpu, d.cpuLimit)}, memory ${usedOf(d.memory, d.memoryLimit, true)}${waiting})`);
+  }
+  if (o.incoming) {
+    const d = o.incoming;
+    const quota = [d.podsLimit && `${d.pods}/${d.podsLimit} pods`, d.cpuLimit && `cpu ${usedOf(d.cpu, d.cpuLimit)}`, d.memoryLimit && `memory ${usedOf(d.memory, d.memoryLimit, true)}`].filter(Boolean).join(', ');
+    out.itRunsHere = directionView(d, `It runs here: ${plural(d.pods, 'pod')} (${quota ? `quota ${quota}` : 'no quota'})`);
+  }
+  return out;
+}
+
 const sourceLabel: Record<DiscoveryKind, string> = {
   LAN: 'Discovered on the LAN',
   WAN: 'Discovered through DNS',
@@ -121,10 +152,12 @@ export interface PeerInputs {
   advertisement?: Advertisement;
   node?: NodeLike;
   request?: PeeringRequest;
+  /** Pods offloaded each way between us and this peer (offloadingByPeer's row for its ID). */
+  offloading?: PeerOffloading;
   now: Date;
 }
 
-export function peerView({ fc, advertisement, node, request, now }: PeerInputs): PeerView {
+export function peerView({ fc, advertisement, node, request, offloading, now }: PeerInputs): PeerView {
   const spec = fc.spec;
   const discoveryType = (spec.discoveryType ?? 'Manual') as DiscoveryKind;
   const outgoing = phaseOf(fc.status?.outgoing);
@@ -189,6 +222,7 @@ export function peerView({ fc, advertisement, node, request, now }: PeerInputs):
     healthMessage,
     virtualNode: vnode,
     advertisement: adv,
+    offloading: offloadingView(offloading),
     requestWaiting,
     lastSeen: fc.status?.lastSeen,
     createdAt: fc.metadata.creationTimestamp ? new Date(fc.metadata.creationTimestamp as unknown as string).toISOString() : undefined,
@@ -254,6 +288,8 @@ export interface Snapshot {
   nodes: NodeLike[];
   requests: PeeringRequest[];
   domains: SearchDomain[];
+  /** Per peer, pods offloaded each way (empty when it could not be read). */
+  offloading?: PeerOffloading[];
 }
 
 export function advertisementNameFor(clusterID: string): string {
@@ -269,6 +305,7 @@ export function peerViews(s: Snapshot, now: Date): PeerView[] {
   const advs = new Map(s.advertisements.map((a) => [a.metadata.name, a]));
   const nodes = new Map(s.nodes.map((n) => [n.metadata.name, n]));
   const prs = new Map(s.requests.map((p) => [p.spec.clusterID, p]));
+  const offloading = new Map((s.offloading ?? []).map((o) => [o.peerID, o]));
   return s.fcs
     .map((fc) =>
       peerView({
@@ -276,6 +313,7 @@ export function peerViews(s: Snapshot, now: Date): PeerView[] {
         advertisement: advs.get(advertisementNameFor(fc.spec.clusterID)),
         node: nodes.get(virtualNodeNameFor(fc.spec.clusterID)),
         request: prs.get(fc.spec.clusterID),
+        offloading: offloading.get(fc.spec.clusterID),
         now,
       }),
     )

@@ -231,6 +231,18 @@ export function DetailsDrawer({
             </section>
 
             <section>
+              <h3>Offloading</h3>
+              {peer.offloading ? (
+                <dl class="facts" data-offloading-details>
+                  <Row label="We run there">{peer.offloading.weRunThere ? peer.offloading.weRunThere.text.replace(/^We run there: /, '') : 'nothing (no virtual node for this peer)'}</Row>
+                  <Row label="It runs here">{peer.offloading.itRunsHere ? peer.offloading.itRunsHere.text.replace(/^It runs here: /, '') : 'nothing (it has no tenancy here)'}</Row>
+                </dl>
+              ) : (
+                <p class="muted small">Nothing can be offloaded either way yet: pods run on a peer through its virtual node (kubepeer offload namespace NS), and a peer runs pods here once it peers with this cluster.</p>
+              )}
+            </section>
+
+            <section>
               <h3>Events</h3>
               {data.events.length === 0 ? (
                 <p class="muted small">No events.</p>

@@ -1,6 +1,6 @@
 /** The home view's rows: available and connected peers, incoming requests, search domains. */
 import { useState } from 'preact/hooks';
-import type { DomainView, PeerView, RequestView } from '../../api.js';
+import type { DomainView, OffloadingView, PeerView, RequestView } from '../../api.js';
 import { ago, bytes, cores, count, discoveryLabel, shortID, trustHelp } from './format.js';
 import { ArrowLeft, ArrowRight, ArrowsBoth, DiscoveryIcon, Globe, Inbox, Server, X } from './icons.js';
 
@@ -131,6 +131,25 @@ function Stat({ label, value }: { label: string; value: string }) {
   );
 }
 
+/** Pods offloaded each way: what we run on the peer and what it runs here (absent: nothing either way). */
+export function OffloadingLines({ offloading }: { offloading?: OffloadingView }) {
+  if (!offloading) return null;
+  return (
+    <div class="offloading" aria-label="Offloaded pods">
+      {offloading.weRunThere && (
+        <span class="small" data-offloading="we-run-there" title="Pods bound to its virtual node, and their requests against what it offers">
+          <ArrowRight size={14} /> {offloading.weRunThere.text}
+        </span>
+      )}
+      {offloading.itRunsHere && (
+        <span class="small" data-offloading="it-runs-here" title="Pods of its tenant namespace here, against the quota this cluster gives it">
+          <ArrowLeft size={14} /> {offloading.itRunsHere.text}
+        </span>
+      )}
+    </div>
+  );
+}
+
 export function ConnectedPeer({ peer, actions }: { peer: PeerView; actions: PeerActions }) {
   const [confirming, setConfirming] = useState(false);
   const busy = actions.busy.has(peer.name);
@@ -156,6 +175,7 @@ export function ConnectedPeer({ peer, actions }: { peer: PeerView; actions: Peer
       ) : (
         <p class="muted small">{peer.summary}</p>
       )}
+      <OffloadingLines offloading={peer.offloading} />
       <div class="peer-footer">
         <span class={`health health-${peer.health}`} title={peer.healthMessage}>
           <span class="dot" aria-hidden="true" />
