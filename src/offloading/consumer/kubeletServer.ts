@@ -10,11 +10,12 @@
  *   sinceTime, timestamps, previous, limitBytes: streamed from the remote pod's log on the peer,
  *   with our tenant credential there; the upstream request is closed when the caller goes away.
  * - 404 with a message saying why for a pod that is on no virtual node of ours or not offloaded
- *   yet; 501 for exec, attach, port-forward and run (a later issue).
+ *   yet; exec, attach and port-forward arrive as upgrades and go to `deps.streaming`; a plain
+ *   request for them (and run) gets 501.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { Counter } from 'prom-client';
 import { listenWithFallback } from '../../agent/listen.js';
 import { ApiError, resourcePath, Core } from '../../k8s/rest.js';
@@ -95,6 +96,8 @@ export interface KubeletServerDeps {
   /** The home pod (cache first; the API for pods the cache leaves out, e.g. finished ones). */
   findPod(namespace: string, name: string): Promise<PodRef | undefined>;
   log: Logger;
+  /** exec, attach and port-forward (HTTP upgrades to SPDY): streaming/server.ts. Without it, upgrades are refused. */
+  streaming?: { handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void; closeAll(): void };
 }
 
 function reply(res: ServerResponse, status: number, message: string): void {
@@ -134,6 +137,8 @@ export class KubeletServer {
       (req, res) => void this.onRequest(req, res),
     );
     server.maxConnections = 1024;
+    // exec, attach, port-forward: the API server upgrades the connection to SPDY/3.1.
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => (this.deps.streaming ? this.deps.streaming.handleUpgrade(req, socket, head) : socket.destroy()));
     server.on('clientError', (_err, socket) => socket.destroy());
     this.server = server;
     this.address = await listenWithFallback(server, listen, fallback);
@@ -150,6 +155,8 @@ export class KubeletServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    // Upgraded connections are no longer the server's: end them here.
+    this.deps.streaming?.closeAll();
     this.address = undefined;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

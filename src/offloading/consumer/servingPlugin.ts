@@ -28,6 +28,7 @@ import { KubeletServer, type PodRef } from './kubeletServer.js';
 import { kubeletCommonName, obtainKubeletServingCert, renewAtMs } from './kubeletCert.js';
 import { apiServerFacingAddress, kubeletEndpoint } from './kubeletEndpoint.js';
 import { remotePodDirectory } from './remotePods.js';
+import { StreamingServer } from './streaming/index.js';
 
 export const DEFAULT_KUBELET_PORT = 10350;
 /** How often the client CA is re-read (the API server's CA may rotate). */
@@ -46,7 +47,9 @@ export const servingPlugin: AgentPluginFactory = async (ctx, opts) => {
   const findPod = async (namespace: string, name: string): Promise<PodRef | undefined> =>
     (ctx.informers.pods.get(`${namespace}/${name}`) as PodRef | undefined) ??
     ((await ctx.client.getOrNull<PodRef>(resourcePath(Core.pods, { namespace, name }))) ?? undefined);
-  const server = new KubeletServer({ auth, directory: remotePodDirectory(ctx), findPod, log });
+  // exec, attach and port-forward: the same authentication, the same pod lookup.
+  const streaming = new StreamingServer({ auth, directory: remotePodDirectory(ctx), findPod, log });
+  const server = new KubeletServer({ auth, directory: remotePodDirectory(ctx), findPod, log, streaming });
   let tls: { certPem: string; keyPem: string } | undefined;
   const timers: NodeJS.Timeout[] = [];
   const abort = new AbortController();
