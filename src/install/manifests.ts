@@ -197,11 +197,12 @@ export const PEER_TOKEN_MAX_SECONDS = 365 * 24 * 3600;
  * original credential was (docs/design.md §5 step 2): bound to the credential's Secret (same name as
  * the ServiceAccount; deleting it revokes every renewal), for this API server's own audiences only
  * (the API server fills in its defaults before admission; the agent records them in ConfigMap
- * kubepeer-token-audiences, the policy's parameter: without it, no renewal), and for at most the
- * original lifetime. It matches every peer credential, whichever agent version minted it.
+ * kubepeer-token-audiences, the parameter of the second policy), and for at most the original
+ * lifetime. It matches every peer credential, whichever agent version minted it.
  */
 function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
   const name = 'kubepeer-peer-token-renewal';
+  const audiences = 'kubepeer-peer-token-audiences';
   return [
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
@@ -209,7 +210,6 @@ function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
       metadata: { name, labels },
       spec: {
         failurePolicy: 'Fail',
-        paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
         matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['serviceaccounts/token'] }] },
         matchConditions: [{ name: 'asked-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
         variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
@@ -229,9 +229,33 @@ function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
             messageExpression: `'a token for cluster ' + variables.peer + ' may live at most ${PEER_TOKEN_MAX_SECONDS} seconds, as its credential does'`,
             reason: 'Forbidden',
           },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name, labels },
+      spec: { policyName: name, validationActions: ['Deny'] },
+    },
+    // The audiences, in a policy of their own: a missing parameter fails a policy before its match
+    // conditions are evaluated, so with 'Deny' every token request in the cluster (pods' too) would
+    // be refused until the agent records the audiences. 'Allow' leaves the audience unchecked only
+    // until the first credential is minted or upgraded, which records them.
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: audiences, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
+        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['serviceaccounts/token'] }] },
+        matchConditions: [{ name: 'asked-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
+        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
+        validations: [
           {
-            expression: `has(params.data) && 'audiences' in params.data && size(object.spec.audiences) > 0 && object.spec.audiences.all(a, a in params.data.audiences.split(' '))`,
-            messageExpression: `'a token for cluster ' + variables.peer + ' may only be for this API server (audiences ' + (has(params.data) && 'audiences' in params.data ? params.data.audiences : 'not recorded yet') + ')'`,
+            expression: `!has(params.data) || !('audiences' in params.data) || (size(object.spec.audiences) > 0 && object.spec.audiences.all(a, a in params.data.audiences.split(' ')))`,
+            messageExpression: `'a token for cluster ' + variables.peer + ' may only be for this API server (audiences ' + params.data.audiences + ')'`,
             reason: 'Forbidden',
           },
         ],
@@ -240,10 +264,10 @@ function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name, labels },
+      metadata: { name: audiences, labels },
       spec: {
-        policyName: name,
-        paramRef: { name: Names.tokenAudiencesConfigMap, namespace: ns, parameterNotFoundAction: 'Deny' },
+        policyName: audiences,
+        paramRef: { name: Names.tokenAudiencesConfigMap, namespace: ns, parameterNotFoundAction: 'Allow' },
         validationActions: ['Deny'],
       },
     },
