@@ -220,7 +220,8 @@ function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
             reason: 'Forbidden',
           },
           {
-            expression: `has(object.spec.boundObjectRef) && object.spec.boundObjectRef.kind == 'Secret' && object.spec.boundObjectRef.name == '${Names.remoteCredentialPrefix}' + variables.peer`,
+            // an unbound request arrives with an empty boundObjectRef: its fields are tested one by one
+            expression: `has(object.spec.boundObjectRef) && has(object.spec.boundObjectRef.kind) && has(object.spec.boundObjectRef.name) && object.spec.boundObjectRef.kind == 'Secret' && object.spec.boundObjectRef.name == '${Names.remoteCredentialPrefix}' + variables.peer`,
             messageExpression: `'a token for cluster ' + variables.peer + ' must be bound to Secret ${Names.remoteCredentialPrefix}' + variables.peer + ', as its credential is (deleting that Secret revokes it)'`,
             reason: 'Forbidden',
           },
@@ -314,8 +315,16 @@ export const WEBHOOK_PATH = '/validate/peeringrequests';
 export const WEBHOOK_TLS_SECRET = 'kubepeer-webhook-tls';
 export const DASHBOARD_TLS_SECRET = 'kubepeer-dashboard-tls';
 
-/** Running the agent inside the cluster: Deployment, Service and the webhook registration. */
-export function inClusterAgentManifests(opts: InstallOptions = {}): Manifest[] {
+/**
+ * Running the agent inside the cluster: Deployment, Service and the webhook registration.
+ *
+ * The agent runs on the pod network (not hostNetwork), so both replicas fit on one node and none
+ * takes host ports; the API server reaches the webhook through its Service and the virtual nodes'
+ * kubelet endpoint at the leader's pod IP. What this costs: mDNS multicast does not leave a pod
+ * network, so LAN discovery sees nothing from there (DNS and manual discovery work); run the agent
+ * beside the cluster (`kubepeer agent`) for LAN discovery.
+ */
+export function inClusterAgentManifests(opts: InstallOptions & { apiUrl?: string; image?: string } = {}): Manifest[] {
   const ns = opts.namespace ?? LIQO_NAMESPACE;
   const app = { 'app.kubernetes.io/name': 'kubepeer-agent' };
   return [
@@ -330,26 +339,44 @@ export function inClusterAgentManifests(opts: InstallOptions = {}): Manifest[] {
           metadata: { labels: app },
           spec: {
             serviceAccountName: Names.agentServiceAccount,
-            // LAN discovery needs the node's network (multicast on the LAN).
-            hostNetwork: true,
-            dnsPolicy: 'ClusterFirstWithHostNet',
+            affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: app }, topologyKey: 'kubernetes.io/hostname' } }] } },
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
               {
                 name: 'agent',
-                image: AGENT_IMAGE,
-                args: ['agent', `--namespace=${ns}`, '--webhook-listen=0.0.0.0:9443', `--webhook-service=${ns}/${WEBHOOK_SERVICE}`, '--metrics-listen=0.0.0.0:9464', '--dashboard-listen=0.0.0.0:8443'],
-                env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+                image: opts.image ?? AGENT_IMAGE,
+                imagePullPolicy: 'IfNotPresent',
+                args: [
+                  'agent',
+                  `--namespace=${ns}`,
+                  '--webhook-listen=0.0.0.0:9443',
+                  `--webhook-service=${ns}/${WEBHOOK_SERVICE}`,
+                  '--metrics-listen=0.0.0.0:9464',
+                  '--dashboard-listen=0.0.0.0:8443',
+                  '--kubelet-listen=0.0.0.0:10350',
+                  '--kubelet-address=$(POD_IP)',
+                  // Peers must reach our API server: inside the cluster the agent only sees the
+                  // `kubernetes` Service, which means nothing to them.
+                  ...(opts.apiUrl ? [`--api-url=${opts.apiUrl}`] : []),
+                ],
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                ],
                 ports: [
                   { name: 'webhook', containerPort: 9443 },
                   { name: 'metrics', containerPort: 9464 },
                   { name: 'dashboard', containerPort: 8443 },
+                  { name: 'kubelet', containerPort: 10350 },
                 ],
                 readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
                 resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
               },
             ],
+            volumes: [{ name: 'tmp', emptyDir: {} }],
           },
         },
       },

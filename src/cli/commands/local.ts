@@ -11,6 +11,7 @@ import { CliError, age, printList, printObject, progress, progressDone } from '.
 import { globals, withClient } from '../globals.js';
 import { controlPlaneBinDir } from '../../localcluster/binaries.js';
 import { importImage, listImages } from '../../localcluster/node/images.js';
+import { deployInClusterAgent } from '../../localcluster/inClusterAgent.js';
 
 const cliEntry = fileURLToPath(new URL('../../../bin/kubepeer.js', import.meta.url));
 
@@ -35,7 +36,7 @@ export function registerLocalCommands(program: Command): void {
     .command('up <name>')
     .description('Start a local cluster in the background and print its kubeconfig path.')
     .option('--address <ip>', 'address the API server listens on', '127.0.0.1')
-    .option('--agent', 'also install kubepeer and run its agent in the background')
+    .option('--agent [where]', 'also install kubepeer and run its agent: "process" (beside the cluster, in the background; the default) or "in-cluster" (as pods on the real node, from the locally built agent image)')
     .option('--netns', `run the cluster on its own network-namespace host on the shared bridge ${DEFAULT_BRIDGE} (${DEFAULT_SUBNET}; the machine reaches it at its address), with a real node that runs pods; needs root`)
     .option('--no-node', 'with --netns: no real node (a placeholder Node that runs nothing, as on loopback)')
     .option('--max-pods <n>', 'pod capacity of the real node (kubelet maxPods)', (v) => {
@@ -44,8 +45,11 @@ export function registerLocalCommands(program: Command): void {
       return n;
     })
     .addHelpText('after', '\nExamples:\n  kubepeer local up a\n  kubectl --kubeconfig "$(kubepeer local up b --agent)" get nodes\n  sudo kubepeer local up c --netns --agent -o json      # a real node: pods run')
-    .action(async (name: string, opts: { address: string; agent?: boolean; netns?: boolean; node: boolean; maxPods?: number }, cmd: Command) => {
+    .action(async (name: string, opts: { address: string; agent?: boolean | string; netns?: boolean; node: boolean; maxPods?: number }, cmd: Command) => {
       const g = globals(cmd, { printsObjects: false });
+      const agentMode = opts.agent === true ? 'process' : opts.agent;
+      if (agentMode !== undefined && agentMode !== 'process' && agentMode !== 'in-cluster') throw new CliError(`--agent takes "process" or "in-cluster", not "${agentMode}"`, 2);
+      if (agentMode === 'in-cluster' && (!opts.netns || !opts.node)) throw new CliError('--agent=in-cluster needs a real node to run the agent pods: add --netns (as root)', 2);
       let address = opts.address;
       let netns: string | undefined;
       let host: NetnsHost | undefined;
@@ -65,7 +69,11 @@ export function registerLocalCommands(program: Command): void {
         throw e;
       }
       let agentPid: number | undefined;
-      if (opts.agent) {
+      let agentImage: string | undefined;
+      if (agentMode === 'in-cluster') {
+        progress(`building the agent image and running the agent as pods of "${name}"...`);
+        agentImage = await deployInClusterAgent(cluster);
+      } else if (agentMode === 'process') {
         progress(`installing kubepeer into "${name}"...`);
         await withClient({ kubeconfig: cluster.kubeconfig }, (client) => install(client, { clusterName: name }));
         progress(`starting the kubepeer agent for "${name}"...`);
@@ -74,8 +82,16 @@ export function registerLocalCommands(program: Command): void {
         agentPid = agent.pid;
       }
       progressDone();
+      if (cluster.node?.kind !== 'real') {
+        // stderr: stdout stays the kubeconfig path, for $(kubepeer local up ...).
+        process.stderr.write(`note: "${name}" has a placeholder node: pods will not run on it. For a real node (kubelet, containerd, runc), run as root: kubepeer local up ${name} --netns\n`);
+      }
       const kubeconfig = cluster.kubeconfig;
-      printObject(g.output, { name, kubeconfig, apiUrl: cluster.apiUrl, ...(agentPid ? { agentPid } : {}), ...(netns ? { netns, address } : {}) }, { text: () => kubeconfig });
+      printObject(
+        g.output,
+        { name, kubeconfig, apiUrl: cluster.apiUrl, node: cluster.node, ...(agentPid ? { agentPid } : {}), ...(agentImage ? { agentImage } : {}), ...(netns ? { netns, address } : {}) },
+        { text: () => kubeconfig },
+      );
     });
 
   registerImageCommands(local);

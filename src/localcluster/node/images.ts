@@ -11,17 +11,14 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeOciArchive, type ImageConfig } from './ociImage.js';
+import { AGENT_IMAGE } from '../../install/manifests.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const pauseSource = join(repoRoot, 'tools', 'pause', 'pause.c');
 const BUSYBOX = '/bin/busybox';
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 function corednsVersion(): string {
   const mod = readFileSync(join(repoRoot, 'tools', 'coredns', 'go.mod'), 'utf8');
@@ -38,8 +35,8 @@ export const Images = {
   pause: 'kubepeer.local/pause:1.0.0',
   busybox: () => `kubepeer.local/busybox:${busyboxVersion()}`,
   coredns: () => `kubepeer.local/coredns:${corednsVersion()}`,
-  /** The name deploy/agent.yaml uses. */
-  agent: () => `ghcr.io/kubepeer/kubepeer:${packageVersion()}`,
+  /** The name deploy/agent.yaml uses (one source: the install manifests). */
+  agent: () => AGENT_IMAGE,
 } as const;
 
 export class ImageBuildError extends Error {
@@ -60,8 +57,21 @@ function archivePath(ref: string, inputs: string[]): string {
   return join(imageCacheDir(), `${ref.replace(/[^a-zA-Z0-9.-]+/g, '_')}-${key}.tar`);
 }
 
-async function cached(ref: string, inputs: string[], fill: (rootfs: string) => ImageConfig): Promise<string> {
+/** Builds under way in this process, so two clusters started together build an image once. */
+const building = new Map<string, Promise<string>>();
+
+function cached(ref: string, inputs: string[], fill: (rootfs: string) => ImageConfig): Promise<string> {
   const out = archivePath(ref, inputs);
+  let p = building.get(out);
+  if (!p) {
+    p = build(ref, out, fill);
+    building.set(out, p);
+    p.catch(() => building.delete(out));
+  }
+  return p;
+}
+
+async function build(ref: string, out: string, fill: (rootfs: string) => ImageConfig): Promise<string> {
   if (existsSync(out)) return out;
   mkdirSync(imageCacheDir(), { recursive: true });
   const rootfs = mkdtempSync(join(imageCacheDir(), '.rootfs-'));
@@ -73,6 +83,9 @@ async function cached(ref: string, inputs: string[], fill: (rootfs: string) => I
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
   }
+  // Older archives of the same image (inputs changed since): only the newest is kept.
+  const prefix = basename(out).slice(0, basename(out).lastIndexOf('-') + 1);
+  for (const f of readdirSync(imageCacheDir())) if (f.startsWith(prefix) && f !== basename(out)) rmSync(join(imageCacheDir(), f), { force: true });
   return out;
 }
 

@@ -1,0 +1,65 @@
+/**
+ * The agent as it runs in a real cluster: two replicas of deploy/agent.yaml's Deployment on a real
+ * node, from the locally built agent image, on the pod network, with the webhook reached through its
+ * Service; two such clusters peer. Needs root (real nodes); skipped otherwise.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GVR, apiVersionOf } from '../../src/api/crds.js';
+import { resourcePath } from '../../src/k8s/rest.js';
+import type { LocalCluster } from '../../src/localcluster/localCluster.js';
+import { deployInClusterAgent } from '../../src/localcluster/inClusterAgent.js';
+import { kubectl, startCluster } from '../support/clusters.js';
+import { canUseNetns, createTestLab, waitUntil, type NetnsLab } from '../support/netns.js';
+import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
+
+describe.skipIf(!canUseNetns)('agents running in-cluster as pods', () => {
+  let lab: NetnsLab;
+  let a: LocalCluster;
+  let b: LocalCluster;
+
+  beforeAll(async () => {
+    lab = createTestLab();
+    const [ha, hb] = await Promise.all([lab.addHost('ica'), lab.addHost('icb')]);
+    [a, b] = await Promise.all([
+      startCluster('ica', { address: ha.address, netns: ha.netns, node: 'real' }),
+      startCluster('icb', { address: hb.address, netns: hb.netns, node: 'real' }),
+    ]);
+    await Promise.all([deployInClusterAgent(a), deployInClusterAgent(b)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await lab?.destroy();
+  });
+
+  it('runs two ready replicas on one node, on the pod network, one of them leader', () => {
+    const pods = JSON.parse(kubectl(a, ['-n', 'liqo', 'get', 'pods', '-l', 'app.kubernetes.io/name=kubepeer-agent', '-o', 'json']).stdout) as {
+      items: Array<{ metadata: { name: string }; spec: { hostNetwork?: boolean; nodeName: string }; status: { podIP: string; conditions: Array<{ type: string; status: string }> } }>;
+    };
+    expect(pods.items).toHaveLength(2);
+    for (const p of pods.items) {
+      expect(p.spec.hostNetwork ?? false).toBe(false);
+      expect(p.spec.nodeName).toBe('ica');
+      expect(p.status.podIP).toMatch(/^10\.244\./);
+      expect(p.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+    }
+    const leader = kubectl(a, ['-n', 'liqo', 'get', 'lease', 'kubepeer-agent', '-o', 'jsonpath={.spec.holderIdentity}']).stdout;
+    expect(pods.items.map((p) => p.metadata.name)).toContain(leader);
+  });
+
+  it('peers two clusters whose agents are pods: the webhook through its Service, a Ready virtual node', async () => {
+    await setClusterConfig(b.client(), { peeringConfig: { acceptPolicy: 'AcceptAll', heartbeatSeconds: 2 } });
+    const idB = await clusterIDOf(b.client());
+    await a.client().create(resourcePath(GVR.foreignCluster), {
+      apiVersion: apiVersionOf(GVR.foreignCluster),
+      kind: 'ForeignCluster',
+      metadata: { name: 'icb' },
+      spec: { clusterID: idB, clusterName: 'icb', join: true, discoveryType: 'Manual', apiUrl: b.apiUrl, allowUntrustedCA: true },
+    });
+    await waitForReadyNode(a.client(), idB, 180_000, async () => kubectl(a, ['get', 'foreignclusters', '-o', 'yaml']).stdout);
+    // B's webhook (served by B's agent pods behind their Service) admitted A's PeeringRequest.
+    const idA = await clusterIDOf(a.client());
+    const phase = await waitUntil(() => kubectl(b, ['get', 'peeringrequests', idA, '-o', 'jsonpath={.status.phase}']).stdout || undefined, { timeoutMs: 30_000, what: 'request on B' });
+    expect(phase).toBe('Accepted');
+  });
+});
