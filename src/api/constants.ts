@@ -54,6 +54,12 @@ export const Names = {
   remoteCredentialPrefix: 'liqo-remote-',
   /** The audiences of this API server's service-account tokens, written by the agent; the token-renewal policy reads it. */
   tokenAudiencesConfigMap: 'kubepeer-token-audiences',
+  /**
+   * ConfigMap `kubepeer-answer-<peer-id>` in our namespace: the peer's answer about our
+   * PeeringRequest. Only that peer's credential may write it (admission policy
+   * kubepeer-peer-answer-owner), so its name says who wrote it.
+   */
+  peerAnswerPrefix: 'kubepeer-answer-',
   agentServiceAccount: 'kubepeer-agent',
   agentClusterRole: 'kubepeer-agent',
   agentLease: 'kubepeer-agent',

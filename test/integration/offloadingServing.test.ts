@@ -24,7 +24,7 @@ import { controlPlaneBinDir } from '../../src/localcluster/binaries.js';
 import { Images } from '../../src/localcluster/node/images.js';
 import { createCA, issueCertificate } from '../../src/trust/pki.js';
 import { agentMetricsUrl, kubectl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
-import { canUseNetns, createTestLab, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
+import { canUseNetns, createTestLab, execInNetns, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
 import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
 
 const busybox = Images.busybox();
@@ -62,6 +62,9 @@ function get(url: string, o: { ca: string; cert?: string; key?: string; token?: 
   });
 }
 
+/** kubepeer_virtual_kubelet_log_streams of agent A (its metrics listen on loopback inside host srva). */
+let openStreams: () => Promise<number>;
+
 describe.skipIf(!canUseNetns)('offloading: the pod webhook and the virtual node kubelet endpoint', () => {
   let lab: NetnsLab;
   let a: LocalCluster;
@@ -72,6 +75,7 @@ describe.skipIf(!canUseNetns)('offloading: the pod webhook and the virtual node 
   let nodeName: string;
   let endpoint: string;
   let caA: string;
+  let metricsA: string;
   const hosts: Record<string, NetnsHost> = {};
 
   beforeAll(async () => {
@@ -90,7 +94,11 @@ describe.skipIf(!canUseNetns)('offloading: the pod webhook and the virtual node 
     ]);
     agentA = startAgent({ ...a, netns: ha.netns });
     agentB = startAgent({ ...b, netns: hb.netns });
-    await Promise.all([agentMetricsUrl(agentA), agentMetricsUrl(agentB)]);
+    [metricsA] = await Promise.all([agentMetricsUrl(agentA), agentMetricsUrl(agentB)]);
+    openStreams = async () => {
+      const { stdout } = await execInNetns(ha, process.execPath, ['-e', `fetch(${JSON.stringify(`${metricsA}/metrics`)}).then((r) => r.text()).then((t) => process.stdout.write(t))`]);
+      return Number(/^kubepeer_virtual_kubelet_log_streams (\S+)$/m.exec(stdout)?.[1] ?? NaN);
+    };
     idB = await clusterIDOf(b.client());
     nodeName = `liqo-${idB}`;
     await a.client().create(resourcePath(GVR.foreignCluster), {
@@ -200,9 +208,12 @@ describe.skipIf(!canUseNetns)('offloading: the pod webhook and the virtual node 
     follow.stdout.on('data', (c: Buffer) => (out += c.toString()));
     try {
       await waitUntil(() => new Set(out.split('\n').filter(Boolean)).size >= 3 || undefined, { timeoutMs: 20_000, what: 'three lines from kubectl logs -f', describe: () => out });
+      expect(await openStreams()).toBe(1);
     } finally {
       follow.kill();
     }
+    // The reader went away: the API server closes its call to us, and we close ours to B.
+    await waitUntil(async () => (await openStreams()) === 0 || undefined, { timeoutMs: 20_000, what: 'the log stream to B to close after kubectl logs -f ended' });
   });
 
   it('refuses callers that are not the API server or allowed to proxy to the node', async () => {

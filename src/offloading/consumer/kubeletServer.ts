@@ -16,7 +16,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, type Duplex } from 'node:stream';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { listenWithFallback } from '../../agent/listen.js';
 import { ApiError, resourcePath, Core } from '../../k8s/rest.js';
 import { registry } from '../../observability/metrics.js';
@@ -28,6 +28,12 @@ const requestsTotal = new Counter({
   name: 'kubepeer_virtual_kubelet_requests_total',
   help: 'Requests to the virtual nodes\' kubelet endpoint, by path (containerLogs, exec, attach, portForward, run, other) and result (ok, unauthorized, forbidden, not_found, bad_request, not_implemented, upstream_error, error).',
   labelNames: ['path', 'result'],
+  registers: [registry],
+});
+
+const openLogStreams = new Gauge({
+  name: 'kubepeer_virtual_kubelet_log_streams',
+  help: 'Log streams open from a peer through the kubelet endpoint (each closed when its reader goes away).',
   registers: [registry],
 });
 
@@ -257,7 +263,9 @@ export class KubeletServer {
     }
     // Flush each chunk as it comes (a followed log is read line by line).
     res.flushHeaders();
+    openLogStreams.inc();
     pipeline(upstream, res, (err) => {
+      openLogStreams.dec();
       res.off('close', onClose);
       if (err && !abort.signal.aborted) this.deps.log.debug({ err: err.message, pod: who }, 'log stream ended early');
     });
