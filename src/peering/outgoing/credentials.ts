@@ -17,9 +17,11 @@ export const credentialName = (clusterID: string) => `${Names.remoteCredentialPr
 /**
  * Bumped when the credential's RBAC changes, so that credentials made by an earlier agent are
  * brought up to date once (2: the peer may renew its own token; 3: the peer may deliver the
- * credential of our tenancy on it, Secret kubepeer-tenant-<id>, bound to it by admission policy).
+ * credential of our tenancy on it, Secret kubepeer-tenant-<id>, bound to it by admission policy;
+ * 4: the audiences of its token are recorded for the token-renewal policy, which otherwise denies
+ * every renewal).
  */
-export const CREDENTIAL_REVISION = '3';
+export const CREDENTIAL_REVISION = '4';
 const TOKEN_SECONDS = 365 * 24 * 3600;
 
 interface Secret {
@@ -109,7 +111,7 @@ export async function ensureCredential(ctx: AgentContext, fc: ForeignCluster): P
   const existing = await ctx.client.getOrNull<Secret>(secretPath);
   const token = existing?.data?.token && Buffer.from(existing.data.token, 'base64').toString('utf8');
   if (token) {
-    if (existing?.metadata.annotations?.[Annotations.credentialRevision] !== CREDENTIAL_REVISION) await upgradeCredential(ctx, fc, secretPath);
+    if (existing?.metadata.annotations?.[Annotations.credentialRevision] !== CREDENTIAL_REVISION) await upgradeCredential(ctx, fc, secretPath, token);
     return token;
   }
   for (const { ref, body } of credentialObjects(ctx, fc)) await createIfMissing(ctx, ref, body);
@@ -122,6 +124,7 @@ export async function ensureCredential(ctx: AgentContext, fc: ForeignCluster): P
       spec: { expirationSeconds: TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name, uid: secret.metadata.uid } },
     },
   );
+  await recordTokenAudiences(ctx, tr.status.token);
   await ctx.client.mergePatch(secretPath, {
     metadata: { annotations: { [Annotations.tokenExpiration]: tr.status.expirationTimestamp, [Annotations.credentialRevision]: CREDENTIAL_REVISION } },
     data: { token: Buffer.from(tr.status.token).toString('base64') },
@@ -129,8 +132,41 @@ export async function ensureCredential(ctx: AgentContext, fc: ForeignCluster): P
   return tr.status.token;
 }
 
-/** Brings the RBAC of a credential made by an earlier agent up to date (the token stays as it is). */
-async function upgradeCredential(ctx: AgentContext, fc: ForeignCluster, secretPath: string): Promise<void> {
+/** The `aud` claim of a service-account token (a JWT we minted ourselves), space-separated. */
+export function tokenAudiences(token: string): string | undefined {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { aud?: unknown };
+    const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud.filter((a): a is string => typeof a === 'string') : [];
+    return aud.length ? aud.join(' ') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Records the audiences this API server gives its tokens by default (read from a token it just
+ * minted for a peer) in ConfigMap kubepeer-token-audiences: the token-renewal admission policy
+ * (install/manifests.ts) lets a peer renew only for these.
+ */
+async function recordTokenAudiences(ctx: AgentContext, token: string): Promise<void> {
+  const audiences = tokenAudiences(token);
+  if (!audiences) return;
+  const path = resourcePath(Core.configMaps, { namespace: ctx.namespace, name: Names.tokenAudiencesConfigMap });
+  const body = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: Names.tokenAudiencesConfigMap, namespace: ctx.namespace, labels: { [Labels.managedBy]: MANAGED_BY } },
+    data: { audiences },
+  };
+  await ctx.client.apply(path, body, 'kubepeer-credentials', true);
+}
+
+/**
+ * Brings a credential made by an earlier agent up to date: its RBAC, and the audiences the
+ * token-renewal policy allows (the token stays as it is; what it may renew into is now bounded).
+ */
+async function upgradeCredential(ctx: AgentContext, fc: ForeignCluster, secretPath: string, token: string): Promise<void> {
+  await recordTokenAudiences(ctx, token);
   for (const { ref, body } of credentialObjects(ctx, fc)) {
     if (ref === Core.secrets || ref === Core.serviceAccounts) continue;
     const md = body.metadata as { name: string; namespace?: string };
