@@ -123,6 +123,11 @@ state = ${tomlString(p.containerdState)}
 [plugins."io.containerd.cri.v1.images"]
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = ${tomlString(sandboxImage)}
+
+# NRI listens on one machine-wide socket (/var/run/nri/nri.sock): a second node on this machine, or
+# a stale socket of a killed one, would stop containerd from starting. Nothing here uses NRI.
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
 `;
 }
 
