@@ -377,21 +377,32 @@ export class Browser {
     }
     // Every reason to ask (continuous querying, each record's refresh, resolving a new instance)
     // has its own schedule, and two of them often fall due a few ms apart for the same question
-    // (the PTRs of two peers seen together). The question goes out once; a second reason within a
-    // second is already served by the answer to the first (§5.2 asks for at least 1 s between repeats).
+    // (the PTRs of two peers seen together). The question goes out once; a second reason within
+    // `minGapMs` is served by the answer to the first. §5.2 wants repeats at least 1 s apart; a
+    // refresh ladder (80/85/90/95 % of a short TTL) may step faster, but never by less than 2.5 %
+    // of the TTL (5 % steps minus the 2 % jitter).
     const questions = new Map<string, Question>();
-    const ask = (name: string, type: number, unicastResponse = false): void => {
+    const ask = (name: string, type: number, opts: { unicastResponse?: boolean; minGapMs?: number } = {}): void => {
       const k = `${nameKey(name)}|${type}`;
       const last = this.lastAsked.get(k);
-      if (questions.has(k) || (last !== undefined && now - last < QUERY_SECOND_INTERVAL_MS)) return;
-      questions.set(k, { name, type, qclass: CLASS_IN, unicastResponse });
+      if (questions.has(k) || (last !== undefined && now - last < (opts.minGapMs ?? QUERY_SECOND_INTERVAL_MS))) return;
+      questions.set(k, { name, type, qclass: CLASS_IN, unicastResponse: opts.unicastResponse ?? false });
     };
     for (const e of this.cache.takeDueRefreshes(now)) {
       if (!this.wantsRefresh(e)) continue;
       // when the instance's PTR is itself past half its life, asking for the PTR brings SRV, TXT and
       // addresses back as additional records (RFC 6763 §12): one question instead of several
-      if (e.rr.type !== 'PTR' && this.ptrIsStale(e, now)) ask(this.opts.serviceName, RRType.PTR);
-      else ask(e.rr.name, typeCodeOf(e.rr));
+      const minGapMs = Math.min(QUERY_SECOND_INTERVAL_MS, e.originalTtl * 1000 * 0.025);
+      if (e.rr.type !== 'PTR' && this.ptrIsStale(e, now)) {
+        ask(this.opts.serviceName, RRType.PTR, { minGapMs });
+        continue;
+      }
+      // An address lives as long as the SRV naming its host (both carry the host-record TTL) and
+      // comes back with it as an additional record (§12): asking for the SRV refreshes both with
+      // one question, and the second refresh, due a moment later, finds the question just asked.
+      const srvOwner = e.rr.type === 'A' || e.rr.type === 'AAAA' ? this.srvOwnerOf(e.rr.name, now) : undefined;
+      if (srvOwner) ask(srvOwner, RRType.SRV, { minGapMs });
+      else ask(e.rr.name, typeCodeOf(e.rr), { minGapMs });
     }
     for (const inst of this.instances.values()) {
       if (inst.nextResolveAt > now) continue;
@@ -403,7 +414,7 @@ export class Browser {
       if (inst.resolveAttempts >= MAX_RESOLVE_ATTEMPTS) this.dirty.add(inst.key);
     }
     if (this.nextQueryAt <= now) {
-      ask(this.opts.serviceName, RRType.PTR, this.firstQuery);
+      ask(this.opts.serviceName, RRType.PTR, { unicastResponse: this.firstQuery });
       this.firstQuery = false;
       this.queryIndex += 1;
       this.nextQueryAt = now + continuousQueryDelay(this.queryIndex, this.deps.random);
@@ -416,6 +427,15 @@ export class Browser {
       this.sendQuestions([...questions.values()], now);
     }
     this.flush(now);
+  }
+
+  /** The name of an instance whose live SRV points at `host`, if any. */
+  private srvOwnerOf(host: string, now: number): string | undefined {
+    for (const k of this.targetRefs.get(nameKey(host)) ?? []) {
+      const inst = this.instances.get(k);
+      if (inst && this.cache.getSet(inst.name, RRType.SRV, CLASS_IN, now).some((x) => !x.goodbye)) return inst.name;
+    }
+    return undefined;
   }
 
   private ownerOf(e: CacheEntry): Instance | undefined {

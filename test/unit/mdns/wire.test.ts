@@ -177,13 +177,14 @@ describe('on the wire, as third-party stacks see it', () => {
     const lan = new SimLan(5);
     const a = lan.add({ name: 'a', clusterID: 'aaaaaaaa-0001', address: '10.0.0.2', advertise: false });
     lan.clock.advance(20_000); // continuous querying is far apart by now
-    // two responders (not kubepeer) whose PTRs, with a 10 s TTL, are refreshed within a few ms of each other
+    // two responders (not kubepeer) whose PTRs, seen together with a 100 s TTL, fall due for
+    // refresh close to each other; neither answers, so every step of the refresh ladder is asked
     for (const [i, src] of ['10.0.0.8', '10.0.0.9'].entries()) {
-      const records = seedInstance({ label: `peer${i}`, txt: ['id=peer-' + i], target: `peer${i}.local`, address: src, ttl: 10 });
+      const records = seedInstance({ label: `peer${i}`, txt: ['id=peer-' + i], target: `peer${i}.local`, address: src, ttl: 100 });
       inject(a, response(records), src);
     }
     const since = lan.clock.now();
-    lan.clock.advance(20_000);
+    lan.clock.advance(110_000);
     const sends = queriesOf(a, since).flatMap((s) => s.packet.questions.map((q) => ({ at: s.at, key: `${q.type} ${q.name}` })));
     const byKey = new Map<string, number[]>();
     for (const s of sends) byKey.set(s.key, [...(byKey.get(s.key) ?? []), s.at]);
@@ -191,6 +192,16 @@ describe('on the wire, as third-party stacks see it', () => {
     for (const [key, times] of byKey) {
       for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!, `${key} sent twice`).toBeGreaterThanOrEqual(1000);
     }
+  });
+
+  it("refreshes a peer's SRV and address with one SRV question (the address comes along as an additional record)", () => {
+    const { lan, a } = twoNodes(10);
+    const since = lan.clock.now();
+    lan.clock.advance(60_000);
+    const asked = queriesOf(a, since).flatMap((s) => s.packet.questions.map((q) => `${q.type} ${q.name}`));
+    expect(asked).toContain(`${RRType.SRV} MyLiqo-bbbbbbbb.${SERVICE}`);
+    expect(asked.filter((q) => q.startsWith(`${RRType.A} `) || q.startsWith(`${RRType.AAAA} `))).toEqual([]);
+    expect(eventsOf(a, 'down')).toEqual([]);
   });
 
   it('browses over IPv6 too when the link has a link-local IPv6 address', () => {
