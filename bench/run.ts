@@ -27,6 +27,7 @@ const sections: Array<[string, () => Promise<SectionRunner>]> = [
   }],
   ['scale', async () => (await import('./scale.js')).benchScale],
   ['realnode', async () => (await import('./realnode.js')).benchRealNode],
+  ['offloading', async () => (await import('./offloading.js')).benchOffloading],
 ];
 
 function fmt(n: number): string {
