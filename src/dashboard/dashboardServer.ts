@@ -377,7 +377,8 @@ export class DashboardServer {
 }
 
 async function throwawayServingTls(hosts: string[]): Promise<{ caPem: string; certPem: string; keyPem: string }> {
-  const ca = await createCA('kubepeer dashboard CA', 825);
+  // name-constrained like the shared one (trust/servingSecret.ts): it can vouch for these hosts only
+  const ca = await createCA('kubepeer dashboard CA', 825, hosts);
   const leaf = await issueCertificate(ca, { commonName: 'kubepeer dashboard', hosts, usage: 'server', days: 825 });
   return { caPem: ca.certPem, ...leaf };
 }

@@ -65,7 +65,55 @@ async function generateKeys(): Promise<CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
-export async function createCA(commonName: string, days = 3650): Promise<CertificateAuthority> {
+/** OID of the X.509 name constraints extension (RFC 5280 4.2.1.10). */
+export const NAME_CONSTRAINTS_OID = '2.5.29.30';
+
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+const tlv = (tag: number, value: Buffer) => Buffer.concat([Buffer.from([tag]), derLength(value.length), value]);
+
+/** IPv4 or IPv6 address as bytes. */
+function ipBytes(ip: string): Buffer {
+  if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
+  const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return Buffer.concat(groups.map((g) => Buffer.from([(parseInt(g, 16) >> 8) & 0xff, parseInt(g, 16) & 0xff])));
+}
+
+/**
+ * The DER value of a name constraints extension that permits exactly `hosts`: each DNS name (and
+ * its subdomains, as RFC 5280 defines a dNSName subtree) and each IP address (a /32 or /128). A CA
+ * carrying it cannot issue a certificate a verifier accepts for any other name.
+ */
+export function nameConstraintsValue(hosts: string[]): Buffer {
+  const subtrees = hosts.map((raw) => {
+    const h = stripBrackets(raw);
+    if (isIP(h)) {
+      const addr = ipBytes(h);
+      return tlv(0x30, tlv(0x87, Buffer.concat([addr, Buffer.alloc(addr.length, 0xff)]))); // [7] iPAddress: address + mask
+    }
+    return tlv(0x30, tlv(0x82, Buffer.from(h, 'ascii'))); // [2] dNSName
+  });
+  return tlv(0x30, tlv(0xa0, Buffer.concat(subtrees))); // NameConstraints { permittedSubtrees [0] }
+}
+
+/** Whether a certificate (PEM) carries a name constraints extension. */
+export function hasNameConstraints(certPem: string): boolean {
+  // The extension's OID as DER (06 03 55 1d 1e): enough to tell, with no ASN.1 parser at hand here.
+  return new X509Certificate(certPem).raw.includes(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x1e]));
+}
+
+/**
+ * A self-signed CA. With `permittedHosts`, it carries critical name constraints: it can sign
+ * only for those names (see nameConstraintsValue).
+ */
+export async function createCA(commonName: string, days = 3650, permittedHosts?: string[]): Promise<CertificateAuthority> {
   const x509 = await loadX509();
   const keys = await generateKeys();
   const now = Date.now();
@@ -80,6 +128,7 @@ export async function createCA(commonName: string, days = 3650): Promise<Certifi
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ...(permittedHosts?.length ? [new x509.Extension(NAME_CONSTRAINTS_OID, true, new Uint8Array(nameConstraintsValue(permittedHosts)))] : []),
     ],
   });
   const keyPem = pemOfKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));

@@ -8,10 +8,16 @@
  * the others read it (losing a create race just means reading the winner's). When a replica needs a
  * host the certificate does not name, or the certificate nears its expiry, it re-issues it from the
  * same CA with the union of the names, so the caBundle never changes under the other replicas.
+ *
+ * The dashboard's CA is one a person may add to their browser or system trust, so it must not be
+ * able to vouch for anything else: it carries X.509 name constraints that permit only the names the
+ * dashboard serves, and lives 825 days, not 10 years. A dashboard that needs a name its CA does not
+ * permit gets a new CA (the person trusts the new one), and a dashboard Secret whose CA has no name
+ * constraints (made by an earlier version) is replaced the same way.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
-import { caFromPem, createCA, issueCertificate, type CertificateAuthority } from './pki.js';
+import { caFromPem, createCA, hasNameConstraints, issueCertificate, type CertificateAuthority } from './pki.js';
 import { Core, isAlreadyExists, isConflict, type KubeClient, resourcePath } from '../k8s/rest.js';
 import { Labels, MANAGED_BY } from '../api/constants.js';
 import { DASHBOARD_TLS_SECRET, WEBHOOK_TLS_SECRET } from '../install/manifests.js';
@@ -25,16 +31,20 @@ export interface ServingSecretKind {
   leafName: string;
   /** For log lines: "webhook", "dashboard". */
   what: string;
+  /** The CA may sign only for the hosts it was made for (X.509 name constraints), and lives this many days. */
+  nameConstrainedCA?: { days: number };
 }
 
 export const WEBHOOK_SERVING: ServingSecretKind = { secretName: WEBHOOK_TLS_SECRET, caName: 'kubepeer-webhook-ca', leafName: 'kubepeer-webhook', what: 'webhook' };
-export const DASHBOARD_SERVING: ServingSecretKind = { secretName: DASHBOARD_TLS_SECRET, caName: 'kubepeer-dashboard-ca', leafName: 'kubepeer-dashboard', what: 'dashboard' };
+export const DASHBOARD_SERVING: ServingSecretKind = { secretName: DASHBOARD_TLS_SECRET, caName: 'kubepeer-dashboard-ca', leafName: 'kubepeer-dashboard', what: 'dashboard', nameConstrainedCA: { days: 825 } };
 
 export interface ServingMaterial {
   caPem: string;
   certPem: string;
   keyPem: string;
 }
+
+const CA_UNCONSTRAINED = 'CA without name constraints';
 
 /** Re-issue the serving certificate when it expires within this many days. */
 const RENEW_BEFORE_DAYS = 30;
@@ -72,7 +82,7 @@ function sansOf(cert: X509Certificate): string[] {
 const coversHost = (cert: X509Certificate, h: string) => (isIP(h) ? cert.checkIP(h) !== undefined : cert.checkHost(h) !== undefined);
 
 /** Why this material cannot serve `hosts` (undefined when it can). */
-export function servingProblem(m: Partial<ServingMaterial> & { caKeyPem?: string }, hosts: string[], now = Date.now()): string | undefined {
+export function servingProblem(m: Partial<ServingMaterial> & { caKeyPem?: string }, hosts: string[], now = Date.now(), kind?: ServingSecretKind): string | undefined {
   if (!m.caPem || !m.certPem || !m.keyPem) return 'incomplete';
   try {
     const ca = new X509Certificate(m.caPem);
@@ -81,6 +91,7 @@ export function servingProblem(m: Partial<ServingMaterial> & { caKeyPem?: string
     if (!leaf.checkPrivateKey(createPrivateKey(m.keyPem))) return 'key does not match';
     if (Date.parse(leaf.validTo) - now < RENEW_BEFORE_DAYS * DAY_MS) return 'expires soon';
     if (Date.parse(ca.validTo) - now < RENEW_BEFORE_DAYS * DAY_MS) return 'CA expires soon';
+    if (kind?.nameConstrainedCA && !hasNameConstraints(m.caPem)) return CA_UNCONSTRAINED;
     const missing = hosts.filter((h) => !coversHost(leaf, h));
     if (missing.length) return `does not name ${missing.join(', ')}`;
     return undefined;
@@ -130,12 +141,16 @@ export async function ensureServingSecret(client: KubeClient, namespace: string,
   for (let attempt = 0; attempt < 8; attempt++) {
     const secret = await client.getOrNull<TlsSecret>(path);
     const current = materialOf(secret?.data);
-    const problem = current ? servingProblem(current, hosts) : 'missing';
+    const problem = current ? servingProblem(current, hosts, Date.now(), kind) : 'missing';
     if (current && !problem) return { caPem: current.caPem, certPem: current.certPem, keyPem: current.keyPem };
 
     // Keep the CA whenever we can: the registered caBundle (and the other replicas) rely on it.
+    // A name-constrained CA cannot sign for a name it does not permit, nor be kept once it is
+    // found unconstrained: then a new CA, for exactly the names needed.
+    const constrained = kind.nameConstrainedCA;
+    const keepCA = !constrained || (problem !== CA_UNCONSTRAINED && !problem?.startsWith('does not name'));
     let ca: CertificateAuthority | undefined;
-    if (current?.caKeyPem) {
+    if (current?.caKeyPem && keepCA) {
       try {
         const caCert = new X509Certificate(current.caPem);
         if (Date.parse(caCert.validTo) - Date.now() > RENEW_BEFORE_DAYS * DAY_MS) ca = await caFromPem(current.caPem, current.caKeyPem);
@@ -144,8 +159,16 @@ export async function ensureServingSecret(client: KubeClient, namespace: string,
       }
     }
     const newCA = !ca;
-    ca ??= await createCA(kind.caName);
     let names = hosts;
+    if (constrained && newCA && current) {
+      // the names the old certificate served stay served (other replicas may listen on them)
+      try {
+        names = [...new Set([...sansOf(new X509Certificate(current.certPem)), ...hosts])];
+      } catch {
+        names = hosts;
+      }
+    }
+    ca ??= constrained ? await createCA(kind.caName, constrained.days, names) : await createCA(kind.caName);
     if (current && !newCA) {
       try {
         names = [...new Set([...sansOf(new X509Certificate(current.certPem)), ...hosts])];
