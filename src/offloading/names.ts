@@ -33,6 +33,8 @@ export const OffloadingLabels = {
 } as const;
 
 export const OffloadingAnnotations = {
+  /** On a home namespace (`kubepeer offload namespace NS --peer ID`): its new pods go to that peer only. */
+  peer: 'offloading.kubepeer.io/peer',
   homeNamespace: 'offloading.kubepeer.io/home-namespace',
   homeName: 'offloading.kubepeer.io/home-name',
   homeUID: 'offloading.kubepeer.io/home-uid',

@@ -57,8 +57,8 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
           metadata: { labels: { app: 'web' } },
           spec: {
             terminationGracePeriodSeconds: 1,
-            nodeSelector: { 'liqo.io/remote-cluster-id': idB },
-            tolerations: [{ key: 'virtual-node.liqo.io/not-allowed', operator: 'Exists', effect: 'NoExecute' }],
+            // No toleration and no nodeSelector here: the agent's webhook adds both
+            // (kubepeer offload namespace apps --peer <B>).
             containers: [
               {
                 name: 'main',
@@ -101,7 +101,7 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
     });
     await waitForReadyNode(a.client(), idB, 120_000);
     k(a, ['create', 'namespace', NS]);
-    const enabled = kubepeer(['offload', 'namespace', NS, '--kubeconfig', a.kubeconfig]);
+    const enabled = kubepeer(['offload', 'namespace', NS, '--peer', idB, '--kubeconfig', a.kubeconfig]);
     expect(enabled.code, enabled.stderr).toBe(0);
     expect(k(a, ['get', 'namespace', NS, '-o', 'jsonpath={.metadata.labels.liqo\\.io/enabled}'])).toBe('true');
     k(a, ['-n', NS, 'create', 'configmap', 'greeting', '--from-literal=msg=hello from A']);
@@ -134,6 +134,9 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
     });
     const home = pods(a, NS, 'app=web');
     expect(home.items.every((p) => p.spec.nodeName === `liqo-${idB}`)).toBe(true);
+    const spec = JSON.parse(k(a, ['-n', NS, 'get', 'pod', home.items[0]!.metadata.name, '-o', 'jsonpath={.spec}'])) as { tolerations: Array<{ key?: string }>; nodeSelector: Record<string, string> };
+    expect(spec.tolerations.some((t) => t.key === 'virtual-node.liqo.io/not-allowed')).toBe(true);
+    expect(spec.nodeSelector['liqo.io/remote-cluster-id']).toBe(idB);
     const remote = pods(b, tenantNs, 'app=web');
     expect(remote.items).toHaveLength(3);
     // B's own kubelet runs them: bound to B's real node, Running.

@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
 import { Core, resourcePath, type KubeClient } from '../../k8s/rest.js';
-import { OFFLOADING_ENABLED_LABEL, OffloadingLabels } from '../../offloading/names.js';
+import { OFFLOADING_ENABLED_LABEL, OffloadingAnnotations, OffloadingLabels } from '../../offloading/names.js';
 import { describeDirection, offloadingByPeer } from '../../offloading/usage.js';
 import { CliError, printList } from '../output.js';
 import { globals, withClient } from '../globals.js';
 
-/** Pods of the namespace are pinned to this peer by the webhook (with --peer). */
-export const OFFLOAD_PEER_ANNOTATION = 'offloading.kubepeer.io/peer';
 
 /** What `offload status` and `peer list -o wide` read. */
 export async function readOffloading(client: KubeClient) {
@@ -41,7 +39,7 @@ export function registerOffloadCommands(program: Command): void {
         await client.mergePatch(path, {
           metadata: {
             labels: { [OFFLOADING_ENABLED_LABEL]: opts.disable ? null : 'true' },
-            annotations: { [OFFLOAD_PEER_ANNOTATION]: opts.disable ? null : (opts.peer ?? null) },
+            annotations: { [OffloadingAnnotations.peer]: opts.disable ? null : (opts.peer ?? null) },
           },
         });
       });

@@ -14,6 +14,7 @@ import { registry } from '../../observability/metrics.js';
 import { VIRTUAL_NODE_TAINT } from '../../virtualnode/virtualNode.js';
 import { AdmissionDecodeError, decodeAdmissionReview } from '../../peering/incoming/admissionReview.js';
 import { OFFLOADING_ENABLED_LABEL } from '../names.js';
+import { Labels } from '../../api/constants.js';
 
 /** Where the API server posts pod admissions (on the agent's webhook server). */
 export const POD_WEBHOOK_PATH = '/mutate/pods';
@@ -75,8 +76,21 @@ export interface PodAdmissionAnswer {
   result: 'tolerated' | 'unchanged' | 'bad_request';
 }
 
+/**
+ * With `kubepeer offload namespace NS --peer ID` the namespace's new pods go to that peer only: a
+ * nodeSelector on its cluster ID, unless the pod already chose one.
+ */
+export function peerPinPatch(pod: unknown, peerID: string | undefined): JsonPatchOp[] {
+  if (!peerID || typeof pod !== 'object' || pod === null) return [];
+  const spec = (pod as { spec?: { nodeSelector?: Record<string, string> } }).spec;
+  if (typeof spec !== 'object' || spec === null) return [];
+  if (spec.nodeSelector && Labels.remoteClusterID in spec.nodeSelector) return [];
+  if (!spec.nodeSelector) return [{ op: 'add', path: '/spec/nodeSelector', value: { [Labels.remoteClusterID]: peerID } }];
+  return [{ op: 'add', path: `/spec/nodeSelector/${Labels.remoteClusterID.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: peerID }];
+}
+
 /** One admission request, from body bytes to the answer (no sockets: tests call it directly). */
-export function handlePodAdmission(body: Buffer): PodAdmissionAnswer {
+export function handlePodAdmission(body: Buffer, peerOfNamespace: (namespace: string) => string | undefined = () => undefined): PodAdmissionAnswer {
   const review = decodeAdmissionReview(body);
   if (review instanceof AdmissionDecodeError) {
     podAdmissions.inc({ result: 'bad_request' });
@@ -84,7 +98,7 @@ export function handlePodAdmission(body: Buffer): PodAdmissionAnswer {
   }
   const req = review.request;
   const isPodCreate = req.resource.group === '' && req.resource.resource === 'pods' && !req.subResource && req.operation === 'CREATE';
-  const patch = isPodCreate ? tolerationPatch(req.object) : [];
+  const patch = isPodCreate ? [...tolerationPatch(req.object), ...peerPinPatch(req.object, req.namespace ? peerOfNamespace(req.namespace) : undefined)] : [];
   const response: Record<string, unknown> = { uid: req.uid, allowed: true };
   if (patch.length) {
     response.patchType = 'JSONPatch';

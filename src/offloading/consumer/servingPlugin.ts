@@ -28,6 +28,9 @@ import { KubeletServer, type PodRef } from './kubeletServer.js';
 import { kubeletCommonName, obtainKubeletServingCert, renewAtMs } from './kubeletCert.js';
 import { apiServerFacingAddress, kubeletEndpoint } from './kubeletEndpoint.js';
 import { remotePodDirectory } from './remotePods.js';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { Informer } from '../../k8s/informer.js';
+import { OFFLOADING_ENABLED_LABEL, OffloadingAnnotations } from '../names.js';
 import { StreamingServer } from './streaming/index.js';
 
 export const DEFAULT_KUBELET_PORT = 10350;
@@ -39,7 +42,10 @@ const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}
 export const servingPlugin: AgentPluginFactory = async (ctx, opts) => {
   const log = ctx.log.child({ component: 'offloading-serving' });
   const webhook = sharedWebhook(ctx);
-  webhook.routes.set(POD_WEBHOOK_PATH, handlePodAdmission);
+  // Namespaces that opted in, for their `--peer` pin (every replica answers the webhook).
+  const enabledNamespaces = new Informer<KubernetesObject>(ctx.client, Core.namespaces, { labelSelector: `${OFFLOADING_ENABLED_LABEL}=true` });
+  const peerOf = (ns: string) => enabledNamespaces.get(ns)?.metadata?.annotations?.[OffloadingAnnotations.peer];
+  webhook.routes.set(POD_WEBHOOK_PATH, (body: Buffer) => handlePodAdmission(body, peerOf));
   const registration = new PodWebhookRegistration({ ...ctx, log }, webhook);
   const stuck = new StuckPodReporter({ ...ctx, log });
 
@@ -89,6 +95,7 @@ export const servingPlugin: AgentPluginFactory = async (ctx, opts) => {
     name: 'offloading-serving',
 
     async start() {
+      enabledNamespaces.start();
       const address = await chooseAddress();
       const listen = opts.kubeletListen ?? hostPort(address, DEFAULT_KUBELET_PORT);
       await auth.loadClientCA();
@@ -131,6 +138,7 @@ export const servingPlugin: AgentPluginFactory = async (ctx, opts) => {
       abort.abort();
       for (const t of timers) clearTimeout(t);
       webhook.routes.delete(POD_WEBHOOK_PATH);
+      enabledNamespaces.stop();
       registration.stop();
       stuck.stop();
       kubeletEndpoint(ctx).set(undefined);

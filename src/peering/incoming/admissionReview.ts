@@ -19,6 +19,8 @@ export interface AdmissionRequest {
   resource: { group: string; version: string; resource: string };
   subResource?: string;
   name?: string;
+  /** The object's namespace (namespaced resources). */
+  namespace?: string;
   operation: AdmissionOperation;
   userInfo: { username?: string };
   object?: unknown;
@@ -77,6 +79,7 @@ export function decodeAdmissionReview(body: Buffer): AdmissionReview | Admission
       resource: { group: r.resource.group!, version: r.resource.version!, resource: r.resource.resource! },
       subResource: r.subResource as string | undefined,
       name: r.name as string | undefined,
+      namespace: typeof r.namespace === 'string' ? r.namespace : undefined,
       operation: r.operation as AdmissionOperation,
       userInfo: { username: userInfo.username as string | undefined },
       object: r.object,

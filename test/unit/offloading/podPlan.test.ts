@@ -184,3 +184,13 @@ describe('offer', () => {
     expect(offer.pods).toBe('99');
   });
 });
+
+describe('pod webhook: --peer pin', () => {
+  it('pins new pods of a namespace to its peer unless they chose one', async () => {
+    const { peerPinPatch } = await import('../../../src/offloading/consumer/podWebhook.js');
+    expect(peerPinPatch({ spec: {} }, 'b')).toEqual([{ op: 'add', path: '/spec/nodeSelector', value: { 'liqo.io/remote-cluster-id': 'b' } }]);
+    expect(peerPinPatch({ spec: { nodeSelector: { disk: 'ssd' } } }, 'b')).toEqual([{ op: 'add', path: '/spec/nodeSelector/liqo.io~1remote-cluster-id', value: 'b' }]);
+    expect(peerPinPatch({ spec: { nodeSelector: { 'liqo.io/remote-cluster-id': 'c' } } }, 'b')).toEqual([]);
+    expect(peerPinPatch({ spec: {} }, undefined)).toEqual([]);
+  });
+});
