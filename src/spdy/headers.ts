@@ -96,6 +96,7 @@ export function adler32(buf: Buffer): number {
 
 const DICT_ID = adler32(SPDY3_DICTIONARY);
 const WINDOW = 32 * 1024;
+const SYNC_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
 
 /** One direction's compressor: every block of the session goes through the same one. */
 export class HeaderCompressor {
@@ -120,6 +121,10 @@ export class HeaderCompressor {
       parts.push(h, chunk);
       if (raw.length === 0) break;
     }
+    // End with an empty stored block, as zlib's Z_SYNC_FLUSH does. Go's inflater (kube-apiserver,
+    // kubectl) hands out a stored block's bytes only when it reaches the next block header: without
+    // this marker it reads past the frame, fails, and the session's decompressor stays broken.
+    parts.push(SYNC_MARKER);
     return Buffer.concat(parts);
   }
 
