@@ -28,6 +28,7 @@ const sections: Array<[string, () => Promise<SectionRunner>]> = [
   ['scale', async () => (await import('./scale.js')).benchScale],
   ['realnode', async () => (await import('./realnode.js')).benchRealNode],
   ['offloading', async () => (await import('./offloading.js')).benchOffloading],
+  ['streaming', async () => (await import('./streaming.js')).benchStreaming],
 ];
 
 function fmt(n: number): string {
