@@ -210,6 +210,10 @@ const offloadingConfig = object({
   enabled: withDefault(boolean({ description: 'Whether peers may run pods here (in a tenant namespace of their own, within what we offer them).' }), true),
   maxPodsPerConsumer: optional(integer({ minimum: 0, maximum: 10000, description: 'Cap on the pods one consumer may run here, below what the offer allows.' })),
   podSecurity: withDefault(stringEnum(['baseline', 'restricted'] as const, { description: 'Pod Security level enforced in tenant namespaces.' }), 'baseline' as 'baseline' | 'restricted'),
+  abandonedTenancySeconds: withDefault(
+    integer({ minimum: 300, maximum: 30 * 86400, description: 'A tenant namespace whose consumer has not answered for this long is removed with its pods.' }),
+    3600,
+  ),
 });
 const clusterConfigSpec = object({
   discoveryConfig: withDefault(discoveryConfig, {} as TypeOf<typeof discoveryConfig>),

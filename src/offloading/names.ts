@@ -46,6 +46,8 @@ export const OffloadingAnnotations = {
   /** On B's token Secret: when the delivered token was issued and expires. */
   tokenIssuedAt: 'offloading.kubepeer.io/token-issued-at',
   tokenExpiresAt: 'offloading.kubepeer.io/token-expires-at',
+  /** On B's tenant namespace: when the consumer last answered. */
+  consumerSeenAt: 'offloading.kubepeer.io/consumer-seen-at',
 } as const;
 
 function sha256hex(s: string): string {

@@ -30,6 +30,8 @@ const FIELD_MANAGER = 'kubepeer-tenancy';
 export const CONSUMER_TOKEN_SECONDS = 24 * 3600;
 /** The offer follows our nodes and pods: the quota is brought in line this often at most. */
 const RESYNC_MS = 30_000;
+/** How often we check that the consumer is still there (one GET of the Secret we gave it). */
+export const CONSUMER_PROBE_MS = 5 * 60_000;
 
 const REFS: Record<string, ResourceRef> = {
   Namespace: Core.namespaces,
@@ -53,13 +55,21 @@ export interface TenancyObserved {
   desiredHash: string;
   /** Annotations of the token Secret (undefined: not read yet or absent). */
   token?: { issuedAtMs?: number; expiresAtMs?: number };
+  /** When the consumer last answered us (annotation on the tenant namespace). */
+  consumerSeenAtMs?: number;
+  /** A tenancy whose consumer has not answered for this long is removed. */
+  abandonAfterMs: number;
+  /** This round's check of the consumer (probeConsumer's result). */
+  probe?: { ok: boolean; message: string };
 }
 
 export type TenancyAction =
-  | { type: 'deleteTenancy'; namespace: string }
+  | { type: 'deleteTenancy'; namespace: string; why?: string }
   | { type: 'refuse'; reason: string; message: string }
   | { type: 'applyTenancy'; objects: TenancyObject[]; hash: string }
   | { type: 'issueToken' }
+  | { type: 'probeConsumer' }
+  | { type: 'markSeen' }
   | { type: 'requeue'; afterMs: number };
 
 export function planTenancy(o: TenancyObserved): TenancyAction[] {
@@ -71,6 +81,15 @@ export function planTenancy(o: TenancyObserved): TenancyAction[] {
   }
   if (o.namespace?.metadata.deletionTimestamp) return [{ type: 'requeue', afterMs: 2_000 }];
   const actions: TenancyAction[] = [];
+  // A consumer that vanished for good (its cluster gone, never to say 401) leaves pods running
+  // here on its quota: after abandonAfterMs without an answer, the tenancy goes.
+  if (o.namespace && (o.consumerSeenAtMs === undefined || o.nowMs - o.consumerSeenAtMs >= CONSUMER_PROBE_MS)) {
+    if (!o.probe) return [{ type: 'probeConsumer' }];
+    if (o.probe.ok || o.consumerSeenAtMs === undefined) actions.push({ type: 'markSeen' });
+    else if (o.nowMs - o.consumerSeenAtMs >= o.abandonAfterMs) {
+      return [{ type: 'deleteTenancy', namespace: ns, why: `${o.consumerID} has not answered for ${Math.round((o.nowMs - o.consumerSeenAtMs) / 60_000)} min (${o.probe.message})` }];
+    }
+  }
   if (o.namespace?.metadata.annotations?.[OffloadingAnnotations.appliedHash] !== o.desiredHash) actions.push({ type: 'applyTenancy', objects: o.desired, hash: o.desiredHash });
   const due = tokenRenewalDue(o.token ?? {}, o.nowMs);
   if (due <= 0) actions.push({ type: 'issueToken' });
@@ -142,6 +161,20 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
     }
   }
 
+  /** Whether the consumer answers with the credential it gave us (a GET of the Secret we gave it). */
+  async function probeConsumer(pr: PeeringRequest): Promise<{ ok: boolean; message: string }> {
+    let peer: KubeClient | undefined;
+    try {
+      peer = await consumerClient(pr);
+      await peer.getOrNull(resourcePath(Core.secrets, { namespace: pr.spec.namespace, name: tenantCredentialOnConsumer(ctx.clusterID) }), { timeoutMs: 10_000 });
+      return { ok: true, message: 'answered' };
+    } catch (e) {
+      return { ok: false, message: (e as Error).message };
+    } finally {
+      peer?.close();
+    }
+  }
+
   async function reconcile(consumerID: string) {
     const request = informers.peeringRequests.list().find((r) => r.spec.clusterID === consumerID);
     const nsName = tenantNamespace(consumerID);
@@ -153,9 +186,12 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
       const s = await client.getOrNull<{ metadata: { annotations?: Record<string, string> } }>(resourcePath(Core.secrets, { namespace: nsName, name: CONSUMER_TOKEN_SECRET }));
       token = tokenStateOf(s?.metadata.annotations);
     }
-    const observed: TenancyObserved = {
+    const seen = Date.parse(namespace?.metadata.annotations?.[OffloadingAnnotations.consumerSeenAt] ?? '');
+    let observed: TenancyObserved = {
       consumerID,
       nowMs: ctx.now().getTime(),
+      abandonAfterMs: cfg.abandonedTenancySeconds * 1000,
+      ...(Number.isFinite(seen) ? { consumerSeenAtMs: seen } : {}),
       ...(request ? { request } : {}),
       offloadingEnabled: cfg.enabled,
       ...(namespace ? { namespace } : {}),
@@ -164,14 +200,24 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
       ...(token ? { token } : {}),
     };
     let requeueAfterMs: number | undefined;
-    for (const a of planTenancy(observed)) {
+    let actions = planTenancy(observed);
+    if (actions.length === 1 && actions[0]!.type === 'probeConsumer') {
+      observed = { ...observed, probe: await probeConsumer(request!) };
+      actions = planTenancy(observed);
+    }
+    for (const a of actions) {
       switch (a.type) {
+        case 'probeConsumer':
+          break;
+        case 'markSeen':
+          await client.mergePatch(resourcePath(Core.namespaces, { name: nsName }), { metadata: { annotations: { [OffloadingAnnotations.consumerSeenAt]: isoSeconds(ctx.now()) } } });
+          break;
         case 'deleteTenancy':
           // Deleting the namespace deletes A's pods, its ServiceAccount and the Secret its token is
           // bound to: the token stops working at once.
           await client.delete(resourcePath(Core.namespaces, { name: a.namespace }), { propagationPolicy: 'Background' });
-          ctx.log.info({ consumer: consumerID, namespace: a.namespace }, 'tenancy removed');
-          if (request) ctx.events.record(request, 'Normal', 'TenancyRemoved', `namespace ${a.namespace} of ${consumerID} deleted with its pods; its credential here is revoked`);
+          ctx.log.info({ consumer: consumerID, namespace: a.namespace, why: a.why }, 'tenancy removed');
+          if (request) void ctx.events.record(request, a.why ? 'Warning' : 'Normal', a.why ? 'ConsumerVanished' : 'TenancyRemoved', `namespace ${a.namespace} of ${consumerID} deleted with its pods; its credential here is revoked${a.why ? `: ${a.why}` : ''}`);
           break;
         case 'refuse':
           if (request) ctx.events.record(request, 'Warning', a.reason, a.message);

@@ -140,7 +140,16 @@ describe('virtual kubelet decisions', () => {
 describe('provider tenancy decisions', () => {
   const desired = tenancyObjects({ consumerID: A, offer: { cpu: '1', memory: '1Gi', pods: '10' }, podSecurity: 'baseline' });
   const accepted = { metadata: { name: A }, spec: { clusterID: A, apiUrl: 'https://x:6443', namespace: 'liqo' }, status: { phase: 'Accepted' } } as unknown as TenancyObserved['request'];
-  const o = (x: Partial<TenancyObserved>): TenancyObserved => ({ consumerID: A, nowMs: 1_000_000, offloadingEnabled: true, desired, desiredHash: tenancyHash(desired), ...x });
+  const o = (x: Partial<TenancyObserved>): TenancyObserved => ({
+    consumerID: A,
+    nowMs: 1_000_000,
+    offloadingEnabled: true,
+    desired,
+    desiredHash: tenancyHash(desired),
+    abandonAfterMs: 3_600_000,
+    consumerSeenAtMs: 999_000,
+    ...x,
+  });
   const ns = (labels: Record<string, string>, annotations: Record<string, string> = {}) => ({ metadata: { name: TENANT, labels, annotations } });
 
   it('builds the tenancy and issues a token for an accepted request', () => {
@@ -161,6 +170,21 @@ describe('provider tenancy decisions', () => {
     const n = ns({ 'offloading.kubepeer.io/consumer': A });
     expect(planTenancy(o({ namespace: n }))).toEqual([{ type: 'deleteTenancy', namespace: TENANT }]);
     expect(planTenancy(o({ namespace: n, request: accepted, offloadingEnabled: false }))).toEqual([{ type: 'deleteTenancy', namespace: TENANT }]);
+  });
+
+  it('checks now and then that the consumer still answers, and removes the tenancy of one that vanished', () => {
+    const n = ns({ 'offloading.kubepeer.io/consumer': A }, { 'offloading.kubepeer.io/applied-hash': tenancyHash(desired) });
+    const young = { issuedAtMs: 900_000, expiresAtMs: 900_000 + 86_400_000 };
+    const base2 = { request: accepted, namespace: n, token: young };
+    // Seen 10 minutes ago: time to ask.
+    expect(planTenancy(o({ ...base2, nowMs: 999_000 + 600_000 }))).toEqual([{ type: 'probeConsumer' }]);
+    expect(planTenancy(o({ ...base2, nowMs: 999_000 + 600_000, probe: { ok: true, message: 'answered' } }))[0]).toEqual({ type: 'markSeen' });
+    // No answer, but not for long enough: nothing is removed.
+    expect(planTenancy(o({ ...base2, nowMs: 999_000 + 600_000, probe: { ok: false, message: 'no answer' } })).map((a) => a.type)).toEqual(['requeue']);
+    // No answer for over an hour: the tenancy goes, with the reason.
+    const gone = planTenancy(o({ ...base2, nowMs: 999_000 + 3_700_000, probe: { ok: false, message: 'no answer' } }));
+    expect(gone).toMatchObject([{ type: 'deleteTenancy', namespace: TENANT }]);
+    expect(gone[0]!.type === 'deleteTenancy' && gone[0]!.why).toContain('has not answered for 62 min');
   });
 
   it('never adopts a namespace of that name it did not make', () => {
