@@ -184,7 +184,43 @@ export function advertisementPolicyManifests(opts: InstallOptions = {}): Manifes
       spec: { policyName: name, validationActions: ['Deny'] },
     },
     ...tenantCredentialPolicyManifests(prefix),
+    ...peerAnswerPolicyManifests(prefix),
     ...tokenRenewalPolicyManifests(ns, prefix),
+  ];
+}
+
+/**
+ * A peer answers our PeeringRequest in ConfigMap `kubepeer-answer-<peer>` (peering/outgoing/
+ * peerAnswers.ts); this policy lets a peer credential write that one name only, so the name tells
+ * the reader who wrote the answer and no peer can answer for another.
+ */
+function peerAnswerPolicyManifests(prefix: string): Manifest[] {
+  const name = 'kubepeer-peer-answer-owner';
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['configmaps'] }] },
+        matchConditions: [{ name: 'written-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
+        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
+        validations: [
+          {
+            expression: `object.metadata.name == '${Names.peerAnswerPrefix}' + variables.peer`,
+            messageExpression: `'cluster ' + variables.peer + ' may only write ConfigMap ${Names.peerAnswerPrefix}' + variables.peer`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name, labels },
+      spec: { policyName: name, validationActions: ['Deny'] },
+    },
   ];
 }
 

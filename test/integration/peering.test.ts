@@ -9,6 +9,7 @@ import { kubectl, kubepeer, startAgent, startCluster, agentMetricsUrl, type Agen
 import { fillPlaceholders, seedManifests } from '../support/seeds.js';
 import { clusterIDOf, describeFC, foreignCluster, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
+import { CREDENTIAL_REVISION } from '../../src/peering/outgoing/credentials.js';
 
 let a: LocalCluster;
 let b: LocalCluster;
@@ -150,7 +151,7 @@ describe('manual peering from the seed YAML', () => {
     await A.mergePatch(resourcePath(GVR.foreignCluster, { name: 'foreign-cluster' }), { metadata: { annotations: { 'test.kubepeer.io/poke': String(Date.now()) } } });
     await waitFor('the Role lets the peer renew its token again', async () => canRenew(await A.get<Role>(rolePath)), { timeoutMs: 30_000 });
     const secret = await A.get<{ metadata: { annotations?: Record<string, string> }; data: Record<string, string> }>(secretPath);
-    expect(secret.metadata.annotations?.['discovery.liqo.io/credential-revision']).toBe('2');
+    expect(secret.metadata.annotations?.['discovery.liqo.io/credential-revision']).toBe(CREDENTIAL_REVISION);
     expect(secret.data.token).toBe(tokenBefore);
   });
 

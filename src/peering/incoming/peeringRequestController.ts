@@ -17,7 +17,8 @@ import { applyPlan, type Handlers } from '../../k8s/executor.js';
 import type { AgentContext } from '../../agent/context.js';
 import { PeeringError } from '../errors.js';
 import { buildTokenKubeconfig, parseTokenKubeconfig } from '../kubeconfig.js';
-import { planIncoming, peerCredentialSecret, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
+import { peerAnswerBody, peerAnswerName } from '../outgoing/peerAnswers.js';
+import { planIncoming, peerCredentialSecret, type Answer, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
 import { offerFor } from '../../offloading/provider/offer.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
 import { renewPeerToken } from './tokenRenewal.js';
@@ -167,23 +168,21 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     },
   };
 
-  /** Tells the requester, in its own namespace, what happened to its request (best effort). */
-  async function tell(peer: KubeClient, namespace: string, reason: 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted', message: string) {
-    const now = isoSeconds(ctx.now());
+  /**
+   * Tells the requester what happened to its request (best effort), in ConfigMap
+   * `kubepeer-answer-<our-id>` in its namespace: the one object its admission policy lets our
+   * credential write, so the requester knows the answer is ours.
+   */
+  async function tell(peer: KubeClient, namespace: string, reason: Answer, message: string) {
+    const body = peerAnswerBody(namespace, ctx.clusterID, reason, `${ctx.clusterName} (${ctx.clusterID}): ${message}`, isoSeconds(ctx.now()));
     try {
-      await peer.create(resourcePath(Core.events, { namespace }), {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { generateName: `${Names.remoteCredentialPrefix}${ctx.clusterID}.`, namespace },
-        involvedObject: { apiVersion: 'v1', kind: 'ServiceAccount', name: `${Names.remoteCredentialPrefix}${ctx.clusterID}`, namespace },
-        type: reason === 'PeeringDenied' ? 'Warning' : 'Normal',
-        reason,
-        message: `${ctx.clusterName} (${ctx.clusterID}): ${message}`.slice(0, 1000),
-        source: { component: 'kubepeer-agent', host: ctx.clusterID },
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      });
+      try {
+        await peer.create(resourcePath(Core.configMaps, { namespace }), body);
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+        // an unconditional update: the latest answer replaces the previous one
+        await peer.replace(resourcePath(Core.configMaps, { namespace, name: peerAnswerName(ctx.clusterID) }), body);
+      }
     } catch (e) {
       ctx.log.debug({ err: (e as Error).message, reason }, 'could not notify the requester');
     }

@@ -72,7 +72,8 @@ export interface IncomingObserved {
   advertised?: { ok: true } | { ok: false; code?: number; status?: string; message: string };
 }
 
-export type Answer = 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted';
+/** What we tell a requester, in ConfigMap `kubepeer-answer-<our-id>` on its side (outgoing/peerAnswers.ts). */
+export type Answer = 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted' | 'PeeringDropped' | 'CredentialRenewed';
 
 /** The actions only this controller has (the executor's own are in RuntimeAction). */
 export type IncomingAction =
@@ -257,6 +258,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
         { type: 'storeRenewedCredential', clusterID: id, kubeconfig: renewed },
         { type: 'log', level: 'info', message: 'renewed the credential of the requester', fields: { clusterID: id, expires: o.renewal.expirationTimestamp } },
         { type: 'event', object: pr, eventType: 'Normal', reason: 'CredentialRenewed', message: `renewed our credential on ${apiUrl} before it expired; the new one expires at ${o.renewal.expirationTimestamp}` },
+        { type: 'answer', peer: advertiseAs, namespace: pr.spec.namespace, reason: 'CredentialRenewed', message: `renewed our credential; the new token expires at ${o.renewal.expirationTimestamp}` },
       );
     } else {
       // Not fatal while the current token lasts (e.g. a credential from an older requester

@@ -1,7 +1,7 @@
 /**
  * The credential a home cluster mints for a peer (docs/design.md §5, step 2): ServiceAccount
  * `liqo-remote-<id>`, RBAC that allows only what the peer needs (its own Advertisement, our
- * cluster-id, Events in our namespace), and a TokenRequest token bound to a Secret we own, so
+ * cluster-id, its own answer ConfigMap), and a TokenRequest token bound to a Secret we own, so
  * that deleting the Secret revokes the token (and every renewal of it: the peer may ask for a
  * fresh token of its own ServiceAccount, bound to the same Secret, before the old one expires).
  * Everything is owned by the ForeignCluster.
@@ -19,9 +19,10 @@ export const credentialName = (clusterID: string) => `${Names.remoteCredentialPr
  * brought up to date once (2: the peer may renew its own token; 3: the peer may deliver the
  * credential of our tenancy on it, Secret kubepeer-tenant-<id>, bound to it by admission policy;
  * 4: the audiences of its token are recorded for the token-renewal policy, which otherwise denies
- * every renewal).
+ * every renewal; 5: the peer answers in ConfigMap kubepeer-answer-<id> and may no longer create
+ * Events, whose source a reader cannot verify).
  */
-export const CREDENTIAL_REVISION = '4';
+export const CREDENTIAL_REVISION = '5';
 const TOKEN_SECONDS = 365 * 24 * 3600;
 
 interface Secret {
@@ -73,11 +74,14 @@ export function credentialObjects(ctx: Pick<AgentContext, 'namespace'>, fc: Fore
         metadata: meta(true),
         rules: [
           { apiGroups: [''], resources: ['configmaps'], resourceNames: [Names.clusterIDConfigMap], verbs: ['get'] },
+          // The peer answers our PeeringRequest in ConfigMap kubepeer-answer-<id> (peerAnswers.ts).
+          // RBAC cannot limit create to a name: the admission policy installed with kubepeer does.
+          { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+          { apiGroups: [''], resources: ['configmaps'], resourceNames: [`${Names.peerAnswerPrefix}${id}`], verbs: ['get', 'update'] },
           // The peer hands us the credential of our tenancy on it (workload offloading). RBAC cannot
           // limit create to a name: the admission policy installed with kubepeer does.
           { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
           { apiGroups: [''], resources: ['secrets'], resourceNames: [tenantCredentialOnConsumer(id)], verbs: ['get', 'update'] },
-          { apiGroups: [''], resources: ['events'], verbs: ['create'] },
           // the peer renews its own token before it expires (and only its own)
           { apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: [name], verbs: ['create'] },
         ],

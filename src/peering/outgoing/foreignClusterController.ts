@@ -21,7 +21,7 @@ import { evaluateTrust } from '../../trust/trustEvaluator.js';
 import { PeeringError } from '../errors.js';
 import { buildTokenKubeconfig } from '../kubeconfig.js';
 import { credentialName, ensureCredential, revokeCredential } from './credentials.js';
-import type { PeerEvents } from './peerEvents.js';
+import { PeerAnswers } from './peerAnswers.js';
 import { planOutgoing, trustKey, type OutgoingAction, type OutgoingObserved, type TrustResult } from './plan.js';
 
 /** The cache the peers gauge counts, set by the controller (the gauge is computed when scraped). */
@@ -49,8 +49,11 @@ const requestsSent = new Counter({ name: 'kubepeer_peering_requests_sent_total',
 
 type NodeStatus = { conditions?: Array<{ type: string; status: string }> } | undefined;
 
-export function foreignClusterController(ctx: AgentContext, peerEvents: PeerEvents): Controller {
+export function foreignClusterController(ctx: AgentContext): Controller {
   const { informers } = ctx;
+  const peerAnswers = new PeerAnswers(informers.configMaps, ctx.namespace);
+  /** When we last created the PeeringRequest on each peer, by ForeignCluster uid (the plan rate-limits re-sends). */
+  const lastSent = new Map<string, number>();
   /**
    * Successful trust results by ForeignCluster uid: evaluating trust costs TLS probes of the
    * peer, so a result is reused while the plan deems it fresh (a restart evaluates again).
@@ -62,7 +65,8 @@ export function foreignClusterController(ctx: AgentContext, peerEvents: PeerEven
     if (!fc) return undefined;
     const id = fc.spec.clusterID;
     const node = informers.nodes.get(`${Names.virtualNodePrefix}${id}`);
-    const answer = peerEvents.latest(id);
+    const answer = peerAnswers.latest(id);
+    const sentAt = lastSent.get(fc.metadata.uid ?? '');
     const trust = trustResults.get(fc.metadata.uid ?? '');
     return {
       now: ctx.now(),
@@ -73,6 +77,7 @@ export function foreignClusterController(ctx: AgentContext, peerEvents: PeerEven
       virtualNodeReady: ((node?.status as NodeStatus)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
       hasCredential: !!informers.secrets.get(`${ctx.namespace}/${credentialName(id)}`),
       ...(answer ? { peerAnswer: answer } : {}),
+      ...(sentAt !== undefined ? { lastSentMs: sentAt } : {}),
       ...(trust ? { trust } : {}),
     };
   }
@@ -92,12 +97,17 @@ export function foreignClusterController(ctx: AgentContext, peerEvents: PeerEven
         }
       },
       ensureCredential: async () => ({ credential: { token: await ensureCredential(ctx, fc) } }),
-      sendRequest: async (a) => ({ sent: await sendPeeringRequest(fc, a.token, a.ca) }),
+      sendRequest: async (a) => {
+        lastSent.set(uid, ctx.now().getTime());
+        return { sent: await sendPeeringRequest(fc, a.token, a.ca) };
+      },
       revokeCredential: async (a) => {
         await revokeCredential(ctx, a.clusterID);
       },
       forgetTrust: async () => {
         trustResults.delete(uid);
+        // a new join is a new first request, not a re-send
+        lastSent.delete(uid);
       },
       handshakeCompleted: async (a) => {
         handshakeDuration.observe(a.seconds);
@@ -148,7 +158,7 @@ export function foreignClusterController(ctx: AgentContext, peerEvents: PeerEven
   controller.watch(informers.advertisements, (a) => byClusterID((a as Advertisement).spec?.clusterID));
   controller.watch(informers.nodes, (n) => byClusterID(n.metadata?.labels?.[Labels.remoteClusterID]));
   controller.watch(informers.secrets, (s) => (s.metadata?.labels?.[Labels.remoteCredential] ? byClusterID(s.metadata.labels[Labels.clusterID]) : null));
-  controller.watch(peerEvents, byClusterID);
+  controller.watch(informers.configMaps, (cm) => byClusterID(PeerAnswers.clusterIDOf(cm)));
   countedForeignClusters = informers.foreignClusters;
   return controller;
 }

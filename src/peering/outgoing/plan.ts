@@ -27,10 +27,19 @@ export const TRUST_RECHECK_MS = 5 * 60_000;
 export const DENIED_RETRY_MS = 5 * 60_000;
 /** How long to wait before retrying when the peer's webhook says too many requests are pending (429). */
 export const TOO_MANY_PENDING_RETRY_MS = 60_000;
+/**
+ * The PeeringRequest is never sent twice within this long, whatever the peer answers (an answer
+ * that keeps changing must not turn into a stream of requests to the peer).
+ */
+export const MIN_RESEND_MS = 5_000;
 
-/** The peer's latest answer about our request. */
+/**
+ * The peer's latest answer about our request, read from ConfigMap `kubepeer-answer-<peer-id>`,
+ * which only that peer's credential may write (peerAnswers.ts).
+ */
 export interface PeerAnswer {
-  reason: 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted';
+  /** PeeringDropped: the peer deleted our request (expired, rejected, or we revoked its credential). */
+  reason: 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted' | 'PeeringDropped' | 'CredentialRenewed';
   message: string;
   /** When the peer says it answered (ISO time). */
   at: string;
@@ -58,6 +67,8 @@ export interface OutgoingObserved {
   /** Whether the credential Secret `liqo-remote-<id>` is in the cache. */
   hasCredential: boolean;
   peerAnswer?: PeerAnswer;
+  /** When this agent last created the PeeringRequest on the peer (ms; remembered in memory). */
+  lastSentMs?: number;
   /** The remembered trust result (fresh or not: the plan decides), or the one just made. */
   trust?: TrustResult;
   /** The token of the credential, once ensured in this reconcile. */
@@ -251,20 +262,33 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
   const answer = o.peerAnswer;
   const requested = getCondition(fc.status?.conditions, 'PeeringRequested');
   const requestedAt = requested?.status === 'True' ? Date.parse(requested.lastTransitionTime) : 0;
-  if (answer?.reason === 'PeeringDenied' && Date.parse(answer.at) >= requestedAt - 1000 && requestedAt > 0) {
+  // The time of our last request: the condition (kept in status across restarts) or, newer, the
+  // one this agent remembers. An answer counts only when it is about that request or a later one.
+  const lastRequestAt = Math.max(requestedAt, o.lastSentMs ?? 0);
+  const answered = (r: PeerAnswer['reason']) => answer?.reason === r && lastRequestAt > 0 && Date.parse(answer.at) >= lastRequestAt - 1000;
+  // Every status written from here on keeps PeeringRequested: a server-side apply without it
+  // would drop it, and with it the time of the last request (and the request would go at once).
+  const requestedCond: ConditionInput[] = requested?.status === 'True' ? [{ type: 'PeeringRequested', status: 'True', reason: requested.reason, message: requested.message }] : [];
+  if (answered('PeeringDenied')) {
     actions.push(
-      ...status(o, 'Denied', 'Denied', `${who} denied the peering: ${answer.message}`, trust, [
+      ...status(o, 'Denied', 'Denied', `${who} denied the peering: ${answer!.message}`, trust, [
         ...trustConds,
-        { type: 'PeeringAccepted', status: 'False', reason: 'Denied', message: answer.message },
+        ...requestedCond,
+        { type: 'PeeringAccepted', status: 'False', reason: 'Denied', message: answer!.message },
       ]),
     );
-    if (now - Date.parse(answer.at) < DENIED_RETRY_MS) return [...actions, { type: 'requeueAfter', ms: DENIED_RETRY_MS }];
+    if (now - Date.parse(answer!.at) < DENIED_RETRY_MS) return [...actions, { type: 'requeueAfter', ms: DENIED_RETRY_MS }];
   }
 
-  // 4. (re)send the PeeringRequest: on first join, and periodically while nothing has come back
-  //    (the peer may have dropped it; creating it again is harmless: AlreadyExists).
-  const pending = answer?.reason === 'PeeringPending';
-  const resend = !requestedAt || now - Date.parse(fc.status?.outgoing?.lastTransitionTime ?? '0') > RESEND_MS || fc.status?.outgoing?.phase !== 'Pending';
+  // 4. (re)send the PeeringRequest: on first join, when the peer says it dropped our request, and
+  //    periodically while nothing has come back (the peer may have dropped it without telling;
+  //    creating it again is harmless: AlreadyExists). Never twice within MIN_RESEND_MS.
+  const pending = answered('PeeringPending');
+  const resend =
+    !requestedAt || answered('PeeringDropped') || now - Date.parse(fc.status?.outgoing?.lastTransitionTime ?? '0') > RESEND_MS || fc.status?.outgoing?.phase !== 'Pending';
+  if (resend && o.lastSentMs !== undefined && now - o.lastSentMs < MIN_RESEND_MS && !o.sent) {
+    return [...actions, { type: 'requeueAfter', ms: MIN_RESEND_MS - (now - o.lastSentMs) }];
+  }
   if (resend) {
     if (!o.sent) return [{ type: 'sendRequest', token: o.credential.token, ca: trust.ca }];
     if (!o.sent.ok) {
@@ -276,7 +300,7 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
         { type: 'fail', ...f },
       ];
     }
-    const waiting = pending ? `waiting for approval on ${who}: ${answer.message}` : `PeeringRequest ${o.sent.created ? 'sent to' : 'already on'} ${who}; waiting for it to verify and accept`;
+    const waiting = pending ? `waiting for approval on ${who}: ${answer!.message}` : `PeeringRequest ${o.sent.created ? 'sent to' : 'already on'} ${who}; waiting for it to verify and accept`;
     actions.push(
       ...status(o, 'Pending', pending ? 'WaitingForApproval' : 'RequestSent', waiting, trust, [
         ...trustConds,
@@ -285,8 +309,8 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
       ]),
     );
   } else if (pending) {
-    const waiting = `waiting for approval on ${who}: ${answer.message}`;
-    actions.push(...status(o, 'Pending', 'WaitingForApproval', waiting, trust, [...trustConds, { type: 'PeeringAccepted', status: 'Unknown', reason: 'WaitingForApproval', message: waiting }]));
+    const waiting = `waiting for approval on ${who}: ${answer!.message}`;
+    actions.push(...status(o, 'Pending', 'WaitingForApproval', waiting, trust, [...trustConds, ...requestedCond, { type: 'PeeringAccepted', status: 'Unknown', reason: 'WaitingForApproval', message: waiting }]));
   }
   return [...actions, { type: 'requeueAfter', ms: RESEND_MS / 2 }];
 }

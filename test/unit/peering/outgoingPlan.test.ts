@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ForeignCluster } from '../../../src/api/crds.js';
 import {
-  DENIED_RETRY_MS, FINALIZER, RESEND_MS, TOO_MANY_PENDING_RETRY_MS, TRUST_RECHECK_MS, planOutgoing, trustKey,
+  DENIED_RETRY_MS, FINALIZER, MIN_RESEND_MS, RESEND_MS, TOO_MANY_PENDING_RETRY_MS, TRUST_RECHECK_MS, planOutgoing, trustKey,
   type Action, type OutgoingObserved, type TrustResult,
 } from '../../../src/peering/outgoing/plan.js';
 
@@ -190,6 +190,43 @@ describe('planOutgoing: denial', () => {
     const f = fc({ status: requested('Pending', NOW - 1000) });
     const a = planOutgoing(ready(f, { peerAnswer: denied(NOW - 60_000) }));
     expect(outgoingOf(a).map((s) => s.phase)).not.toContain('Denied');
+  });
+});
+
+describe('planOutgoing: the denial keeps the time of the last request, and re-sending is rate-limited', () => {
+  const denied = (answerAt: number) => ({ reason: 'PeeringDenied' as const, message: 'no', at: iso(answerAt) });
+  const statusOf = (actions: Action[]) => actions.find((x) => x.type === 'foreignClusterStatus');
+
+  it('writes the Denied status with PeeringRequested kept (an apply without it would drop the time of the request)', () => {
+    const f = fc({ status: requested('Pending', NOW - 5000) });
+    const a = planOutgoing(ready(f, { peerAnswer: denied(NOW - 4000) }));
+    expect(statusOf(a)).toMatchObject({ outgoing: { phase: 'Denied' } });
+    expect((statusOf(a) as { conditions: Array<{ type: string; status: string }> }).conditions).toContainEqual(expect.objectContaining({ type: 'PeeringRequested', status: 'True' }));
+    expect(types(a)).not.toContain('sendRequest');
+  });
+
+  it('does not send again within MIN_RESEND_MS of the last request, whatever the answer (dropped, pending, denied flapping)', () => {
+    for (const peerAnswer of [undefined, { reason: 'PeeringDropped' as const, message: 'expired', at: iso(NOW - 500) }, denied(NOW - DENIED_RETRY_MS - 1)]) {
+      const f = fc({ status: requested('Denied', NOW - DENIED_RETRY_MS - 10_000) });
+      const a = planOutgoing(ready(f, { lastSentMs: NOW - 1000, ...(peerAnswer ? { peerAnswer } : {}) }));
+      expect(types(a)).not.toContain('sendRequest');
+      expect(requeue(a)).toBe(MIN_RESEND_MS - 1000);
+    }
+  });
+
+  it('sends again at once (past MIN_RESEND_MS) when the peer says it dropped our last request', () => {
+    const f = fc({ status: requested('Pending', NOW - 10_000) });
+    const o = ready(f, { lastSentMs: NOW - MIN_RESEND_MS - 1, peerAnswer: { reason: 'PeeringDropped', message: 'expired', at: iso(NOW - 100) } });
+    expect(types(planOutgoing(o))).toEqual(['sendRequest']);
+  });
+
+  it('ignores a dropped or denied answer older than the last request this agent sent', () => {
+    const f = fc({ status: requested('Pending', NOW - 60_000, NOW - 1000) });
+    for (const reason of ['PeeringDropped', 'PeeringDenied'] as const) {
+      const a = planOutgoing(ready(f, { lastSentMs: NOW - 1000, peerAnswer: { reason, message: '', at: iso(NOW - 10_000) } }));
+      expect(types(a)).not.toContain('sendRequest');
+      expect(outgoingOf(a).map((s) => s.phase)).not.toContain('Denied');
+    }
   });
 });
 
