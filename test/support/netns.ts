@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { isRoot, NetnsLab, spawnInNetns, type NetnsHost } from '../../src/localcluster/netns.js';
 
 export { isRoot, NetnsLab, spawnInNetns, execInNetns, type NetnsHost } from '../../src/localcluster/netns.js';
@@ -15,6 +16,47 @@ export const canUseNetns = isRoot();
 /** A lab for one test run; destroy it in afterAll (it also goes away on process exit). */
 export function createTestLab(): NetnsLab {
   return NetnsLab.forTestRun();
+}
+
+/**
+ * Network-namespace hosts for the tests of one describe block: a lab created before them and
+ * destroyed after them, and each test's hosts and processes removed after it, even when it fails.
+ */
+export function netnsHostsPerTest(namePrefix: string): {
+  host(opts?: { address?: string }): Promise<NetnsHost>;
+  start(h: NetnsHost, label: string, command: string, args: string[], env?: NodeJS.ProcessEnv): NetnsJsonProcess;
+  running: NetnsJsonProcess[];
+  /** The lab (after beforeAll), for link cuts and the like. */
+  lab(): NetnsLab;
+} {
+  let lab: NetnsLab | undefined;
+  let seq = 0;
+  const running: NetnsJsonProcess[] = [];
+  const hosts: NetnsHost[] = [];
+  beforeAll(() => {
+    lab = createTestLab();
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.kill()));
+    for (const h of hosts.splice(0)) await lab!.removeHost(h.name);
+  });
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+  return {
+    running,
+    lab: () => lab!,
+    async host(opts = {}) {
+      const h = await lab!.addHost(`${namePrefix}${++seq}`, opts);
+      hosts.push(h);
+      return h;
+    },
+    start(h, label, command, args, env = {}) {
+      const p = NetnsJsonProcess.start(h, label, command, args, env);
+      running.push(p);
+      return p;
+    },
+  };
 }
 
 /**

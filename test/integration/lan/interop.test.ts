@@ -7,9 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { LanDiscoveryConfig } from '../../../src/mdns/index.js';
-import { canUseNetns, createTestLab, NetnsJsonProcess, type JsonLine, type NetnsHost, type NetnsLab } from '../../support/netns.js';
+import { canUseNetns, netnsHostsPerTest, type JsonLine, type NetnsHost, type NetnsJsonProcess } from '../../support/netns.js';
 
 const LAN_PEER = 'test/integration/lan/fixtures/lanPeer.ts';
 const ZEROCONF_PEER = 'test/integration/lan/fixtures/zeroconfPeer.py';
@@ -22,44 +22,21 @@ const KUBEPEER_ID = 'a1b2c3d4-0000-4000-8000-000000000001';
 const ZEROCONF_ID = 'ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55';
 
 describe.skipIf(!canUseNetns)('LAN discovery interop with python-zeroconf', () => {
-  let lab: NetnsLab;
-  let hostSeq = 0;
-  const running: NetnsJsonProcess[] = [];
-  const hosts: NetnsHost[] = [];
-
   beforeAll(() => {
     const check = spawnSync(PYTHON, ['-c', 'import zeroconf; print(zeroconf.__version__)'], { encoding: 'utf8' });
     if (check.status !== 0) {
       throw new Error(`python-zeroconf is not available to ${PYTHON} (${check.stderr?.trim() || check.error?.message}); run: node scripts/setup.mjs --for test`);
     }
-    lab = createTestLab();
   });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.kill()));
-    for (const h of hosts.splice(0)) await lab.removeHost(h.name);
-  });
-
-  afterAll(async () => {
-    await lab?.destroy();
-  });
-
-  async function host(): Promise<NetnsHost> {
-    const h = await lab.addHost(`zc${++hostSeq}`);
-    hosts.push(h);
-    return h;
-  }
+  const { host, start } = netnsHostsPerTest('zc');
 
   function kubepeer(h: NetnsHost, config: Partial<LanDiscoveryConfig> = {}): NetnsJsonProcess {
     const args = { config: { clusterID: KUBEPEER_ID, url: `https://${h.address}:6443`, ttl: 120, ...config }, options: { interfacePollMs: 300 } };
-    const p = NetnsJsonProcess.start(h, `kubepeer@${h.name}`, 'node', ['--import', 'tsx', LAN_PEER, JSON.stringify(args)]);
-    running.push(p);
-    return p;
+    return start(h, `kubepeer@${h.name}`, 'node', ['--import', 'tsx', LAN_PEER, JSON.stringify(args)]);
   }
 
   async function zeroconf(h: NetnsHost): Promise<NetnsJsonProcess> {
-    const p = NetnsJsonProcess.start(h, `zeroconf@${h.name}`, PYTHON, ['-u', ZEROCONF_PEER, JSON.stringify({ address: h.address })]);
-    running.push(p);
+    const p = start(h, `zeroconf@${h.name}`, PYTHON, ['-u', ZEROCONF_PEER, JSON.stringify({ address: h.address })]);
     await p.waitFor((l) => l.event === 'ready', 'python-zeroconf ready', 15_000);
     return p;
   }

@@ -3,9 +3,9 @@
  * lanPeer fixture (one LanDiscovery) and reports events as JSON lines. Needs root; no Kubernetes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { LanDiscoveryConfig } from '../../../src/mdns/index.js';
-import { canUseNetns, createTestLab, NetnsJsonProcess, waitUntil, type NetnsHost, type NetnsLab } from '../../support/netns.js';
+import { canUseNetns, netnsHostsPerTest, waitUntil, type NetnsHost, type NetnsJsonProcess } from '../../support/netns.js';
 
 const FIXTURE = 'test/integration/lan/fixtures/lanPeer.ts';
 const measurements: Record<string, unknown> = {};
@@ -15,31 +15,12 @@ function idFor(n: number): string {
 }
 
 describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', () => {
-  let lab: NetnsLab;
-  let hostSeq = 0;
-  const running: NetnsJsonProcess[] = [];
-  const hosts: NetnsHost[] = [];
+  const { host, start, running, lab } = netnsHostsPerTest('h');
 
-  beforeAll(() => {
-    lab = createTestLab();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.kill()));
-    for (const h of hosts.splice(0)) await lab.removeHost(h.name);
-  });
-
-  afterAll(async () => {
-    await lab?.destroy();
+  afterAll(() => {
     mkdirSync('test-output', { recursive: true });
     writeFileSync('test-output/lan-netns-measurements.json', JSON.stringify(measurements, null, 2));
   });
-
-  async function host(opts: { address?: string } = {}): Promise<NetnsHost> {
-    const h = await lab.addHost(`h${++hostSeq}`, opts);
-    hosts.push(h);
-    return h;
-  }
 
   function peer(
     h: NetnsHost,
@@ -51,9 +32,7 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
       config: { clusterID, url: `https://${h.address}:6443`, ...config },
       options: { interfacePollMs: 300, ...options },
     };
-    const p = NetnsJsonProcess.start(h, `${h.name}(${clusterID.slice(0, 8)})`, 'node', ['--import', 'tsx', FIXTURE, JSON.stringify(args)]);
-    running.push(p);
-    return p;
+    return start(h, `${h.name}(${clusterID.slice(0, 8)})`, 'node', ['--import', 'tsx', FIXTURE, JSON.stringify(args)]);
   }
 
   const upFor = (clusterID: string) => (l: { event?: string; clusterID?: unknown }) => l.event === 'up' && l.clusterID === clusterID;
@@ -125,7 +104,7 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     await b.waitFor(upFor(idFor(1)), 'up for a', 15_000);
     await a.waitFor(upFor(idFor(2)), 'up for b', 15_000);
     const cutAt = Date.now();
-    await lab.cutLink(ha.name);
+    await lab().cutLink(ha.name);
     const down = await b.waitFor((l) => l.event === 'down' && l.clusterID === idFor(1), 'down for a (expired)', ttl * 1000 + 5000);
     expect(down.reason).toBe('expired');
     // the isolated host forgets the others the same way
@@ -134,7 +113,7 @@ describe.skipIf(!canUseNetns)('LAN discovery between network-namespace hosts', (
     measurements.cutLinkDownAfterMs = { ttlSeconds: ttl, ms: down.at! - cutAt };
     expect(down.at! - cutAt).toBeLessThanOrEqual(ttl * 1000 + 1500);
     // on restore, a's interface comes back: it probes, announces, and b sees it again
-    await lab.restoreLink(ha.name);
+    await lab().restoreLink(ha.name);
     await waitUntil(() => b.events('up').filter((l) => l.clusterID === idFor(1)).length >= 2 || undefined, {
       timeoutMs: 15_000,
       what: 'b to rediscover a after the link is restored',
