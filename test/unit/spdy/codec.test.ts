@@ -152,3 +152,30 @@ describe('SPDY/3.1 header compression, as Go reads it', () => {
     for (const h of [{}, { a: 'b' }] as SpdyHeaders[]) expect(c.compress(h).subarray(-5).toString('hex')).toBe('000000ffff');
   });
 });
+
+describe('SPDY/3.1 frames captured from a real client', () => {
+  // What kubectl v1.35.4 (moby/spdystream, Go's zlib at its default level) sent to this server for
+  // `kubectl exec -- true` over SPDY: three SYN_STREAMs in one compression context, then, after
+  // the exit status, RST_STREAM CANCEL for each and GOAWAY OK.
+  const CAPTURED =
+    '80030001000000290000000100000000000078f9e3c6a7c26260606004a7b392a2d4c45c6851c29a0a0a6800000000ffff' +
+    '800300010000001900000003000000000000c22ac5565c92925f5a02000000ffff' +
+    '800300010000001500000005000000000000c229975a5404000000ffff' +
+    '80030003000000080000000100000005' +
+    '80030003000000080000000300000005' +
+    '80030003000000080000000500000005' +
+    '80030007000000080000000000000000';
+
+  it('decodes them', () => {
+    const evs = new FrameDecoder().push(hex(CAPTURED));
+    expect(evs).toEqual([
+      { type: 'SYN_STREAM', streamId: 1, associatedStreamId: 0, priority: 0, slot: 0, fin: false, unidirectional: false, headers: { streamtype: 'error' } },
+      { type: 'SYN_STREAM', streamId: 3, associatedStreamId: 0, priority: 0, slot: 0, fin: false, unidirectional: false, headers: { streamtype: 'stdout' } },
+      { type: 'SYN_STREAM', streamId: 5, associatedStreamId: 0, priority: 0, slot: 0, fin: false, unidirectional: false, headers: { streamtype: 'stderr' } },
+      { type: 'RST_STREAM', streamId: 1, status: 5 },
+      { type: 'RST_STREAM', streamId: 3, status: 5 },
+      { type: 'RST_STREAM', streamId: 5, status: 5 },
+      { type: 'GOAWAY', lastGoodStreamId: 0, status: 0 },
+    ]);
+  });
+});
