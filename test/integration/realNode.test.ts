@@ -5,10 +5,12 @@
  * then checked for leftovers.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Images } from '../../src/localcluster/node/images.js';
+import { Images, importImage, listImages } from '../../src/localcluster/node/images.js';
+import { writeOciArchive } from '../../src/localcluster/node/ociImage.js';
+import { tmpdir } from 'node:os';
 import { cgroupDirs, shimPids } from '../../src/localcluster/node/cleanup.js';
 import { isAlive as isRunning, type LocalCluster } from '../../src/localcluster/localCluster.js';
 import { kubectl, startCluster } from '../support/clusters.js';
@@ -157,6 +159,21 @@ describe.skipIf(!canUseNetns)('local cluster with a real node', () => {
       .filter((n) => n && !n.startsWith('sha256:'));
     expect(names).toEqual(expect.arrayContaining([Images.pause, busybox, Images.coredns()]));
     expect(names.filter((n) => n.endsWith(':latest'))).toEqual([]);
+  });
+
+  it('imports an image archive a person made, names it, lists it with its size, and runs it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kp-img-'));
+    mkdirSync(join(dir, 'rootfs', 'bin'), { recursive: true });
+    copyFileSync('/bin/busybox', join(dir, 'rootfs', 'bin', 'busybox'));
+    await writeOciArchive({ ref: 'example.test/hello:1.0', rootfs: join(dir, 'rootfs'), config: { Entrypoint: ['/bin/busybox', 'echo', 'hello from an imported image'] } }, join(dir, 'hello.tar'));
+    const bin = process.env.KUBEPEER_CONTROLPLANE_BIN ?? '';
+    expect(importImage(bin, cluster.node!.containerdSocket!, join(dir, 'hello.tar'))).toEqual(['example.test/hello:1.0']);
+    const listed = listImages(bin, cluster.node!.containerdSocket!).find((i) => i.name === 'example.test/hello:1.0');
+    expect(listed?.size).toMatch(/^[\d.]+ ?[KMG]i?B$/);
+    k(cluster, ['run', 'imported', '--image=example.test/hello:1.0', '--image-pull-policy=Never', '--restart=Never']);
+    await podPhase(cluster, 'imported', 'Succeeded');
+    expect(k(cluster, ['logs', 'imported'])).toContain('hello from an imported image');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -159,7 +159,7 @@ function registerImageCommands(local: Command): void {
         throw new CliError(`importing ${archive} into "${cluster}" failed: ${detail}`);
       }
       for (const n of names) process.stdout.write(`imported ${n}\n`);
-      if (!names.length) process.stdout.write('imported (the archive named no image; give it a name with an io.containerd.image.name or org.opencontainers.image.ref.name annotation)\n');
+      if (!names.length) process.stdout.write(`imported ${archive}: no new or changed image (already there, or the archive names none: give it an io.containerd.image.name or org.opencontainers.image.ref.name annotation)\n`);
     });
   image
     .command('list <cluster>')

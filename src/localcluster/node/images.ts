@@ -201,10 +201,13 @@ export function ctr(binDir: string, socket: string, args: string[], input?: Buff
   return execFileSync(join(binDir, 'ctr'), ['--address', socket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8', input, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
 }
 
-/** Imports an OCI or docker archive into the node; returns the image names it carried. */
+/** Imports an OCI or docker archive into the node; returns the image names it added or changed. */
 export function importImage(binDir: string, socket: string, archive: string): string[] {
-  const out = ctr(binDir, socket, ['images', 'import', '--all-platforms', '--no-unpack=false', archive]);
-  return [...out.matchAll(/unpacking (\S+)/g)].map((m) => m[1]!);
+  const before = new Map(listImages(binDir, socket).map((i) => [i.name, i.digest]));
+  ctr(binDir, socket, ['images', 'import', '--all-platforms', archive]);
+  return listImages(binDir, socket)
+    .filter((i) => before.get(i.name) !== i.digest)
+    .map((i) => i.name);
 }
 
 export interface NodeImage {
@@ -213,11 +216,12 @@ export interface NodeImage {
   size: string;
 }
 
-/** What the node has, as `ctr images list` reports it. */
+/** What the node has, as `ctr images list` reports it (REF TYPE DIGEST SIZE PLATFORMS LABELS). */
 export function listImages(binDir: string, socket: string): NodeImage[] {
-  const lines = ctr(binDir, socket, ['images', 'list']).trim().split('\n').slice(1);
-  return lines
-    .map((l) => l.split(/\s{2,}|\t+/).map((c) => c.trim()))
-    .filter((c) => c[0] && !c[0].startsWith('sha256:'))
-    .map((c) => ({ name: c[0]!, digest: c[2] ?? '', size: c[3] ?? '' }));
+  return ctr(binDir, socket, ['images', 'list'])
+    .split('\n')
+    .slice(1)
+    .map((l) => /^(\S+)\s+(\S+)\s+(sha256:[0-9a-f]+)\s+(\S+(?: \S+)?)\s/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m && !m[1]!.startsWith('sha256:'))
+    .map((m) => ({ name: m[1]!, digest: m[3]!, size: m[4]! }));
 }
