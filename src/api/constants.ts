@@ -41,6 +41,13 @@ export const Annotations = {
   tokenExpiration: 'discovery.liqo.io/token-expiration',
   /** On a peer credential's Secret: the revision of the RBAC it was made with (see credentials.ts). */
   credentialRevision: 'discovery.liqo.io/credential-revision',
+  /**
+   * On a ForeignCluster LAN discovery created, why it did or did not join: PeeringSecret (the peer
+   * proved the peering secret; the outgoing peering checks the proof again over verified TLS) or
+   * NotProven (only listed; joined when it proves the secret or a person connects). A person's
+   * join or leave removes it (src/trust/peeringSecret.ts).
+   */
+  autojoin: 'discovery.kubepeer.io/autojoin',
 } as const;
 
 export const Names = {
@@ -48,12 +55,16 @@ export const Names = {
   clusterIDKey: 'cluster-id',
   clusterInfoConfigMap: 'liqo-cluster-info',
   trustedCAConfigMap: 'trusted-ca-certificates',
+  /** The Secret that `kubepeer trust secret set` writes and names in discoveryConfig.peeringSecretRef. */
+  peeringSecret: 'kubepeer-peering-secret',
   clusterConfig: 'liqo-configuration',
   virtualNodePrefix: 'liqo-',
   advertisementPrefix: 'advertisement-',
   remoteCredentialPrefix: 'liqo-remote-',
   /** The audiences of this API server's service-account tokens, written by the agent; the token-renewal policy reads it. */
   tokenAudiencesConfigMap: 'kubepeer-token-audiences',
+  /** What the leading agent actually runs (dashboard URL, LAN discovery and why not), written by it; `kubepeer status` reads it (src/agent/agentStatus.ts). */
+  agentStatusConfigMap: 'kubepeer-agent-status',
   /**
    * ConfigMap `kubepeer-answer-<peer-id>` in our namespace: the peer's answer about our
    * PeeringRequest. Only that peer's credential may write it (admission policy
@@ -77,6 +88,8 @@ export const ClusterInfoKeys = {
   clusterName: 'cluster-name',
   namespace: 'namespace',
   caCert: 'ca.crt',
+  /** HMAC of the peering secret over our cluster ID and CA fingerprint (src/trust/peeringSecret.ts). */
+  peeringProof: 'peering-proof',
 } as const;
 
 export const Defaults = {

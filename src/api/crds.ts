@@ -182,8 +182,19 @@ const discoveryConfig = object({
   ),
   enableDiscovery: withDefault(boolean(), true),
   enableAdvertisement: withDefault(boolean(), true),
-  autojoin: withDefault(boolean({ description: 'join: true for newly discovered Trusted peers.' }), true),
-  autojoinUntrusted: withDefault(boolean({ description: 'join: true for newly discovered Untrusted peers.' }), true),
+  autojoin: withDefault(boolean({ description: 'join: true for newly discovered LAN peers whose CA the trust store trusts.' }), true),
+  autojoinUntrusted: withDefault(
+    boolean({ description: 'join: true (pinning the CA on first use) for newly discovered LAN peers that proved the peering secret but whose CA is not in the trust store. A LAN peer that proves nothing is never joined by itself.' }),
+    true,
+  ),
+  peeringSecretRef: optional(
+    object({
+      name: string({
+        maxLength: 253,
+        description: 'Secret in the agent namespace whose key "secret" holds the LAN peering secret (set it with: kubepeer trust secret set). Clusters that share it join and accept each other with no person involved; others are only listed.',
+      }),
+    }),
+  ),
   dnsServer: withDefault(
     string({
       maxLength: 262,
@@ -240,6 +251,12 @@ const peeringRequestSpec = object({
   clusterName: optional(string({ maxLength: PeeringRequestLimits.clusterNameLength })),
   namespace: withDefault(namespaceName(), 'liqo'),
   apiUrl: apiUrl("the requester's API server"),
+  peeringProof: optional(
+    string({
+      maxLength: 64,
+      description: "HMAC-SHA256 (hex) of the shared peering secret over both cluster IDs and the requester's CA fingerprint; a valid one makes the request known.",
+    }),
+  ),
   kubeconfig: optional(
     string({ maxLength: PeeringRequestLimits.kubeconfigBytes, description: 'Credential for the foreign side to write its Advertisement; moved into a Secret on acceptance.' }),
   ),

@@ -3,6 +3,7 @@
  * bearer token), so the API server's RBAC and admission decide what they may see and do; nothing
  * here uses the agent's own credentials.
  */
+import { joinPatch } from '../trust/peeringSecret.js';
 import { Annotations, ClusterInfoKeys, Labels, Names } from '../api/constants.js';
 import {
   GVR, apiVersionOf, type Advertisement, type ClusterConfig, type ForeignCluster, type GroupVersionResource, type PeeringRequest, type SearchDomain,
@@ -260,8 +261,8 @@ export async function setJoin(kube: KubeClient, name: string, body: unknown): Pr
   const join = (body as { join?: unknown } | null)?.join;
   if (typeof join !== 'boolean') throw new HttpError(400, 'Invalid', 'The body must be {"join": true} or {"join": false}.');
   const doing = join ? `connect to peer "${name}"` : `disconnect from peer "${name}"`;
-  await getPeerFor(kube, name, doing);
-  const fc = await required(kube.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name }), { spec: { join } }), 'patch', GVR.foreignCluster, doing);
+  const current = await getPeerFor(kube, name, doing);
+  const fc = await required(kube.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name }), joinPatch(current, join)), 'patch', GVR.foreignCluster, doing);
   return peerView({ fc, now: new Date() });
 }
 

@@ -7,7 +7,7 @@
  * sighting that would move a peered cluster to another URL is flagged, not followed. Discovery
  * answers are hints: identity and trust are settled by the handshake.
  */
-import { Labels, MANAGED_BY } from '../api/constants.js';
+import { Annotations, Labels, MANAGED_BY } from '../api/constants.js';
 import { GVR, apiVersionOf, type DiscoveryType, type ForeignCluster } from '../api/crds.js';
 import { isAlreadyExists, isNotFound, resourcePath } from '../k8s/rest.js';
 import type { AgentContext } from '../agent/context.js';
@@ -27,6 +27,11 @@ export interface Sighting {
   /** `allowUntrustedCA` for a ForeignCluster created by this sighting (LAN autojoinUntrusted). */
   allowUntrustedCA?: boolean;
   caFingerprint?: string;
+  /**
+   * Annotations for a created ForeignCluster (the LAN autojoin decision). With `join`, they also
+   * go on a LAN ForeignCluster that was only listed (autojoin: NotProven) and now joins.
+   */
+  annotations?: Record<string, string>;
   /** Extra labels (e.g. discovery.liqo.io/searchdomain). */
   labels?: Record<string, string>;
   /**
@@ -80,6 +85,7 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
         metadata: {
           name: s.clusterID,
           labels: { [Labels.clusterID]: s.clusterID, [Labels.discoveryType]: s.source, [Labels.managedBy]: MANAGED_BY, ...(s.labels ?? {}) },
+          ...(s.annotations ? { annotations: s.annotations } : {}),
           ...(s.owner ? { ownerReferences: [{ ...s.owner, blockOwnerDeletion: false }] } : {}),
         },
         spec: {
@@ -125,6 +131,12 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
     if (s.join) specPatch.join = true;
     if (s.allowUntrustedCA) specPatch.allowUntrustedCA = true;
   }
+  // A cluster discovery only listed (no person decided) that now proves it belongs: join it.
+  const promote = sameSource && !fc.spec.join && s.join && fc.metadata.annotations?.[Annotations.autojoin] === 'NotProven';
+  if (promote) {
+    specPatch.join = true;
+    if (s.allowUntrustedCA) specPatch.allowUntrustedCA = true;
+  }
   if (sameSource) {
     if (s.apiUrl !== fc.spec.apiUrl) specPatch.apiUrl = s.apiUrl;
     if ((s.namespace ?? 'liqo') !== fc.spec.namespace) specPatch.namespace = s.namespace ?? 'liqo';
@@ -139,6 +151,7 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
   const addOwner = sameSource && s.owner && !owners.some((o) => o.uid === s.owner!.uid);
   const metaPatch: Record<string, unknown> = {
     ...(Object.keys(labelsPatch).length ? { labels: labelsPatch } : {}),
+    ...(promote || (adopt && s.annotations) ? { annotations: { [Annotations.autojoin]: null, ...(s.annotations ?? {}) } } : {}),
     ...(addOwner ? { ownerReferences: [...owners, { ...s.owner!, blockOwnerDeletion: false }], resourceVersion: fc.metadata.resourceVersion } : {}),
   };
   let result: UpsertResult = 'unchanged';

@@ -9,17 +9,25 @@ import { ClusterInfoKeys, Labels, MANAGED_BY, Names } from '../api/constants.js'
 import { Core, isAlreadyExists, resourcePath } from '../k8s/rest.js';
 import { Controller } from '../k8s/controller.js';
 import type { AgentContext } from '../agent/context.js';
+import { certificateFingerprint } from '../trust/pki.js';
+import { clusterInfoProof, peeringSecret, peeringSecretName } from '../trust/peeringSecret.js';
 
 type ConfigMap = { apiVersion?: string; kind?: string; metadata: { name: string; namespace: string; resourceVersion?: string; uid?: string }; data?: Record<string, string> };
 
 export const IdentityKeys = { clusterID: 'cluster-id', clusterInfo: 'cluster-info', clusterConfig: 'cluster-config' } as const;
 
-export function clusterInfoData(ctx: Pick<AgentContext, 'clusterID' | 'clusterName' | 'namespace' | 'caPem'>): Record<string, string> {
+/**
+ * What strangers may read about us. With a peering secret, also the proof that we hold it, bound
+ * to our ID and CA (src/trust/peeringSecret.ts); without one, the key is null so that a merge
+ * patch removes a proof published before.
+ */
+export function clusterInfoData(ctx: Pick<AgentContext, 'clusterID' | 'clusterName' | 'namespace' | 'caPem'>, secret?: Buffer): Record<string, string | null> {
   return {
     [ClusterInfoKeys.clusterID]: ctx.clusterID,
     [ClusterInfoKeys.clusterName]: ctx.clusterName,
     [ClusterInfoKeys.namespace]: ctx.namespace,
     [ClusterInfoKeys.caCert]: ctx.caPem,
+    [ClusterInfoKeys.peeringProof]: secret ? clusterInfoProof(secret, ctx.clusterID, certificateFingerprint(ctx.caPem)) : null,
   };
 }
 
@@ -27,7 +35,7 @@ export function identityController(ctx: AgentContext): Controller {
   const { client, namespace, informers } = ctx;
   const cmPath = (name?: string) => resourcePath(Core.configMaps, { namespace, name });
 
-  async function ensureConfigMap(name: string, data: Record<string, string>, onDrift?: (old: Record<string, string>) => void): Promise<void> {
+  async function ensureConfigMap(name: string, data: Record<string, string | null>, onDrift?: (old: Record<string, string>) => void): Promise<void> {
     const current = informers.configMaps.get(`${namespace}/${name}`) as ConfigMap | undefined;
     if (!current) {
       try {
@@ -35,14 +43,14 @@ export function identityController(ctx: AgentContext): Controller {
           apiVersion: 'v1',
           kind: 'ConfigMap',
           metadata: { name, namespace, labels: { [Labels.managedBy]: MANAGED_BY, 'app.kubernetes.io/part-of': 'kubepeer' } },
-          data,
+          data: Object.fromEntries(Object.entries(data).filter(([, v]) => v !== null)),
         });
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }
       return;
     }
-    const same = Object.entries(data).every(([k, v]) => current.data?.[k] === v);
+    const same = Object.entries(data).every(([k, v]) => (current.data?.[k] ?? null) === v);
     if (same) return;
     onDrift?.(current.data ?? {});
     await client.mergePatch(cmPath(name), { data });
@@ -61,7 +69,7 @@ export function identityController(ctx: AgentContext): Controller {
           );
         });
       case IdentityKeys.clusterInfo:
-        return ensureConfigMap(Names.clusterInfoConfigMap, clusterInfoData(ctx));
+        return ensureConfigMap(Names.clusterInfoConfigMap, clusterInfoData(ctx, peeringSecret(ctx)));
       case IdentityKeys.clusterConfig: {
         if (informers.clusterConfigs.get(Names.clusterConfig)) return;
         try {
@@ -85,6 +93,8 @@ export function identityController(ctx: AgentContext): Controller {
     cm.metadata?.name === Names.clusterIDConfigMap ? IdentityKeys.clusterID : cm.metadata?.name === Names.clusterInfoConfigMap ? IdentityKeys.clusterInfo : null,
   );
   c.watch(informers.clusterConfigs, (cc) => (cc.metadata?.name === Names.clusterConfig ? [IdentityKeys.clusterConfig, IdentityKeys.clusterInfo] : null));
+  // the proof in liqo-cluster-info follows the peering secret
+  c.watch(informers.secrets, (s) => (s.metadata?.name && s.metadata.name === peeringSecretName(ctx) ? IdentityKeys.clusterInfo : null));
   for (const k of Object.values(IdentityKeys)) c.enqueue(k);
   return c;
 }

@@ -16,6 +16,7 @@ const conditionByReason: Record<string, PeeringConditionType> = {
   CertificateInvalid: 'TrustEstablished',
   NoPublishedCA: 'TrustEstablished',
   UntrustedCA: 'TrustEstablished',
+  PeeringSecretNotProven: 'TrustEstablished',
   // sending our PeeringRequest
   PeerUnreachable: 'PeeringRequested',
   RequestRefused: 'PeeringRequested',

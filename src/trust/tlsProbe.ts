@@ -55,6 +55,8 @@ export interface RemoteClusterInfo {
   clusterName?: string;
   namespace?: string;
   caPem?: string;
+  /** Proof of the peering secret (src/trust/peeringSecret.ts), when published. */
+  peeringProof?: string;
 }
 
 /**
@@ -65,7 +67,7 @@ export async function fetchClusterInfo(apiUrl: string, namespace: string, tls: {
   const client = KubeClient.anonymous(apiUrl, tls.ca, !!tls.insecure);
   try {
     const cm = await client.get<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace, name: Names.clusterInfoConfigMap }), { timeoutMs: 8000 });
-    return { clusterID: cm.data?.['cluster-id'], clusterName: cm.data?.['cluster-name'], namespace: cm.data?.namespace, caPem: cm.data?.['ca.crt'] };
+    return { clusterID: cm.data?.['cluster-id'], clusterName: cm.data?.['cluster-name'], namespace: cm.data?.namespace, caPem: cm.data?.['ca.crt'], peeringProof: cm.data?.['peering-proof'] };
   } catch (e) {
     if (e instanceof ApiError && (e.code === 403 || e.code === 404)) {
       throw new ApiError(e.code, e.reason, `${apiUrl} does not publish ${namespace}/${Names.clusterInfoConfigMap} to anonymous users (is kubepeer installed there, in namespace ${namespace}?)`);

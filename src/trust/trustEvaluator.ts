@@ -15,6 +15,7 @@ import type { AgentContext } from '../agent/context.js';
 import { PeeringError } from '../peering/errors.js';
 import { certificateFingerprint } from './pki.js';
 import { configuredCAs, trustedCABundle } from './trustStore.js';
+import { clusterInfoProof, joinedByPeeringSecret, peeringSecret, proofMatches } from './peeringSecret.js';
 import { fetchClusterInfo, probeTLS, type RemoteClusterInfo } from './tlsProbe.js';
 
 export interface TrustOutcome {
@@ -39,7 +40,31 @@ function fp(pem?: string): string | undefined {
   }
 }
 
+/**
+ * How far we trust the peer (below), and for a LAN peer joined only because it proved the peering
+ * secret, that it proves it again over TLS verified with the CA we are about to use: a stranger
+ * that copied a proof cannot present a certificate of that CA, and nothing is sent before this.
+ */
 export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Promise<TrustOutcome> {
+  const outcome = await evaluateCA(ctx, fc);
+  if (!joinedByPeeringSecret(fc) || outcome.mode === 'Trusted') return outcome;
+  const secret = peeringSecret(ctx);
+  const url = fc.spec.apiUrl!;
+  const notProven = (why: string) =>
+    new PeeringError(
+      'PeeringSecretNotProven',
+      `${url} was joined because it proved our LAN peering secret, but ${why}; nothing was sent. If this cluster belongs with us, connect it: kubepeer peer join ${fc.metadata.name}`,
+    );
+  if (!secret) throw notProven('this cluster has no peering secret now (discoveryConfig.peeringSecretRef)');
+  const info = await fetchClusterInfo(url, fc.spec.namespace || 'liqo', { ca: outcome.ca.join('\n') });
+  if (info.clusterID !== fc.spec.clusterID || !outcome.fingerprint) throw notProven('its liqo-cluster-info does not name it');
+  if (!proofMatches(clusterInfoProof(secret, fc.spec.clusterID, outcome.fingerprint), info.peeringProof)) {
+    throw notProven(`its liqo-cluster-info, read over TLS verified with CA ${outcome.fingerprint}, carries no valid proof of it`);
+  }
+  return { ...outcome, message: `${outcome.message}; proved the LAN peering secret` };
+}
+
+async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustOutcome> {
   const url = fc.spec.apiUrl;
   if (!url) throw new PeeringError('MissingApiUrl', 'spec.apiUrl is empty: set the https URL of the remote API server');
   const id = fc.spec.clusterID;

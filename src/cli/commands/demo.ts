@@ -33,6 +33,7 @@ import { GVR, apiVersionOf } from '../../api/crds.js';
 import { Labels, Names } from '../../api/constants.js';
 import { Core, resourcePath, type KubeClient } from '../../k8s/rest.js';
 import { startAgent } from '../../agent/agent.js';
+import { generatePeeringSecret, setPeeringSecret } from '../../trust/peeringSecretStore.js';
 import { progress, progressDone } from '../output.js';
 import { globals, withClient } from '../globals.js';
 
@@ -153,6 +154,9 @@ export async function runDemo(opts: { netns: boolean; timeoutMs: number }): Prom
     }
     const names = ['alpha', 'beta'];
     const sides: DemoSide[] = [];
+    // One LAN peering secret for both: they prove to each other that they belong together and
+    // join with no typing; any other cluster on the LAN would only be listed.
+    const lanSecret = generatePeeringSecret();
     for (const [i, name] of names.entries()) {
       const h = hosts[i]!;
       progress(`starting local cluster "${name}" on ${h.address}${h.netns ? ` (network namespace ${h.netns}) with a real node: containerd, kubelet, kube-proxy, CoreDNS` : ''}...`);
@@ -166,6 +170,7 @@ export async function runDemo(opts: { netns: boolean; timeoutMs: number }): Prom
       });
       const client = cluster.client();
       await install(client, { clusterName: name });
+      await setPeeringSecret(client, 'liqo', lanSecret);
       if (!useNetns) {
         // On loopback there is no LAN to discover: each side knows the other by hand (below).
         await client.mergePatch(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig }), { spec: { discoveryConfig: { enableDiscovery: false, enableAdvertisement: false } } });

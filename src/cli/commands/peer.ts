@@ -1,3 +1,5 @@
+import { joinPatch } from '../../trust/peeringSecret.js';
+import { generatePeeringSecret, readPeeringSecret, setPeeringSecret } from '../../trust/peeringSecretStore.js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
@@ -78,7 +80,7 @@ async function offloadingForWide(client: KubeClient): Promise<PeerOffloading[] |
 }
 
 async function setJoin(client: KubeClient, fc: ForeignCluster, join: boolean) {
-  await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }), { spec: { join } });
+  await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }), joinPatch(fc, join));
 }
 
 /** Waits for the virtual node, printing each phase change. */
@@ -274,6 +276,39 @@ export function registerPeerCommands(program: Command): void {
       await withClient(g, (client) => client.mergePatch(resourcePath(Core.configMaps, { namespace: g.namespace, name: Names.trustedCAConfigMap }), { data: { [key]: pems.join('') } }));
       const fingerprints = pems.map((p) => certificateFingerprint(p));
       printObject(g.output, { key, fingerprints }, { text: () => `trusted CA "${key}" added (${fingerprints.join(', ')})` });
+    });
+  const secret = trust.command('secret').description('The LAN peering secret: clusters that share it join and accept each other by themselves; others are only listed.');
+  secret
+    .command('set')
+    .description('Set the LAN peering secret (generated when --value is not given; set the same value on the other clusters of the LAN).')
+    .option('--value <secret>', 'the secret shared by the clusters of this LAN (at least 16 bytes)')
+    .action(async (opts: { value?: string }, cmd: Command) => {
+      const g = globals(cmd, { printsObjects: false });
+      const value = opts.value ?? generatePeeringSecret();
+      const info = await withClient(g, (client) => setPeeringSecret(client, g.namespace, value).catch((e: unknown) => {
+        throw e instanceof Error && !(e instanceof ApiError) ? new CliError(e.message, 2) : e;
+      }));
+      printObject(g.output, { ...info, ...(opts.value ? {} : { value }) }, {
+        text: () =>
+          `peering secret set in Secret ${info.secretRef} (${info.fingerprint})` +
+          (opts.value ? '' : `\nset the same value on the other clusters of this LAN:\n  kubepeer trust secret set --value '${value}'`),
+      });
+    });
+  secret
+    .command('show')
+    .description('Show whether a LAN peering secret is set, and a short hash of it to compare clusters.')
+    .option('--reveal', 'also print the secret itself')
+    .action(async (opts: { reveal?: boolean }, cmd: Command) => {
+      const g = globals(cmd, { printsObjects: false });
+      const { value, ...info } = await withClient(g, (client) => readPeeringSecret(client, g.namespace));
+      printObject(g.output, { ...info, ...(opts.reveal && value ? { value } : {}) }, {
+        text: () =>
+          info.configured
+            ? `peering secret: Secret ${info.secretRef} (${info.fingerprint})${opts.reveal ? `\nvalue: ${value}` : ''}`
+            : info.secretRef
+              ? `no usable peering secret: Secret ${info.secretRef} is missing or too short; set one with: kubepeer trust secret set`
+              : 'no peering secret: LAN clusters are listed but never joined by themselves; set one with: kubepeer trust secret set',
+      });
     });
   trust
     .command('reset <peer>')

@@ -5,8 +5,10 @@
  * turns what the browser reports into ForeignClusters through the one discovery upsert:
  *
  *  - up / update: probe the peer's TLS against our trust store once, when a ForeignCluster is about
- *    to be created (join = autojoin for Trusted peers, autojoinUntrusted otherwise, with
- *    allowUntrustedCA: true when the latter joins, as Liqo's LAN discovery does); then upsert.
+ *    to be created, and read whether its liqo-cluster-info proves our peering secret. join =
+ *    autojoin for Trusted peers, autojoinUntrusted (with allowUntrustedCA) for peers that proved
+ *    the secret; a peer that proves neither is only listed (join false, autojoin: NotProven) for a
+ *    person to connect, and joined if it proves the secret later. Then upsert.
  *  - down: retire (deleted if never peered, otherwise Discovered/Reachable False and kept).
  *  - conflict: another instance claims a known cluster ID with another URL: a Warning Event and an
  *    `IdentityConflict` condition on the existing ForeignCluster; the peering is never redirected.
@@ -15,14 +17,16 @@
  * Leadership lost or agent stopping: goodbye (TTL 0) and close the sockets.
  */
 import { isIP } from 'node:net';
-import { Names } from '../../api/constants.js';
+import { Annotations, Names } from '../../api/constants.js';
 import { GVR, apiVersionOf, type ClusterConfig, type DiscoveryConfig, type ForeignCluster } from '../../api/crds.js';
 import type { AgentContext } from '../../agent/context.js';
 import type { AgentPluginFactory } from '../../agent/plugins.js';
 import { Controller, type ReconcileResult } from '../../k8s/controller.js';
 import { logger } from '../../observability/logger.js';
 import { applyForeignClusterStatus } from '../../k8s/foreignClusterStatus.js';
-import { probeTLS } from '../../trust/tlsProbe.js';
+import { fetchClusterInfo, probeTLS } from '../../trust/tlsProbe.js';
+import { certificateFingerprint } from '../../trust/pki.js';
+import { AUTOJOIN_NOT_PROVEN, AUTOJOIN_PEERING_SECRET, clusterInfoProof, peeringSecret, proofMatches } from '../../trust/peeringSecret.js';
 import { trustedCABundle } from '../../trust/trustStore.js';
 import { findForeignCluster, isAdoptable, isPeered, retireDiscovered, upsertDiscovered, type Sighting } from '../foreignClusterUpsert.js';
 import {
@@ -57,6 +61,8 @@ export type TrustMode = 'Trusted' | 'Untrusted' | 'Unreachable';
 export interface TrustProbe {
   url: string;
   mode: TrustMode;
+  /** Its liqo-cluster-info proves our peering secret (a hint: the outgoing peering checks it again over verified TLS). */
+  proven?: boolean;
   /** Probes made so far for this URL (counts Unreachable results). */
   attempts: number;
   message?: string;
@@ -72,6 +78,8 @@ export interface LanObservation {
   fc: ForeignCluster | undefined;
   autojoin: boolean;
   autojoinUntrusted: boolean;
+  /** Whether we have a peering secret (without one, no LAN peer proves anything). */
+  hasPeeringSecret?: boolean;
   /** The TLS probe of the peer's current URL, when made. */
   trust: TrustProbe | undefined;
   browsing: boolean;
@@ -93,20 +101,26 @@ export function planLanPeer(o: LanObservation): LanAction {
 
   if (o.peer) {
     const p = o.peer;
-    // join (and allowUntrustedCA) are decided only when the sighting creates the ForeignCluster.
-    const decides = !o.fc || isAdoptable(o.fc);
+    // join (and allowUntrustedCA) are decided when the sighting creates the ForeignCluster, and
+    // again for one only listed so far (NotProven) as long as no person decided.
+    const listedOnly = !!o.fc && o.fc.spec.discoveryType === 'LAN' && !o.fc.spec.join && o.fc.metadata.annotations?.[Annotations.autojoin] === AUTOJOIN_NOT_PROVEN;
+    const decides = !o.fc || isAdoptable(o.fc) || (listedOnly && !!o.hasPeeringSecret);
     let join = false;
     let allowUntrustedCA = false;
+    let autojoin: string | undefined;
     if (decides) {
       const trust = o.trust?.url === p.url ? o.trust : undefined;
       if (!trust) return { type: 'probe', url: p.url };
-      if (trust.mode === 'Unreachable' && o.autojoin !== o.autojoinUntrusted && trust.attempts < UNREACHABLE_PROBES) {
-        // The trust mode decides join here, and we could not tell it: ask again before settling.
+      if (trust.mode === 'Unreachable' && (o.autojoin || (!!o.hasPeeringSecret && o.autojoinUntrusted)) && trust.attempts < UNREACHABLE_PROBES) {
+        // A trusted CA or a proof would make it join, and we could not tell: ask again before settling.
         return { type: 'retry', afterMs: 1000 * 2 ** (trust.attempts - 1), why: `${p.url} did not answer the TLS probe (${trust.message ?? 'unreachable'})`, reprobe: true };
       }
       const trusted = trust.mode === 'Trusted';
-      join = trusted ? o.autojoin : o.autojoinUntrusted;
+      // A bare LAN sighting is never a reason to join: only a trusted CA or the peering secret is.
+      join = trusted ? o.autojoin : !!trust.proven && o.autojoinUntrusted;
       allowUntrustedCA = !trusted && join;
+      autojoin = trusted ? undefined : join ? AUTOJOIN_PEERING_SECRET : AUTOJOIN_NOT_PROVEN;
+      if (listedOnly && !join) autojoin = undefined; // nothing new: leave it as it is
     }
     return {
       type: 'upsert',
@@ -118,6 +132,7 @@ export function planLanPeer(o: LanObservation): LanAction {
         source: 'LAN',
         join,
         ...(allowUntrustedCA ? { allowUntrustedCA } : {}),
+        ...(autojoin ? { annotations: { [Annotations.autojoin]: autojoin } } : {}),
         via: `mDNS on ${p.interface} (${p.instance})`,
       },
     };
@@ -187,6 +202,8 @@ export class LanController {
   private controller: Controller | undefined;
   private active = false;
   private running = false;
+  /** Why LAN discovery does not run this leadership term (published by the agent; see status()). */
+  private inactiveReason: string | undefined;
   private appliedConfig = '';
   private browsingSince = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -231,8 +248,10 @@ export class LanController {
       const msg = `LAN discovery is inactive: our API server URL ${this.ctx.apiUrl} is a loopback address that no other host can reach; start the agent with --api-url https://<LAN address>:<port> (or run the cluster on a LAN address, e.g. kubepeer local up --netns)`;
       log.info({ apiUrl: this.ctx.apiUrl }, msg);
       void this.ctx.events.record(this.clusterConfigRef(), 'Normal', 'LANDiscoveryInactive', msg);
+      this.inactiveReason = msg;
       return;
     }
+    this.inactiveReason = undefined;
     this.ctx.informers.clusterConfigs.on('add', this.onConfigChange);
     this.ctx.informers.clusterConfigs.on('update', this.onConfigChange);
     this.ctx.informers.clusterConfigs.on('delete', this.onConfigChange);
@@ -241,6 +260,12 @@ export class LanController {
     for (const fc of this.ctx.informers.foreignClusters.list()) {
       if (fc.spec.discoveryType === 'LAN' && fc.spec.clusterID !== this.ctx.clusterID) this.controller?.enqueue(fc.spec.clusterID);
     }
+  }
+
+  /** Whether LAN discovery runs this term, and why not (ConfigMap kubepeer-agent-status). */
+  status(): { 'lan-discovery'?: string; 'lan-discovery-reason'?: string } {
+    if (!this.active) return {};
+    return this.inactiveReason ? { 'lan-discovery': 'Inactive', 'lan-discovery-reason': this.inactiveReason } : { 'lan-discovery': 'Running' };
   }
 
   /** Leadership lost or agent stopping: goodbye, close the sockets, forget the term's state. */
@@ -382,6 +407,7 @@ export class LanController {
         fc,
         autojoin: dc.autojoin,
         autojoinUntrusted: dc.autojoinUntrusted,
+        hasPeeringSecret: !!peeringSecret(this.ctx),
         trust: this.trust.get(id),
         browsing: this.lan.status().browsing,
         browsingForMs: Date.now() - this.browsingSince,
@@ -408,7 +434,8 @@ export class LanController {
             discoveryDuration.observe({ source: 'lan' }, (Date.now() - seen) / 1000);
             this.seenAt.delete(id);
           }
-          if (result === 'created' || result === 'updated') {
+          if (result === 'created' || result === 'updated' || (fc && fc.metadata.annotations?.[Annotations.autojoin] === AUTOJOIN_NOT_PROVEN)) {
+            // probe again next time (for one only listed: it may prove the secret by then)
             this.trust.delete(id);
             this.probeAttempts.delete(id);
           }
@@ -434,8 +461,29 @@ export class LanController {
     this.probeAttempts.set(id, { url, attempts });
     const r = await probeTLS(url, trustedCABundle(this.ctx), 5000);
     const mode: TrustMode = r.ok ? 'Trusted' : r.certificateProblem ? 'Untrusted' : 'Unreachable';
-    log.debug({ clusterID: id, url, mode, code: r.code, attempts }, 'LAN peer: TLS probe');
-    return { url, mode, attempts, ...(r.message ? { message: r.message } : {}) };
+    const proven = mode === 'Untrusted' ? await this.provesSecret(id, url) : undefined;
+    log.debug({ clusterID: id, url, mode, code: r.code, attempts, proven }, 'LAN peer: TLS probe');
+    return { url, mode, attempts, ...(proven !== undefined ? { proven } : {}), ...(r.message ? { message: r.message } : {}) };
+  }
+
+  /**
+   * Whether the peer's liqo-cluster-info proves our peering secret for its ID and the CA it
+   * publishes, and that CA validates its API server. A hint for join only: the outgoing peering
+   * checks the proof again over TLS verified with the CA it pins, before it sends anything.
+   */
+  private async provesSecret(id: string, url: string): Promise<boolean> {
+    const secret = peeringSecret(this.ctx);
+    if (!secret) return false;
+    try {
+      const info = await fetchClusterInfo(url, this.peers.get(id)?.namespace ?? 'liqo', { insecure: true });
+      if (info.clusterID !== id || !info.caPem) return false;
+      const expected = clusterInfoProof(secret, id, certificateFingerprint(info.caPem));
+      if (!proofMatches(expected, info.peeringProof)) return false;
+      return (await probeTLS(url, [info.caPem], 5000)).ok;
+    } catch (e) {
+      log.debug({ clusterID: id, url, err: (e as Error).message }, 'LAN peer: no proof of the peering secret');
+      return false;
+    }
   }
 
   private async flagConflict(fc: ForeignCluster, c: PeerConflict): Promise<void> {
@@ -454,5 +502,6 @@ export const lanDiscoveryPlugin: AgentPluginFactory = async (ctx) => {
     onLeadingEarly: () => lan.start(),
     onNotLeading: () => lan.stop(),
     stop: () => lan.close(),
+    status: () => lan.status(),
   };
 };

@@ -9,6 +9,8 @@
  * The decisions are in plan.ts; this file gathers what the plan observes and carries out the
  * actions that only this controller has (the callback, the answer, the Advertisement, renewal).
  */
+import { peeringSecret } from '../../trust/peeringSecret.js';
+import { configuredCAs } from '../../trust/trustStore.js';
 import { Labels, MANAGED_BY, Names } from '../../api/constants.js';
 import { GVR, apiVersionOf } from '../../api/crds.js';
 import { ApiError, Core, isAlreadyExists, isConflict, isNotFound, resourcePath, type KubeClient } from '../../k8s/rest.js';
@@ -48,6 +50,8 @@ export function peeringRequestController(ctx: AgentContext): Controller {
       now: ctx.now(),
       own: { clusterID: ctx.clusterID, clusterName: ctx.clusterName },
       acceptPolicy: cfg.acceptPolicy,
+      ...(peeringSecret(ctx) ? { peeringSecret: peeringSecret(ctx)! } : {}),
+      trustedCAFingerprints: configuredCAs(ctx).cas.map((c) => c.fingerprint),
       heartbeatSeconds: cfg.heartbeatSeconds,
       name,
       ...(request ? { request } : {}),

@@ -17,6 +17,8 @@ import type { PhaseInput } from '../../k8s/foreignClusterStatus.js';
 import type { TokenKubeconfig } from '../kubeconfig.js';
 import { conditionOf } from '../reasons.js';
 import { tokenRenewalDue } from './tokenRenewal.js';
+import { certificateFingerprint } from '../../trust/pki.js';
+import { knownWithoutProof, proofMatches, requestProof } from '../../trust/peeringSecret.js';
 
 export const FIELD_MANAGER = 'kubepeer-incoming';
 /** Denied requests are kept this long for people to see, then dropped so the requester may retry. */
@@ -26,6 +28,12 @@ export const DENIED_RETENTION_MS = 60_000;
  * lasts less than this: a freshly restarted API server can answer 401 for a moment too.
  */
 export const UNAUTHORIZED_GRACE_MS = 2000;
+/**
+ * A request whose requester has not proved its identity within this long (unreachable, or never
+ * answering) is dropped: pending requests must not hold the cap forever. The requester re-sends
+ * while it still wants to peer.
+ */
+export const UNVERIFIED_LIFETIME_MS = 5 * 60_000;
 export const peerCredentialSecret = (clusterID: string) => `liqo-peer-${clusterID}`;
 
 /** Where and how we call the requester back: its API server, the credential it sent, the checked address. */
@@ -48,6 +56,10 @@ export interface IncomingObserved {
   now: Date;
   own: { clusterID: string; clusterName: string };
   acceptPolicy: AcceptPolicy;
+  /** Our LAN peering secret, when configured: a request that proves it is known (src/trust/peeringSecret.ts). */
+  peeringSecret?: Buffer;
+  /** Fingerprints of the CAs in our trust store (trusted-ca-certificates): a requester whose CA is one of them is known. */
+  trustedCAFingerprints?: string[];
   heartbeatSeconds: number;
   /** The work-queue key: the PeeringRequest's name, which is the requester's cluster ID. */
   name: string;
@@ -68,6 +80,13 @@ export interface IncomingObserved {
   identity?: { ok: true; clusterID?: string } | Failure;
   /** A fresh token of the requester's credential, asked for in this reconcile. */
   renewal?: { ok: true; token: string; expirationTimestamp: string } | { ok: false; message: string };
+  /**
+   * A newer create of this request's name that met AlreadyExists (candidates.ts), with a credential
+   * other than the stored one; the controller leaves out re-sends of the stored request.
+   */
+  candidate?: { request: PeeringRequest; atMs: number };
+  /** The identity the newcomer's own credential gave at the callback address, read in this reconcile. */
+  candidateCheck?: { ok: true; clusterID?: string } | Failure;
   /** Our Advertisement written on the requester in this reconcile; `code` and `status` are the HTTP ones when there was an answer. */
   advertised?: { ok: true } | { ok: false; code?: number; status?: string; message: string };
 }
@@ -93,7 +112,11 @@ export type IncomingAction =
   | { type: 'rememberUnauthorized'; clusterID: string; atMs: number }
   | { type: 'forgetUnauthorized'; clusterID: string }
   /** The request is gone: drop the client and what we remember of the requester. */
-  | { type: 'forgetRequester'; clusterID: string };
+  | { type: 'forgetRequester'; clusterID: string }
+  /** Call the newcomer back with its own credential (it is then forgotten unless it proves `clusterID`). */
+  | { type: 'checkCandidate'; candidate: PeeringRequest; atMs: number; apiUrl: string }
+  /** Replace the stored request (and its credential Secret) by the newcomer that proved its identity. */
+  | { type: 'supersede'; old: PeeringRequest; candidate: PeeringRequest; atMs: number };
 
 export type Action = RuntimeAction | IncomingAction;
 
@@ -148,6 +171,26 @@ function forget(o: IncomingObserved): Action[] {
   ];
 }
 
+/**
+ * "Known" for AutoAcceptKnown (docs/design.md §5): the request proves our peering secret for this
+ * requester, us and the CA of its credential (which the identity callback then verifies its API
+ * server with); or that CA is in our trust store; or a person made or joined its ForeignCluster
+ * (a Manual one, or join set outside LAN autojoin). Being seen on the LAN is not enough.
+ */
+export function isKnownRequester(o: Pick<IncomingObserved, 'own' | 'request' | 'foreignCluster' | 'peeringSecret' | 'trustedCAFingerprints'>, kubeconfig: TokenKubeconfig): boolean {
+  if (knownWithoutProof(o.foreignCluster)) return true;
+  let ca: string;
+  try {
+    ca = certificateFingerprint(kubeconfig.caPem);
+  } catch {
+    return false;
+  }
+  if (o.trustedCAFingerprints?.includes(ca)) return true;
+  const pr = o.request;
+  if (!o.peeringSecret || !pr?.spec.peeringProof) return false;
+  return proofMatches(requestProof(o.peeringSecret, pr.spec.clusterID, o.own.clusterID, ca), pr.spec.peeringProof);
+}
+
 export function planIncoming(o: IncomingObserved): Action[] {
   const pr = o.request;
   if (!pr) return forget(o);
@@ -161,11 +204,26 @@ export function planIncoming(o: IncomingObserved): Action[] {
   // 1. The credential moves into a Secret we own (through the request), then leaves the request.
   if (pr.spec.kubeconfig) return [{ type: 'storeCredential', request: pr }];
   if (o.credential === undefined) return [{ type: 'readCredential', clusterID: id }];
+  const known = o.foreignCluster;
+  // A peer we know at an address of our own is called back there, never at the request's apiUrl.
+  const knownAt = known?.spec.discoveryType !== 'IncomingPeering' && known?.spec.apiUrl ? known.spec.apiUrl : undefined;
+
+  // 0. A newcomer with this request's name (its create met AlreadyExists) that proves the identity
+  //    the name claims, with its own credential at the address we call, replaces this request at
+  //    once: the real peer wins over a request that squats its ID, and a peer that re-joins does
+  //    not wait for the old request to end (candidates.ts says why this is safe).
+  const c = o.candidate;
+  if (c && c.request.spec.clusterID === id && (!o.candidateCheck || (o.candidateCheck.ok && o.candidateCheck.clusterID === id))) {
+    if (!o.candidateCheck) return [{ type: 'checkCandidate', candidate: c.request, atMs: c.atMs, apiUrl: knownAt ?? c.request.spec.apiUrl }];
+    return [
+      { type: 'event', object: pr, eventType: 'Normal', reason: 'RequestSuperseded', message: `a newer PeeringRequest from ${id} proved its identity at ${knownAt ?? c.request.spec.apiUrl}: it replaces this one` },
+      { type: 'supersede', old: pr, candidate: c.request, atMs: c.atMs },
+    ];
+  }
   if (!o.credential) return denyAndRetain(o, pr, 'NoCredential', 'the request carries no credential (kubeconfig); the requester must send a new PeeringRequest');
   if (!o.credential.ok) return denyAndRetain(o, pr, 'InvalidCredential', `the credential is unusable: ${o.credential.message}`);
   const kubeconfig = o.credential.kubeconfig;
-  const known = o.foreignCluster;
-  const apiUrl = known?.spec.discoveryType !== 'IncomingPeering' && known?.spec.apiUrl ? known.spec.apiUrl : pr.spec.apiUrl;
+  const apiUrl = knownAt ?? pr.spec.apiUrl;
   const now = o.now.getTime();
 
   // Denied requests are kept a minute for people to see, then dropped so the requester may retry.
@@ -175,9 +233,29 @@ export function planIncoming(o: IncomingObserved): Action[] {
     return [{ type: 'requeueAfter', ms: DENIED_RETENTION_MS - (now - at) + 100 }];
   }
 
+  const verified = pr.status?.conditions?.find((c) => c.type === 'IdentityVerified')?.status === 'True';
+  if (pr.status?.phase !== 'Accepted' && !verified) {
+    const created = Date.parse(String(pr.metadata.creationTimestamp ?? '')) || now;
+    if (now - created >= UNVERIFIED_LIFETIME_MS) {
+      return [
+        { type: 'event', object: pr, eventType: 'Warning', reason: 'RequestExpired', message: `the requester did not prove its identity within ${UNVERIFIED_LIFETIME_MS / 60_000} minutes (${pr.status?.message ?? 'no answer'}); request dropped` },
+        { type: 'delete', target: prTarget(name) },
+      ];
+    }
+  }
+  /**
+   * A request for a peer we know at our own address that fails the identity check there is not
+   * kept or retried: it would hold the name (the real peer's create meets AlreadyExists). Dropped
+   * at once; if it was the real peer, briefly unreachable, its next re-send comes back.
+   */
+  const dropUnproven = (reason: string, message: string): Action[] => [
+    { type: 'event', object: pr, eventType: 'Warning', reason: 'UnverifiedRequestDropped', message: `${id} is a known peer at ${knownAt}, which did not confirm this request (${reason}: ${message}); dropped so that its own request can take its place` },
+    { type: 'delete', target: prTarget(name) },
+  ];
   if (!o.callback) return [{ type: 'resolveCallback', apiUrl }];
   if (!o.callback.ok) {
     const { reason, message } = o.callback;
+    if (knownAt && pr.status?.phase !== 'Accepted') return dropUnproven(reason, message);
     if (reason === 'RequesterUnreachable') {
       // a name that does not resolve (yet): retried with backoff, not a refusal
       return [
@@ -196,12 +274,14 @@ export function planIncoming(o: IncomingObserved): Action[] {
       if (!o.identity) return [{ type: 'readIdentity', peer, namespace: pr.spec.namespace }];
       if (!o.identity.ok) {
         const { reason, message } = o.identity;
+        if (knownAt) return dropUnproven(reason, message);
         if (reason === 'RequesterUnreachable') {
           return [...requestStatus(o, pr, 'Pending', reason, message, [{ type: conditionOf(reason), status: 'Unknown', reason, message }]), { type: 'fail', reason, message }];
         }
         return denyAndRetain(o, pr, reason, message);
       }
       if (o.identity.clusterID !== id) {
+        if (knownAt) return dropUnproven('IdentityMismatch', `it says it is cluster "${o.identity.clusterID ?? '(none)'}"`);
         return denyAndRetain(o, pr, 'IdentityMismatch', `the API server at ${apiUrl} says it is cluster "${o.identity.clusterID ?? '(none)'}", but the request claims ${id}`, peer);
       }
       return requestStatus(o, pr, 'Pending', 'IdentityVerified', `identity of ${id} verified at ${apiUrl}`, [
@@ -212,7 +292,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
     // 3. policy
     const policy = o.acceptPolicy;
     const approval = pr.metadata.annotations?.[Annotations.approval];
-    const knownPeer = !!known && known.spec.discoveryType !== 'IncomingPeering';
+    const knownPeer = isKnownRequester(o, kubeconfig);
     const who = pr.spec.clusterName || id;
     if (approval === 'rejected' || policy === 'RejectAll') {
       return denyAndRetain(
@@ -228,7 +308,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
       const why =
         policy === 'Manual'
           ? `waiting for approval (acceptPolicy: Manual): run "kubepeer peer accept ${id}" on ${o.own.clusterName}`
-          : `${who} is not a known peer (no ForeignCluster from LAN, DNS or a person): run "kubepeer peer accept ${id}" on ${o.own.clusterName} to accept`;
+          : `${who} is not a known peer (it did not prove our LAN peering secret, its CA is not in our trust store, and no person connected it): run "kubepeer peer join ${id}" or "kubepeer peer accept ${id}" on ${o.own.clusterName} to accept`;
       const wasPending = pr.status?.reason === 'WaitingForApproval';
       return [
         ...requestStatus(o, pr, 'Pending', 'WaitingForApproval', why, [{ type: 'Accepted', status: 'Unknown', reason: 'WaitingForApproval', message: why }]),

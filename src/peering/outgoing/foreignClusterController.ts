@@ -18,6 +18,7 @@ import type { Informer } from '../../k8s/informer.js';
 import type { AgentContext } from '../../agent/context.js';
 import { registry } from '../../observability/metrics.js';
 import { evaluateTrust } from '../../trust/trustEvaluator.js';
+import { ownRequestProof } from '../../trust/peeringSecret.js';
 import { PeeringError } from '../errors.js';
 import { buildTokenKubeconfig } from '../kubeconfig.js';
 import { credentialName, ensureCredential, revokeCredential } from './credentials.js';
@@ -118,6 +119,8 @@ export function foreignClusterController(ctx: AgentContext): Controller {
   /** Creates PeeringRequest `<our-id>` on the peer as the anonymous user, over TLS verified with the CA trust settled on. */
   async function sendPeeringRequest(fc: ForeignCluster, token: string, ca: string[]): Promise<NonNullable<OutgoingObserved['sent']>> {
     const remote = KubeClient.anonymous(fc.spec.apiUrl!, ca.join('\n'));
+    // proves the LAN peering secret to this peer only (it names the peer and our CA)
+    const proof = ownRequestProof(ctx, fc.spec.clusterID);
     try {
       await remote.create(resourcePath(GVR.peeringRequest), {
         apiVersion: apiVersionOf(GVR.peeringRequest),
@@ -128,6 +131,7 @@ export function foreignClusterController(ctx: AgentContext): Controller {
           clusterName: ctx.clusterName,
           namespace: ctx.namespace,
           apiUrl: ctx.apiUrl,
+          ...(proof ? { peeringProof: proof } : {}),
           kubeconfig: buildTokenKubeconfig({ server: ctx.apiUrl, caPem: ctx.caPem, token }, ctx.clusterName.replace(/[^a-z0-9-]/gi, '-').toLowerCase() || 'peer'),
         },
       });

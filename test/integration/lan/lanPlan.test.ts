@@ -68,21 +68,38 @@ describe('planLanPeer', () => {
     expect(a.type === 'upsert' && a.sighting.allowUntrustedCA).toBeFalsy();
   });
 
-  it('joins an Untrusted peer with allowUntrustedCA when autojoinUntrusted is on, and not when it is off', () => {
-    const on = planLanPeer(obs({ peer, autojoin: false, trust: { url: URL_, mode: 'Untrusted', attempts: 1 } }));
-    expect(on).toMatchObject({ type: 'upsert', sighting: { join: true, allowUntrustedCA: true } });
-    const off = planLanPeer(obs({ peer, autojoinUntrusted: false, trust: { url: URL_, mode: 'Untrusted', attempts: 1 } }));
+  it('joins an Untrusted peer that proved the peering secret, with allowUntrustedCA and the PeeringSecret mark, when autojoinUntrusted is on', () => {
+    const on = planLanPeer(obs({ peer, autojoin: false, hasPeeringSecret: true, trust: { url: URL_, mode: 'Untrusted', attempts: 1, proven: true } }));
+    expect(on).toMatchObject({ type: 'upsert', sighting: { join: true, allowUntrustedCA: true, annotations: { 'discovery.kubepeer.io/autojoin': 'PeeringSecret' } } });
+    const off = planLanPeer(obs({ peer, autojoinUntrusted: false, hasPeeringSecret: true, trust: { url: URL_, mode: 'Untrusted', attempts: 1, proven: true } }));
     expect(off).toMatchObject({ type: 'upsert', sighting: { join: false } });
     expect(off.type === 'upsert' && off.sighting.allowUntrustedCA).toBeFalsy();
   });
 
-  it('re-probes an unreachable peer a few times when its trust decides join, then treats it as Untrusted', () => {
+  it('only lists a LAN stranger (no trusted CA, no proof): join false, marked NotProven, whatever autojoinUntrusted says', () => {
+    for (const hasPeeringSecret of [true, false]) {
+      const a = planLanPeer(obs({ peer, hasPeeringSecret, trust: { url: URL_, mode: 'Untrusted', attempts: 1, proven: false } }));
+      expect(a).toMatchObject({ type: 'upsert', sighting: { join: false, annotations: { 'discovery.kubepeer.io/autojoin': 'NotProven' } } });
+      expect(a.type === 'upsert' && a.sighting.allowUntrustedCA).toBeFalsy();
+    }
+  });
+
+  it('joins a listed stranger once it proves the secret, but never one a person left', () => {
+    const listed = { ...fcOf({}), metadata: { name: PEER, annotations: { 'discovery.kubepeer.io/autojoin': 'NotProven' } } };
+    expect(planLanPeer(obs({ peer, fc: listed, hasPeeringSecret: true }))).toEqual({ type: 'probe', url: URL_ });
+    const proven = planLanPeer(obs({ peer, fc: listed, hasPeeringSecret: true, trust: { url: URL_, mode: 'Untrusted', attempts: 1, proven: true } }));
+    expect(proven).toMatchObject({ type: 'upsert', sighting: { join: true, annotations: { 'discovery.kubepeer.io/autojoin': 'PeeringSecret' } } });
+    const leftByAPerson = fcOf({}); // join false, no mark: `kubepeer peer leave` removed it
+    expect(planLanPeer(obs({ peer, fc: leftByAPerson, hasPeeringSecret: true, trust: { url: URL_, mode: 'Untrusted', attempts: 1, proven: true } }))).toMatchObject({ type: 'upsert', sighting: { join: false } });
+  });
+
+  it('re-probes an unreachable peer a few times when a trusted CA or a proof could make it join, then only lists it', () => {
     const first = planLanPeer(obs({ peer, autojoinUntrusted: false, trust: { url: URL_, mode: 'Unreachable', attempts: 1 } }));
     expect(first).toMatchObject({ type: 'retry', reprobe: true });
     const last = planLanPeer(obs({ peer, autojoinUntrusted: false, trust: { url: URL_, mode: 'Unreachable', attempts: UNREACHABLE_PROBES } }));
     expect(last).toMatchObject({ type: 'upsert', sighting: { join: false } });
-    // when both settings agree, the answer does not matter: no waiting
-    expect(planLanPeer(obs({ peer, trust: { url: URL_, mode: 'Unreachable', attempts: 1 } }))).toMatchObject({ type: 'upsert', sighting: { join: true, allowUntrustedCA: true } });
+    // when nothing could make it join, the answer does not matter: no waiting
+    expect(planLanPeer(obs({ peer, autojoin: false, trust: { url: URL_, mode: 'Unreachable', attempts: 1 } }))).toMatchObject({ type: 'upsert', sighting: { join: false } });
   });
 
   it('probes again when the URL changed since the probe', () => {

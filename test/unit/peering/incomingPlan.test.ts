@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ForeignCluster, PeeringRequest } from '../../../src/api/crds.js';
 import { DENIED_RETENTION_MS, UNAUTHORIZED_GRACE_MS, planIncoming, type Action, type IncomingObserved } from '../../../src/peering/incoming/plan.js';
+import { certificateFingerprint, createCA } from '../../../src/trust/pki.js';
+import { requestProof } from '../../../src/trust/peeringSecret.js';
 
 const OWN = '11111111-2222-4333-8444-555555555555';
 const PEER = 'ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55';
@@ -34,7 +36,7 @@ const verified = (phase: 'Pending' | 'Accepted' = 'Pending', extra: Array<Record
     conditions: [{ type: 'IdentityVerified', status: 'True', reason: 'Verified', message: '', lastTransitionTime: iso(NOW - 5000) }, ...extra],
   }) as unknown as PeeringRequest['status'];
 
-const knownFC = (discoveryType: 'LAN' | 'IncomingPeering' = 'LAN', incoming?: string) =>
+const knownFC = (discoveryType: 'LAN' | 'IncomingPeering' | 'Manual' = 'LAN', incoming?: string) =>
   ({
     metadata: { name: PEER },
     spec: { clusterID: PEER, apiUrl: API, discoveryType, join: false },
@@ -144,7 +146,7 @@ describe('planIncoming: policy', () => {
   });
 
   it('accepts a known requester and starts the heartbeat in the same reconcile', () => {
-    const o = observed(pr(verified()), { foreignCluster: knownFC('LAN') });
+    const o = observed(pr(verified()), { foreignCluster: knownFC('Manual') });
     expect(types(planIncoming(o))).toEqual(['writeAdvertisement']);
     const a = planIncoming({ ...o, advertised: { ok: true } });
     expect(prStatus(a)).toEqual([expect.objectContaining({ phase: 'Accepted', reason: 'AutoAcceptKnown' })]);
@@ -232,5 +234,56 @@ describe('planIncoming: the request is gone', () => {
     expect(types(a)).toEqual(['forgetRequester', 'foreignClusterStatus', 'event', 'delete']);
     const keep = planIncoming(observed(undefined, { foreignCluster: knownFC('LAN', 'Established') }));
     expect(types(keep)).not.toContain('delete');
+  });
+});
+
+describe('planIncoming: who is known (LAN trust model)', () => {
+  const secret = Buffer.from('the LAN peering secret, 32 bytes');
+  const withCA = async () => {
+    const ca = await createCA('requester CA', 1);
+    return { ca, cred: { ok: true as const, kubeconfig: { server: API, caPem: ca.certPem, token: freshToken() } } };
+  };
+  const proved = (proof: string) => {
+    const p = pr(verified());
+    p.spec.peeringProof = proof;
+    return p;
+  };
+  const reason = (a: Action[]) => prStatus(a)[0]?.reason;
+
+  it('does not accept a requester only because LAN discovery saw it', () => {
+    expect(reason(planIncoming(observed(pr(verified()), { foreignCluster: knownFC('LAN') })))).toBe('WaitingForApproval');
+    const joinedByLan = { ...knownFC('LAN'), metadata: { name: PEER, annotations: { 'discovery.kubepeer.io/autojoin': 'NotProven' } } } as ForeignCluster;
+    expect(reason(planIncoming(observed(pr(verified()), { foreignCluster: joinedByLan })))).toBe('WaitingForApproval');
+  });
+
+  it('accepts a requester whose proof of the peering secret names it, us and the CA of its credential', async () => {
+    const { ca, cred } = await withCA();
+    const proof = requestProof(secret, PEER, OWN, certificateFingerprint(ca.certPem));
+    const a = planIncoming(observed(proved(proof), { peeringSecret: secret, credential: cred, advertised: { ok: true } }));
+    expect(prStatus(a)).toEqual([expect.objectContaining({ phase: 'Accepted', reason: 'AutoAcceptKnown' })]);
+  });
+
+  it('refuses a proof made for another target, another CA, or with another secret', async () => {
+    const { ca, cred } = await withCA();
+    const fp = certificateFingerprint(ca.certPem);
+    const other = await createCA('stranger CA', 1);
+    for (const proof of [
+      requestProof(secret, PEER, 'another-cluster', fp), // replayed from a request to another cluster
+      requestProof(secret, PEER, OWN, certificateFingerprint(other.certPem)), // another CA
+      requestProof(Buffer.from('a different secret of 32 bytes!!'), PEER, OWN, fp),
+      'not hex',
+    ]) {
+      expect(reason(planIncoming(observed(proved(proof), { peeringSecret: secret, credential: cred })))).toBe('WaitingForApproval');
+    }
+    // and without a secret of ours, no proof counts
+    expect(reason(planIncoming(observed(proved(requestProof(secret, PEER, OWN, fp)), { credential: cred })))).toBe('WaitingForApproval');
+  });
+
+  it('accepts a requester whose CA is in the trust store, or that a person connected', async () => {
+    const { ca, cred } = await withCA();
+    const a = planIncoming(observed(pr(verified()), { credential: cred, trustedCAFingerprints: [certificateFingerprint(ca.certPem)], advertised: { ok: true } }));
+    expect(reason(a)).toBe('AutoAcceptKnown');
+    const connected = { ...knownFC('LAN'), spec: { ...knownFC('LAN').spec, join: true } } as ForeignCluster; // no autojoin mark: a person's join
+    expect(reason(planIncoming(observed(pr(verified()), { foreignCluster: connected, advertised: { ok: true } })))).toBe('AutoAcceptKnown');
   });
 });
