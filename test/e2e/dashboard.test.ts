@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { GVR, apiVersionOf, type ForeignCluster } from '../../src/api/crds.js';
 import { Labels } from '../../src/api/constants.js';
-import { resourcePath, type KubeClient } from '../../src/k8s/rest.js';
+import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
 import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { clusterIDOf, describeFC, foreignCluster, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
@@ -219,6 +219,35 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, '06-connected-peer', { hideToasts: true });
   });
 
+  it('shows on the peer card the pods we run there, against what the peer offers', async () => {
+    // A pod bound to the virtual node by name (no scheduler needed): counted as run there whether
+    // or not the peer can start it (B's node is a placeholder here, so it stays Pending there).
+    await A.create(resourcePath(Core.namespaces), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'offload-e2e' } });
+    await A.create(resourcePath(Core.pods, { namespace: 'offload-e2e' }), {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'offloaded', namespace: 'offload-e2e' },
+      spec: {
+        nodeName: `liqo-${idB}`,
+        tolerations: [{ key: 'virtual-node.liqo.io/not-allowed', operator: 'Exists', effect: 'NoExecute' }],
+        containers: [{ name: 'main', image: 'busybox', command: ['sleep', '3600'], resources: { requests: { cpu: '25m', memory: '32Mi' } } }],
+      },
+    });
+    const card = connected().locator('[data-peer="peer-b"]');
+    const line = card.locator('[data-offloading="we-run-there"]');
+    // The card refreshes on the peer's next heartbeat (Advertisement change).
+    await line.filter({ hasText: 'We run there: 1 pod (cpu 25m/' }).waitFor({ timeout: 30_000 });
+    expect(await line.textContent()).toMatch(/memory 32Mi\/\S+/);
+    await screenshot(page, '06b-connected-peer-offloading', { hideToasts: true });
+    await card.getByRole('button', { name: 'Details' }).click();
+    const drawer = page.getByRole('dialog');
+    await drawer.locator('[data-offloading-details]', { hasText: '1 pod (cpu 25m/' }).waitFor();
+    await drawer.getByRole('button', { name: 'Close details' }).click();
+    await drawer.waitFor({ state: 'detached' });
+    // Nothing of it must hold up the disconnect below.
+    await A.delete(resourcePath(Core.pods, { namespace: 'offload-e2e', name: 'offloaded' }));
+  });
+
   it('shows the details of a peer: conditions with reasons, events, the Advertisement', async () => {
     await connected().locator('[data-peer="peer-b"]').getByRole('button', { name: 'Details' }).click();
     const drawer = page.getByRole('dialog');
@@ -267,6 +296,8 @@ describe('the dashboard in a browser', () => {
     await waitForReadyNode(B, idA, 90_000, describeFC(B, 'peer-a'));
     const card = connected().locator('[data-peer="peer-b"]');
     await card.locator('.direction', { hasText: 'Incoming' }).waitFor({ timeout: 60_000 });
+    // A now keeps a tenancy for B: the card says what B runs here, against the quota A gives it.
+    await card.locator('[data-offloading="it-runs-here"]', { hasText: 'It runs here: 0 pods (quota 0/' }).waitFor({ timeout: 60_000 });
     expect(await page.locator(`[data-request="${idB}"]`).count()).toBe(0);
     await screenshot(page, '10-incoming-connected', { hideToasts: true });
   });
