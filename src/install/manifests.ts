@@ -157,72 +157,64 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
 export function advertisementPolicyManifests(opts: InstallOptions = {}): Manifest[] {
   const ns = opts.namespace ?? LIQO_NAMESPACE;
   const prefix = `system:serviceaccount:${ns}:${Names.remoteCredentialPrefix}`;
-  const name = 'kubepeer-advertisement-owner';
   return [
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name, labels },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: { resourceRules: [{ apiGroups: [SHARING_GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['advertisements'] }] },
-        matchConditions: [{ name: 'written-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
-        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
-        validations: [
-          {
-            expression: `object.metadata.name == '${Names.advertisementPrefix}' + variables.peer && object.spec.clusterID == variables.peer`,
-            messageExpression: `'cluster ' + variables.peer + ' may only write its own Advertisement (${Names.advertisementPrefix}' + variables.peer + ' with spec.clusterID ' + variables.peer + ')'`,
-            reason: 'Forbidden',
-          },
-        ],
-      },
-    },
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name, labels },
-      spec: { policyName: name, validationActions: ['Deny'] },
-    },
-    ...tenantCredentialPolicyManifests(prefix),
-    ...peerAnswerPolicyManifests(prefix),
+    ...peerOwnedNamePolicy(prefix, {
+      name: 'kubepeer-advertisement-owner',
+      rule: { apiGroups: [SHARING_GROUP], apiVersions: ['*'], resources: ['advertisements'] },
+      expression: `object.metadata.name == '${Names.advertisementPrefix}' + variables.peer && object.spec.clusterID == variables.peer`,
+      messageExpression: `'cluster ' + variables.peer + ' may only write its own Advertisement (${Names.advertisementPrefix}' + variables.peer + ' with spec.clusterID ' + variables.peer + ')'`,
+    }),
+    // The one Secret a peer may write here: the credential of our tenancy on it (workload
+    // offloading, docs/design.md §8).
+    ...peerOwnedNamePolicy(prefix, {
+      name: 'kubepeer-tenant-credential-owner',
+      rule: { apiGroups: [''], apiVersions: ['v1'], resources: ['secrets'] },
+      expression: `object.metadata.name == '${tenantCredentialOnConsumer('')}' + variables.peer`,
+      messageExpression: `'cluster ' + variables.peer + ' may only write Secret ${tenantCredentialOnConsumer('')}' + variables.peer`,
+    }),
+    // A peer answers our PeeringRequest in ConfigMap `kubepeer-answer-<peer>`
+    // (peering/outgoing/peerAnswers.ts): the name tells the reader who wrote the answer, and no
+    // peer can answer for another.
+    ...peerOwnedNamePolicy(prefix, {
+      name: 'kubepeer-peer-answer-owner',
+      rule: { apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'] },
+      expression: `object.metadata.name == '${Names.peerAnswerPrefix}' + variables.peer`,
+      messageExpression: `'cluster ' + variables.peer + ' may only write ConfigMap ${Names.peerAnswerPrefix}' + variables.peer`,
+    }),
     ...tokenRenewalPolicyManifests(ns, prefix),
   ];
 }
 
 /**
- * A peer answers our PeeringRequest in ConfigMap `kubepeer-answer-<peer>` (peering/outgoing/
- * peerAnswers.ts); this policy lets a peer credential write that one name only, so the name tells
- * the reader who wrote the answer and no peer can answer for another.
+ * RBAC cannot limit `create` to one object name, so a policy evaluated by the API server itself
+ * binds what a peer's credential (user `<prefix><peer-id>`) writes to that peer's own names.
  */
-function peerAnswerPolicyManifests(prefix: string): Manifest[] {
-  const name = 'kubepeer-peer-answer-owner';
+function peerOwnedNamePolicy(
+  prefix: string,
+  p: { name: string; rule: { apiGroups: string[]; apiVersions: string[]; resources: string[] }; expression: string; messageExpression: string },
+): Manifest[] {
   return [
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicy',
-      metadata: { name, labels },
+      metadata: { name: p.name, labels },
       spec: {
         failurePolicy: 'Fail',
-        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['configmaps'] }] },
+        matchConstraints: { resourceRules: [{ ...p.rule, operations: ['CREATE', 'UPDATE'] }] },
         matchConditions: [{ name: 'written-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
         variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
-        validations: [
-          {
-            expression: `object.metadata.name == '${Names.peerAnswerPrefix}' + variables.peer`,
-            messageExpression: `'cluster ' + variables.peer + ' may only write ConfigMap ${Names.peerAnswerPrefix}' + variables.peer`,
-            reason: 'Forbidden',
-          },
-        ],
+        validations: [{ expression: p.expression, messageExpression: p.messageExpression, reason: 'Forbidden' }],
       },
     },
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name, labels },
-      spec: { policyName: name, validationActions: ['Deny'] },
+      metadata: { name: p.name, labels },
+      spec: { policyName: p.name, validationActions: ['Deny'] },
     },
   ];
 }
+
 
 /** Longest lifetime of a peer credential's token, and so of a renewal (the credential's own: 365 days). */
 export const PEER_TOKEN_MAX_SECONDS = 365 * 24 * 3600;
@@ -307,40 +299,6 @@ function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
         paramRef: { name: Names.tokenAudiencesConfigMap, namespace: ns, parameterNotFoundAction: 'Allow' },
         validationActions: ['Deny'],
       },
-    },
-  ];
-}
-
-/**
- * The same for the one Secret a peer may write here: the credential of our tenancy on it
- * (`kubepeer-tenant-<peer>`, workload offloading, docs/design.md §8).
- */
-function tenantCredentialPolicyManifests(prefix: string): Manifest[] {
-  const name = 'kubepeer-tenant-credential-owner';
-  return [
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name, labels },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets'] }] },
-        matchConditions: [{ name: 'written-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
-        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
-        validations: [
-          {
-            expression: `object.metadata.name == '${tenantCredentialOnConsumer('')}' + variables.peer`,
-            messageExpression: `'cluster ' + variables.peer + ' may only write Secret ${tenantCredentialOnConsumer('')}' + variables.peer`,
-            reason: 'Forbidden',
-          },
-        ],
-      },
-    },
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name, labels },
-      spec: { policyName: name, validationActions: ['Deny'] },
     },
   ];
 }
