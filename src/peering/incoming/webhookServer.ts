@@ -13,6 +13,7 @@ import { listenWithFallback } from '../../agent/listen.js';
 import { registry } from '../../observability/metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PendingRequests } from './pendingRequests.js';
+import type { Socket } from 'node:net';
 import type { ServingMaterial } from '../../trust/servingSecret.js';
 import { validatePeeringRequest, type AdmissionDecision } from './admission.js';
 import { AdmissionDecodeError, MAX_ADMISSION_REVIEW_BYTES, admissionResponse, decodeAdmissionReview, isPeeringRequestReview } from './admissionReview.js';
@@ -29,6 +30,11 @@ const deniedTotal = new Counter({
   labelNames: ['reason'],
   registers: [registry],
 });
+const connectionsRefused = new Counter({
+  name: 'kubepeer_webhook_connections_refused_total',
+  help: 'Connections to the webhook closed at once because their source address already held its share.',
+  registers: [registry],
+});
 const requestDuration = new Histogram({
   name: 'kubepeer_webhook_request_duration_seconds',
   help: 'Time from the last byte of an admission request to its answer.',
@@ -42,6 +48,8 @@ export interface WebhookPolicy {
   ownApiUrl?: string;
   acceptPolicy: AcceptPolicy;
   maxPendingRequests: number;
+  /** A peer we know at an address of our own passes the pending cap (admission.ts). */
+  isKnownPeer?(clusterID: string): boolean;
 }
 
 export interface AdmissionHandlerDeps {
@@ -50,6 +58,8 @@ export interface AdmissionHandlerDeps {
   log?: Logger;
   /** Limits per-decision log lines, so that a flood does not flood the log too. */
   logBudget?: LogBudget;
+  /** Each admitted create (not dry-run): a newcomer that may supersede a stored request of its name (candidates.ts). */
+  admitted?(object: unknown): void;
 }
 
 /** At most `perWindow` lines per window; the rest are counted and summed up in one line. */
@@ -97,7 +107,7 @@ export interface HandlerAnswer {
 }
 
 /** One admission request, from body bytes to the answer (no sockets: tests call it directly). */
-export function handleAdmission(body: Buffer, deps: AdmissionHandlerDeps): HandlerAnswer {
+export function handleAdmission(body: Buffer, deps: AdmissionHandlerDeps, source?: string): HandlerAnswer {
   const review = decodeAdmissionReview(body);
   if (review instanceof AdmissionDecodeError) {
     requestsTotal.inc({ result: 'bad_request' });
@@ -120,7 +130,9 @@ export function handleAdmission(body: Buffer, deps: AdmissionHandlerDeps): Handl
     requesterUsername: req.userInfo.username,
   });
   if (decision.allowed) {
-    if (req.operation === 'CREATE' && !req.dryRun && typeof name === 'string') deps.pending.reserve(name);
+    // a slot is reserved only for a caller known to be the API server (pendingRequests.ts)
+    if (req.operation === 'CREATE' && !req.dryRun && typeof name === 'string') deps.pending.reserve(name, source);
+    if (req.operation === 'CREATE' && !req.dryRun) deps.admitted?.(req.object);
     requestsTotal.inc({ result: 'allowed' });
     // Real admissions are few (at most maxPendingRequests wait at once): each one is worth a line.
     if (req.operation === 'CREATE' && !req.dryRun) deps.log?.info({ name, user: req.userInfo.username }, 'PeeringRequest admitted');
@@ -140,6 +152,8 @@ export interface WebhookServerOptions {
   fallback: boolean;
   requestTimeoutMs?: number;
   maxConnections?: number;
+  /** Open connections one source address may hold; more are closed at once (default 64). */
+  maxConnectionsPerSource?: number;
   /**
    * More admission paths served on the same HTTPS server (the offloading pod webhook), read at
    * each request; each gets the same bounds on body size and time as the PeeringRequest path.
@@ -197,6 +211,25 @@ export class WebhookServer {
       (req, res) => this.onRequest(req, res),
     );
     server.maxConnections = this.opts.maxConnections ?? 1024;
+    // One address cannot take every connection (a flood from one host made the API server's own
+    // calls fail): past its share, a new connection is closed before its TLS handshake.
+    const perSource = this.opts.maxConnectionsPerSource ?? 64;
+    const open = new Map<string, number>();
+    server.on('connection', (socket: Socket) => {
+      const source = socket.remoteAddress ?? '';
+      const n = (open.get(source) ?? 0) + 1;
+      if (n > perSource) {
+        connectionsRefused.inc();
+        socket.destroy();
+        return;
+      }
+      open.set(source, n);
+      socket.once('close', () => {
+        const left = (open.get(source) ?? 1) - 1;
+        if (left <= 0) open.delete(source);
+        else open.set(source, left);
+      });
+    });
     server.on('clientError', (_err, socket) => socket.destroy());
     server.on('tlsClientError', (err) => this.deps.log?.debug({ err: err.message }, 'TLS handshake with a webhook client failed'));
     this.server = server;
@@ -223,7 +256,8 @@ export class WebhookServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '').split('?', 1)[0] ?? '';
-    const route: AdmissionRoute | undefined = path === WEBHOOK_PATH ? (body) => handleAdmission(body, this.deps) : this.opts.routes?.get(path);
+    const source = req.socket.remoteAddress;
+    const route: AdmissionRoute | undefined = path === WEBHOOK_PATH ? (body) => handleAdmission(body, this.deps, source) : this.opts.routes?.get(path);
     if (!route) return reply(res, 404, `not found: the admission webhook is at ${WEBHOOK_PATH}\n`);
     if (req.method !== 'POST') return reply(res, 405, 'POST an AdmissionReview\n');
     const declared = Number(req.headers['content-length']);
