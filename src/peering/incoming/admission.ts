@@ -53,6 +53,13 @@ export interface AdmissionSnapshot {
   requesterUsername?: string;
   /** This cluster's own API server URL: a kubeconfig pointing there is refused. */
   ownApiUrl?: string;
+  /**
+   * Whether a cluster ID is a peer we already know at an address of our own (a ForeignCluster not
+   * made from a request): its request passes the pending cap, because the identity callback goes
+   * to the address we know, so a request that squats the name gains nothing, and unverified
+   * strangers filling the cap cannot keep a known peer out.
+   */
+  isKnownPeer?(clusterID: string): boolean;
 }
 
 const ANONYMOUS = 'system:anonymous';
@@ -131,7 +138,7 @@ function decide(obj: unknown, s: AdmissionSnapshot): AdmissionDecision {
 
   // The cap comes before the kubeconfig, the one costly check (a YAML parse): a flood of
   // well-formed requests beyond the cap is then refused for microseconds each.
-  if (s.operation === 'CREATE' && s.pendingCount >= s.maxPendingRequests) {
+  if (s.operation === 'CREATE' && s.pendingCount >= s.maxPendingRequests && !s.isKnownPeer?.(String(clusterID))) {
     return deny(
       429,
       DenyReasons.tooManyPending,

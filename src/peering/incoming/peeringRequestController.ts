@@ -24,6 +24,7 @@ import { planIncoming, peerCredentialSecret, type Answer, type IncomingAction, t
 import { offerFor } from '../../offloading/provider/offer.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
 import { renewPeerToken } from './tokenRenewal.js';
+import { candidatesOf } from './candidates.js';
 import { isoSeconds } from '../../k8s/time.js';
 
 type Secret = { metadata: { name: string }; data?: Record<string, string> };
@@ -37,6 +38,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
   /** First 401 seen per requester, for the plan's grace period (the API cannot tell us). */
   const unauthorizedSince = new Map<string, number>();
 
+  const candidates = candidatesOf(ctx);
   const fcFor = (id: string) => informers.foreignClusters.list().find((f) => f.spec.clusterID === id && !f.metadata.deletionTimestamp);
 
   function observe(name: string): IncomingObserved {
@@ -59,7 +61,26 @@ export function peeringRequestController(ctx: AgentContext): Controller {
       // Not in the cache yet (just created): the plan asks for a read.
       ...(secret ? { credential: readKubeconfig(secret) } : {}),
       ...(since !== undefined ? { unauthorizedSinceMs: since } : {}),
+      ...candidateFor(name, secret),
     };
+  }
+
+  /** A newcomer for this name, unless it is the stored request sent again (same credential). */
+  function candidateFor(name: string, secret: Secret | undefined): Pick<IncomingObserved, 'candidate'> {
+    const c = candidates.get(name);
+    if (!c) return {};
+    const stored = secret ? readKubeconfig(secret) : null;
+    let token: string | undefined;
+    try {
+      token = parseTokenKubeconfig(c.request.spec.kubeconfig ?? '').token;
+    } catch {
+      token = undefined;
+    }
+    if (!token || (stored?.ok && stored.kubeconfig.token === token)) {
+      candidates.forget(name, c.atMs);
+      return {};
+    }
+    return { candidate: { ...c, token } };
   }
 
   function peerClient(peer: RequesterEndpoint): KubeClient {
@@ -165,6 +186,37 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     forgetUnauthorized: async ({ clusterID }) => {
       unauthorizedSince.delete(clusterID);
     },
+    checkCandidate: async ({ candidate, atMs, apiUrl }) => {
+      const name = candidate.metadata.name;
+      let peer: KubeClient | undefined;
+      try {
+        const kubeconfig = parseTokenKubeconfig(candidate.spec.kubeconfig ?? '');
+        peer = requesterClient(apiUrl, kubeconfig, await resolveCallbackAddress(apiUrl, ctx.apiUrl));
+        const clusterID = await readRequesterClusterID(peer, candidate.spec.namespace);
+        if (clusterID !== candidate.spec.clusterID) candidates.forget(name, atMs);
+        return { candidateCheck: { ok: true, ...(clusterID !== undefined ? { clusterID } : {}) } };
+      } catch (e) {
+        candidates.forget(name, atMs);
+        if (e instanceof PeeringError) return { candidateCheck: { ok: false, reason: e.reason, message: e.message } };
+        return { candidateCheck: { ok: false, reason: 'InvalidCredential', message: (e as Error).message } };
+      } finally {
+        peer?.close();
+      }
+    },
+    supersede: async ({ old, candidate, atMs }) => {
+      const name = old.metadata.name;
+      candidates.forget(name, atMs);
+      ctx.log.info({ clusterID: name }, 'a newer PeeringRequest proved its identity; it replaces the stored one');
+      // The old credential goes with the old request (the Secret first: it is the credential).
+      await client.delete(secretPath(name));
+      await client.delete(resourcePath(GVR.peeringRequest, { name }));
+      try {
+        await client.create(resourcePath(GVR.peeringRequest), { apiVersion: apiVersionOf(GVR.peeringRequest), kind: 'PeeringRequest', metadata: { name }, spec: candidate.spec });
+      } catch (e) {
+        // the requester's own re-send got there first
+        if (!isAlreadyExists(e)) throw e;
+      }
+    },
     forgetRequester: async ({ clusterID }) => {
       clients.get(clusterID)?.client.close();
       clients.delete(clusterID);
@@ -235,6 +287,8 @@ export function peeringRequestController(ctx: AgentContext): Controller {
 
   const controller = new Controller({ name: 'peeringrequest', reconcile, workers: 4 });
   controller.watch(informers.peeringRequests);
+  // a newcomer whose create met AlreadyExists
+  controller.watch(candidates, (name: string) => (informers.peeringRequests.get(name) ? name : null));
   // A known ForeignCluster appearing may unblock an AutoAcceptKnown request.
   controller.watch(informers.foreignClusters, (fc) => (informers.peeringRequests.get(fc.spec.clusterID) ? fc.spec.clusterID : null));
   // acceptPolicy and heartbeat changes apply to every request at once.

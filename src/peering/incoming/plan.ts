@@ -84,7 +84,7 @@ export interface IncomingObserved {
    * A newer create of this request's name that met AlreadyExists (candidates.ts), with a credential
    * other than the stored one; the controller leaves out re-sends of the stored request.
    */
-  candidate?: { request: PeeringRequest; atMs: number };
+  candidate?: { request: PeeringRequest; atMs: number; token: string };
   /** The identity the newcomer's own credential gave at the callback address, read in this reconcile. */
   candidateCheck?: { ok: true; clusterID?: string } | Failure;
   /** Our Advertisement written on the requester in this reconcile; `code` and `status` are the HTTP ones when there was an answer. */
@@ -213,7 +213,8 @@ export function planIncoming(o: IncomingObserved): Action[] {
   //    once: the real peer wins over a request that squats its ID, and a peer that re-joins does
   //    not wait for the old request to end (candidates.ts says why this is safe).
   const c = o.candidate;
-  if (c && c.request.spec.clusterID === id && (!o.candidateCheck || (o.candidateCheck.ok && o.candidateCheck.clusterID === id))) {
+  const storedToken = o.credential?.ok ? o.credential.kubeconfig.token : undefined;
+  if (c && c.request.spec.clusterID === id && c.token !== storedToken && (!o.candidateCheck || (o.candidateCheck.ok && o.candidateCheck.clusterID === id))) {
     if (!o.candidateCheck) return [{ type: 'checkCandidate', candidate: c.request, atMs: c.atMs, apiUrl: knownAt ?? c.request.spec.apiUrl }];
     return [
       { type: 'event', object: pr, eventType: 'Normal', reason: 'RequestSuperseded', message: `a newer PeeringRequest from ${id} proved its identity at ${knownAt ?? c.request.spec.apiUrl}: it replaces this one` },

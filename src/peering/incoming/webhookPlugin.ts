@@ -14,6 +14,8 @@ import { parseListen } from '../../agent/listen.js';
 import type { AgentPlugin, AgentPluginFactory } from '../../agent/plugins.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { PendingRequests } from './pendingRequests.js';
+import { candidatesOf } from './candidates.js';
+import type { PeeringRequest } from '../../api/crds.js';
 import { LogBudget, WebhookServer, type AdmissionRoute, type WebhookPolicy } from './webhookServer.js';
 import { ensureServingSecret, materialOf, servingHosts, servingProblem, type ServingMaterial } from '../../trust/servingSecret.js';
 import { WebhookRegistration, parseServiceRef, registeredHost, webhookUrl, type WebhookTarget } from './webhookRegistration.js';
@@ -66,10 +68,13 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
   const pending = new PendingRequests();
   const policy = (): WebhookPolicy => {
     const { acceptPolicy, maxPendingRequests } = ctx.config().peeringConfig;
-    return { ownClusterID: ctx.clusterID, ownApiUrl: ctx.apiUrl, acceptPolicy, maxPendingRequests };
+    return { ownClusterID: ctx.clusterID, ownApiUrl: ctx.apiUrl, acceptPolicy, maxPendingRequests, isKnownPeer };
   };
+  // Known at an address of our own: the identity callback goes there, not to the request's apiUrl.
+  const isKnownPeer = (id: string) => ctx.informers.foreignClusters.list().some((f) => f.spec.clusterID === id && f.spec.discoveryType !== 'IncomingPeering' && !!f.spec.apiUrl && !f.metadata.deletionTimestamp);
+  const candidates = candidatesOf(ctx);
   const shared = sharedWebhook(ctx);
-  const server = new WebhookServer({ policy, pending, log, logBudget: new LogBudget() }, { listen, fallback: !opts.webhookListen, routes: shared.routes });
+  const server = new WebhookServer({ policy, pending, log, logBudget: new LogBudget(), admitted: (obj) => candidates.offer(obj as PeeringRequest) }, { listen, fallback: !opts.webhookListen, routes: shared.routes });
   let tls: ServingMaterial | undefined;
   let url: string | undefined;
   let stopped = false;
