@@ -10,7 +10,7 @@ import { RstStatus, type SpdySession, type SpdyStream } from '../../../spdy/inde
 import type { Logger } from '../../../observability/logger.js';
 import type { RemotePodLocation } from '../remotePods.js';
 import { Channel, channelMessage, closeSignal, expectedStreams, internalErrorStatus, REMOTE_EXEC_PROTOCOLS, remoteExecQuery, ResizeDecoder, SUCCESS_STATUS, type ExecOptions } from './protocol.js';
-import { dialRemote, RemoteDialError } from './remote.js';
+import { dialRemote, onMessages, RemoteDialError } from './remote.js';
 import type { StreamingLimits } from './limits.js';
 
 export interface ExecRequest {
@@ -79,6 +79,7 @@ export async function relayExec(session: SpdySession, req: ExecRequest, loc: Rem
     return;
   }
   const v5 = ws.protocol === 'v5.channel.k8s.io';
+  let lastActivity = Date.now();
   const errorBytes: Buffer[] = [];
   let errorSize = 0;
 
@@ -92,8 +93,8 @@ export async function relayExec(session: SpdySession, req: ExecRequest, loc: Rem
       s.once('drain', () => ws.resume());
     }
   };
-  ws.on('message', (raw: Buffer, isBinary: boolean) => {
-    const msg = isBinary ? raw : Buffer.from(raw);
+  onMessages(ws, (msg: Buffer) => {
+    lastActivity = Date.now();
     if (msg.length < 1) return;
     const data = msg.subarray(1);
     switch (msg[0]) {
@@ -156,9 +157,7 @@ export async function relayExec(session: SpdySession, req: ExecRequest, loc: Rem
   });
 
   // Idle: no byte either way for the limit ends both sides.
-  let lastActivity = Date.now();
   const touch = () => (lastActivity = Date.now());
-  ws.on('message', touch);
   for (const s of streams.values()) s.on('data', touch);
   const idle = setInterval(() => {
     if (Date.now() - lastActivity > limits.idleTimeoutMs) {

@@ -11,7 +11,7 @@ import { RstStatus, type SpdySession, type SpdyStream } from '../../../spdy/inde
 import type { Logger } from '../../../observability/logger.js';
 import type { RemotePodLocation } from '../remotePods.js';
 import { channelMessage, portForwardError, portForwardHeaders, REMOTE_PORT_FORWARD_PROTOCOLS } from './protocol.js';
-import { dialRemote, type RemoteDialError } from './remote.js';
+import { dialRemote, onMessages, type RemoteDialError } from './remote.js';
 import type { StreamingLimits } from './limits.js';
 
 interface Pair {
@@ -71,6 +71,7 @@ export function relayPortForward(session: SpdySession, pod: { name: string; uid:
         handshakeTimeoutMs: limits.dialTimeoutMs,
       });
     } catch (e) {
+      log.debug({ pod: pod.name, port, err: (e as Error).message }, 'port-forward: cannot reach the remote pod');
       error.end(portForwardError(port, pod.name, pod.uid, `remote pod ${loc.namespace}/${loc.name} on cluster ${loc.providerID}: ${(e as RemoteDialError).message}`));
       data.end();
       return;
@@ -84,7 +85,7 @@ export function relayPortForward(session: SpdySession, pod: { name: string; uid:
       // Each channel's first message is its port number (two bytes, little-endian).
       const seenPort = [false, false];
       let lastActivity = Date.now();
-      ws.on('message', (raw: Buffer) => {
+      onMessages(ws, (raw: Buffer) => {
         lastActivity = Date.now();
         const ch = raw[0];
         if (ch !== 0 && ch !== 1) return;
@@ -125,7 +126,8 @@ export function relayPortForward(session: SpdySession, pod: { name: string; uid:
       }, Math.min(limits.idleTimeoutMs, 30_000));
       idle.unref();
       ws.on('error', (err) => log.debug({ pod: pod.name, port, err: err.message }, 'port-forward: peer connection error'));
-      ws.on('close', () => {
+      ws.on('close', (code: number) => {
+        log.debug({ pod: pod.name, port, code }, 'port-forward: connection to the remote pod closed');
         clearInterval(idle);
         sockets.delete(ws);
         // The pod's side is done: end both streams (kubectl waits for the error stream's end).

@@ -24,7 +24,22 @@ export class RemoteDialError extends Error {
   }
 }
 
-/** Connects; resolves once the peer accepted the upgrade, rejects with RemoteDialError. */
+const early = new WeakMap<WebSocket, Buffer[]>();
+
+/**
+ * Hands the connection's messages to `handler`, first those that arrived before it was attached:
+ * the peer's first messages (port-forward's port numbers, a quick command's output) often come in
+ * the same read as the upgrade answer and are emitted before the dial's caller resumes.
+ */
+export function onMessages(ws: WebSocket, handler: (msg: Buffer) => void): void {
+  const queued = early.get(ws) ?? [];
+  early.delete(ws);
+  ws.removeAllListeners('message');
+  ws.on('message', (m: Buffer) => handler(m));
+  for (const m of queued) handler(m);
+}
+
+/** Connects; resolves once the peer accepted the upgrade, rejects with RemoteDialError. Read messages with onMessages. */
 export async function dialRemote(client: KubeClient, path: string, query: string, protocols: string[], opts: RemoteOptions): Promise<WebSocket> {
   const access = client.access;
   const creds = await access.credentials();
@@ -49,6 +64,9 @@ export async function dialRemote(client: KubeClient, path: string, query: string
     perMessageDeflate: false,
     followRedirects: false,
   });
+  const queued: Buffer[] = [];
+  early.set(ws, queued);
+  ws.on('message', (m: Buffer) => queued.push(m));
   return new Promise<WebSocket>((resolve, reject) => {
     const fail = (e: RemoteDialError) => {
       ws.removeAllListeners('open');
