@@ -23,7 +23,8 @@ const clusterID = (extra: JSONSchemaProps['x-kubernetes-validations'] = []) =>
     'x-kubernetes-validations': [{ rule: `self.matches('${CLUSTER_ID_PATTERN.replaceAll('\\', '\\\\')}')`, message: clusterIDMessage }, ...extra],
   });
 
-export const API_URL_PATTERN = '^https://(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[^\\s]*)?$';
+/** Scheme, host and port only: no user info, path, query or fragment (a requester must not choose what our agent requests). */
+export const API_URL_PATTERN = '^https://(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?/?$';
 const apiUrl = (what: string) =>
   string({
     description: `https URL of ${what}, e.g. https://203.0.113.10:6443.`,
@@ -31,7 +32,7 @@ const apiUrl = (what: string) =>
     'x-kubernetes-validations': [
       {
         rule: `self.matches('${API_URL_PATTERN.replaceAll('\\', '\\\\')}')`,
-        message: `apiUrl must be an https:// URL of ${what} with a host and an optional port, e.g. https://203.0.113.10:6443 (plain http is not allowed)`,
+        message: `apiUrl must be an https:// URL of ${what} with a host and an optional port only (no path, query, fragment or user info), e.g. https://203.0.113.10:6443 (plain http is not allowed)`,
       },
     ],
   });
@@ -216,6 +217,17 @@ const peeringConfig = object({
   maxPendingRequests: withDefault(integer({ minimum: 0, maximum: 100000 }), Defaults.maxPendingRequests as number),
   resourceSharingPercentage: withDefault(integer({ minimum: 0, maximum: 100 }), Defaults.resourceSharingPercentage as number),
   heartbeatSeconds: withDefault(integer({ minimum: 1, maximum: 3600 }), Defaults.heartbeatSeconds as number),
+  allowedPeerCIDRs: withDefault(
+    array(
+      string({
+        maxLength: 43,
+        description: 'A CIDR such as 198.18.0.0/15 or 2001:db8::/32.',
+        'x-kubernetes-validations': [{ rule: 'isCIDR(self)', message: 'each entry must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32' }],
+      }),
+      { maxItems: 64 },
+    ),
+    ['0.0.0.0/0', '::/0'] as string[],
+  ),
 });
 const offloadingConfig = object({
   enabled: withDefault(boolean({ description: 'Whether peers may run pods here (in a tenant namespace of their own, within what we offer them).' }), true),

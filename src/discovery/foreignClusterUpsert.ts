@@ -13,6 +13,7 @@ import { isAlreadyExists, isNotFound, resourcePath } from '../k8s/rest.js';
 import type { AgentContext } from '../agent/context.js';
 import { applyForeignClusterStatus } from '../k8s/foreignClusterStatus.js';
 import { isoSeconds } from '../k8s/time.js';
+import { apiUrlProblem } from '../peering/apiUrl.js';
 
 export type DiscoverySource = 'LAN' | 'WAN';
 
@@ -43,7 +44,8 @@ export interface Sighting {
   via: string;
 }
 
-export type UpsertResult = 'created' | 'updated' | 'unchanged' | 'own' | 'conflict';
+/** `refused`: the announced URL breaks the outbound address policy (src/net/addressPolicy.ts); nothing written. */
+export type UpsertResult = 'created' | 'updated' | 'unchanged' | 'own' | 'conflict' | 'refused';
 
 /** lastSeen is refreshed at most this often, so an unchanged resync writes nothing. */
 export const LAST_SEEN_REFRESH_MS = 5 * 60_000;
@@ -74,6 +76,12 @@ export function isPeered(fc: ForeignCluster): boolean {
 
 export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new Date()): Promise<UpsertResult> {
   if (s.clusterID === ctx.clusterID) return 'own';
+  // An announced URL is someone else's word: the same policy as a PeeringRequest's apiUrl.
+  const problem = apiUrlProblem(s.apiUrl, `the apiUrl announced via ${s.via}`, ctx.apiUrl, ctx.config().peeringConfig.allowedPeerCIDRs);
+  if (problem) {
+    ctx.log.warn({ clusterID: s.clusterID, via: s.via, problem }, 'discovered cluster ignored: its URL breaks the address policy');
+    return 'refused';
+  }
   const existing = findForeignCluster(ctx, s.clusterID);
   const nowIso = isoSeconds(now);
   if (!existing) {

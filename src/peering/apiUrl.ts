@@ -4,16 +4,16 @@
  * forbids, not this cluster's own API server.
  */
 import { API_URL_PATTERN } from '../api/crds.js';
-import { forbiddenHost } from '../net/addressPolicy.js';
+import { forbiddenHost, policyFor } from '../net/addressPolicy.js';
 import { show } from './untrustedInput.js';
 
 const apiUrlRe = new RegExp(API_URL_PATTERN);
 
 /** Why `value` is not acceptable as a peer's API server URL, or undefined. */
-export function apiUrlProblem(value: unknown, field: string, ownApiUrl?: string): string | undefined {
+export function apiUrlProblem(value: unknown, field: string, ownApiUrl?: string, allowedCIDRs?: readonly string[]): string | undefined {
   const example = 'e.g. https://203.0.113.10:6443 (plain http is not allowed)';
   if (typeof value !== 'string' || value === '') return `${field} is required: the https URL of the requester's API server, ${example}`;
-  if (value.length > 2048 || !apiUrlRe.test(value)) return `${field} ${show(value)} must be an https:// URL with a host and an optional port, ${example}`;
+  if (value.length > 2048 || !apiUrlRe.test(value)) return `${field} ${show(value)} must be an https:// URL with a host and an optional port only (no path, query, fragment or user info), ${example}`;
   let url: URL;
   try {
     url = new URL(value);
@@ -23,7 +23,8 @@ export function apiUrlProblem(value: unknown, field: string, ownApiUrl?: string)
   if (url.protocol !== 'https:') return `${field} ${show(value)} must use https, ${example}`;
   if (url.port && Number(url.port) > 65535) return `${field} ${show(value)} has an invalid port`;
   if (url.username || url.password) return `${field} ${show(value)} must not carry a user name or password`;
-  const bad = forbiddenHost(url.hostname);
+  if (url.pathname !== '/' || url.search || url.hash) return `${field} ${show(value)} must have no path, query or fragment (scheme, host and port only)`;
+  const bad = forbiddenHost(url.hostname, policyFor(ownApiUrl, allowedCIDRs));
   if (bad) return `${field} ${show(value)} points at ${bad}; it must be the requester's API server as this cluster can reach it`;
   if (ownApiUrl && sameUrl(value, ownApiUrl)) return `${field} ${show(value)} is this cluster's own API server; it must be the requester's`;
   return undefined;

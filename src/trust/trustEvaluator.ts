@@ -13,6 +13,7 @@ import type { ForeignCluster, TrustMode } from '../api/crds.js';
 import { Core, isAlreadyExists, resourcePath } from '../k8s/rest.js';
 import type { AgentContext } from '../agent/context.js';
 import { PeeringError } from '../peering/errors.js';
+import { apiUrlProblem } from '../peering/apiUrl.js';
 import { certificateFingerprint } from './pki.js';
 import { configuredCAs, trustedCABundle } from './trustStore.js';
 import { clusterInfoProof, joinedByPeeringSecret, peeringSecret, proofMatches } from './peeringSecret.js';
@@ -67,6 +68,9 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
 async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustOutcome> {
   const url = fc.spec.apiUrl;
   if (!url) throw new PeeringError('MissingApiUrl', 'spec.apiUrl is empty: set the https URL of the remote API server');
+  // typed by a person or written by discovery: the one outbound address policy all the same
+  const problem = apiUrlProblem(url, 'spec.apiUrl', ctx.apiUrl, ctx.config().peeringConfig.allowedPeerCIDRs);
+  if (problem) throw new PeeringError('ForbiddenApiUrl', `${problem}; nothing was sent`);
   const id = fc.spec.clusterID;
   const ns = fc.spec.namespace || 'liqo';
   const pin = fc.spec.caFingerprint;

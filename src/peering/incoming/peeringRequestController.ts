@@ -130,7 +130,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     },
     resolveCallback: async ({ apiUrl }) => {
       try {
-        const pinnedAddress = await resolveCallbackAddress(apiUrl, ctx.apiUrl);
+        const pinnedAddress = await resolveCallbackAddress(apiUrl, ctx.apiUrl, undefined, ctx.config().peeringConfig.allowedPeerCIDRs);
         return { callback: { ok: true, ...(pinnedAddress ? { pinnedAddress } : {}) } };
       } catch (e) {
         return { callback: failure(e) };

@@ -7,7 +7,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { forbiddenHost } from '../../net/addressPolicy.js';
+import { forbiddenHost, policyFor, type AddressPolicy } from '../../net/addressPolicy.js';
 import { ApiError, BadResponseReasons, Core, KubeClient, resourcePath } from '../../k8s/rest.js';
 import { Names } from '../../api/constants.js';
 import { PeeringError } from '../errors.js';
@@ -24,7 +24,7 @@ function sameEndpoint(a: string, b: string): boolean {
   }
 }
 
-function checkCallbackURL(apiUrl: string, ownApiUrl: string): URL {
+function checkCallbackURL(apiUrl: string, ownApiUrl: string, policy: AddressPolicy): URL {
   let u: URL;
   try {
     u = new URL(apiUrl);
@@ -32,11 +32,15 @@ function checkCallbackURL(apiUrl: string, ownApiUrl: string): URL {
     throw new PeeringError('InvalidApiUrl', `apiUrl "${apiUrl}" is not a URL`);
   }
   if (u.protocol !== 'https:') throw new PeeringError('InvalidApiUrl', `apiUrl ${apiUrl} is not https`);
+  // scheme, host and port only: a requester must not choose the path or query we call with its credential
+  if (u.username || u.password || u.pathname !== '/' || u.search || u.hash) {
+    throw new PeeringError('InvalidApiUrl', `apiUrl ${apiUrl} must be scheme, host and port only (no user info, path, query or fragment)`);
+  }
   if (sameEndpoint(apiUrl, ownApiUrl)) {
     throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} is this cluster's own API server: a requester must give its own address`);
   }
   // the same rule as the admission webhook's, for a URL a person put in a ForeignCluster too
-  const bad = forbiddenHost(u.hostname);
+  const bad = forbiddenHost(u.hostname, policy);
   if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl} points at ${bad}; refusing to call it`);
   return u;
 }
@@ -49,8 +53,9 @@ const systemLookup: LookupAll = async (host) => (await lookup(host, { all: true,
  * address to connect to, after checking every address the name resolves to (undefined for a
  * literal address: nothing to resolve).
  */
-export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, lookupAll: LookupAll = systemLookup): Promise<string | undefined> {
-  const u = checkCallbackURL(apiUrl, ownApiUrl);
+export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, lookupAll: LookupAll = systemLookup, allowedCIDRs?: readonly string[]): Promise<string | undefined> {
+  const policy = policyFor(ownApiUrl, allowedCIDRs);
+  const u = checkCallbackURL(apiUrl, ownApiUrl, policy);
   const host = urlHost(u);
   if (isIP(host)) return undefined;
   let addresses: string[];
@@ -61,7 +66,7 @@ export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, 
   }
   if (addresses.length === 0) throw new PeeringError('RequesterUnreachable', `${host} of apiUrl ${apiUrl} resolves to no address`);
   for (const a of addresses) {
-    const bad = forbiddenHost(a);
+    const bad = forbiddenHost(a, policy);
     if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl}: ${host} resolves to ${a}, ${bad}; refusing to call it`);
   }
   const own = new URL(ownApiUrl);
