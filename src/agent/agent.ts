@@ -20,12 +20,15 @@ import { identityController } from '../identity/identityController.js';
 import { Counter } from 'prom-client';
 import { registry } from '../observability/metrics.js';
 import { logger } from '../observability/logger.js';
-import { listenWithFallback } from './listen.js';
+import { listenWithFallback, parseListen } from './listen.js';
+import { MetricsAuthorizer } from './metricsAuth.js';
 import { installLastResortHandlers } from './lastResort.js';
 import type { AgentContext, Informers } from './context.js';
 import { agentPlugins, type AgentPlugin } from './plugins.js';
 
 const log = logger('agent');
+
+const isLoopbackHost = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
 
 const apiRequests = new Counter({
   name: 'kubepeer_api_requests_total',
@@ -41,6 +44,10 @@ export interface AgentOptions {
   /** Our API server URL as peers reach it (default: the kubeconfig's server). */
   apiUrl?: string;
   metricsListen?: string;
+  /** Serve /metrics only to a token allowed to get it (TokenReview + SubjectAccessReview); default: when metricsListen is not loopback. */
+  metricsAuth?: boolean;
+  /** Also serve the health probes (/healthz, /livez, /readyz) here, unauthenticated, on their own port. */
+  healthListen?: string;
   webhookListen?: string;
   /** `namespace/name` of the Service in front of the webhook (in-cluster); else a URL is registered. */
   webhookService?: string;
@@ -124,24 +131,50 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
   const plugins: AgentPlugin[] = [];
   let controllers: Controller[] = [];
   let stopping = false;
-  const metricsServer: Server = createServer(async (req, res) => {
-    const url = req.url ?? '/';
+  /** The health probes, never authenticated (they say "ok" or which cache is not synced). */
+  const serveHealth = (url: string, res: import('node:http').ServerResponse): boolean => {
     if (url === '/healthz' || url === '/livez') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
-    } else if (url === '/readyz') {
+      return true;
+    }
+    if (url === '/readyz') {
       const notSynced = Object.entries(informers).filter(([, i]) => !i.hasSynced()).map(([n]) => n);
       const pluginIssues = plugins.flatMap((p) => p.notReady?.() ?? []);
       const problems = [...(stopping ? ['shutting down'] : []), ...notSynced.map((n) => `cache ${n} not synced`), ...pluginIssues];
       res.writeHead(problems.length ? 503 : 200, { 'Content-Type': 'text/plain' }).end(problems.length ? problems.join('\n') : 'ok');
-    } else if (url === '/metrics') {
+      return true;
+    }
+    return false;
+  };
+  // /metrics names peers and what the agent does: off loopback, only for callers RBAC allows (metricsAuth.ts).
+  const metricsListen = opts.metricsListen ?? Defaults.metricsListen;
+  const metricsAuth = (opts.metricsAuth ?? !isLoopbackHost(parseListen(metricsListen).host)) ? new MetricsAuthorizer(client) : undefined;
+  const metricsServer: Server = createServer(async (req, res) => {
+    const url = req.url ?? '/';
+    if (serveHealth(url, res)) return;
+    if (url === '/metrics') {
+      const verdict = metricsAuth ? await metricsAuth.check(req.headers.authorization) : undefined;
+      if (verdict && verdict.status !== 200) {
+        res.writeHead(verdict.status, { 'Content-Type': 'text/plain', ...(verdict.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}) }).end(verdict.message);
+        return;
+      }
       res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
     } else {
       res.writeHead(404).end();
     }
   });
-  const m = await listenWithFallback(metricsServer, opts.metricsListen ?? Defaults.metricsListen, !opts.metricsListen);
+  const m = await listenWithFallback(metricsServer, metricsListen, !opts.metricsListen);
   const metricsUrl = `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}`;
-  log.info({ metricsUrl, clusterID }, 'serving /healthz, /readyz and /metrics');
+  log.info({ metricsUrl, clusterID, metricsAuth: !!metricsAuth }, 'serving /healthz, /readyz and /metrics');
+  const healthServer: Server | undefined = opts.healthListen
+    ? createServer((req, res) => {
+        if (!serveHealth(req.url ?? '/', res)) res.writeHead(404).end();
+      })
+    : undefined;
+  if (healthServer) {
+    const h = await listenWithFallback(healthServer, opts.healthListen!, false);
+    log.info({ healthUrl: `http://${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}` }, 'serving /healthz, /livez and /readyz (unauthenticated)');
+  }
 
   for (const i of Object.values(informers)) i.start();
   await Promise.all(Object.values(informers).map((i) => i.waitForSync(120_000)));
@@ -194,6 +227,7 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     for (const p of [...plugins].reverse()) await p.stop?.();
     for (const i of Object.values(informers)) i.stop();
     await new Promise<void>((r) => metricsServer.close(() => r()));
+    if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
     metricsServer.closeAllConnections?.();
     client.close();
     electionClient.close();

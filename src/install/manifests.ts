@@ -117,6 +117,15 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' },
       subjects: [{ kind: 'ServiceAccount', name: Names.agentServiceAccount, namespace: ns }],
     },
+    // Who may scrape the agent's /metrics where it is not on loopback (it names peers): bind this
+    // ClusterRole to the scraper's ServiceAccount (the agent checks it with TokenReview and
+    // SubjectAccessReview, as kube-rbac-proxy does).
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'kubepeer-metrics-reader', labels },
+      rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }],
+    },
     // --- what a stranger may do (docs/design.md §5, step 3): create PeeringRequests, and read
     //     the one public ConfigMap. Nothing else.
     {
@@ -345,7 +354,10 @@ export function inClusterAgentManifests(opts: InstallOptions & { apiUrl?: string
                   `--namespace=${ns}`,
                   '--webhook-listen=0.0.0.0:9443',
                   `--webhook-service=${ns}/${WEBHOOK_SERVICE}`,
+                  // /metrics needs a token allowed to get it (ClusterRole kubepeer-metrics-reader);
+                  // the probes have their own unauthenticated port
                   '--metrics-listen=0.0.0.0:9464',
+                  '--health-listen=0.0.0.0:9465',
                   '--dashboard-listen=0.0.0.0:8443',
                   '--kubelet-listen=0.0.0.0:10350',
                   '--kubelet-address=$(POD_IP)',
@@ -360,11 +372,12 @@ export function inClusterAgentManifests(opts: InstallOptions & { apiUrl?: string
                 ports: [
                   { name: 'webhook', containerPort: 9443 },
                   { name: 'metrics', containerPort: 9464 },
+                  { name: 'health', containerPort: 9465 },
                   { name: 'dashboard', containerPort: 8443 },
                   { name: 'kubelet', containerPort: 10350 },
                 ],
-                readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5 },
-                livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 10 },
                 resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
                 volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

@@ -35,6 +35,8 @@ export function registerClusterCommands(program: Command): void {
     .description('Run the kubepeer agent in the foreground against a cluster (stop with Ctrl-C / SIGTERM).')
     .option('--api-url <url>', 'our API server URL as peers should reach it (default: the kubeconfig server)')
     .option('--metrics-listen <host:port>', 'health and metrics address (default 127.0.0.1:9464, or a free port if taken)')
+    .option('--metrics-auth', 'serve /metrics only to a bearer token allowed to get it (default: when --metrics-listen is not loopback)')
+    .option('--health-listen <host:port>', 'also serve /healthz, /livez, /readyz here, unauthenticated')
     .option('--webhook-listen <host:port>', 'admission webhook address (default 127.0.0.1:9443, or a free port if taken)')
     .option('--webhook-service <namespace/name>', 'register the webhook through this Service (in-cluster deployments)')
     .option('--webhook-host <host>', 'host to put in the registered webhook URL')
@@ -59,6 +61,8 @@ export function registerClusterCommands(program: Command): void {
         webhookHost: opts.webhookHost as string | undefined,
         dashboardListen: opts.dashboardListen as string | undefined,
         dashboardInsecureHttp: !!opts.dashboardHttp,
+        ...(opts.metricsAuth ? { metricsAuth: true } : {}),
+        healthListen: opts.healthListen as string | undefined,
         disableDashboard: opts.dashboard === false,
         identity: opts.identity as string | undefined,
         kubeletListen: opts.kubeletListen as string | undefined,
