@@ -198,7 +198,7 @@ describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded
     }
   });
 
-  it('forwards two ports through kubectl port-forward, with concurrent connections, and reports an unreachable port on the error stream', async () => {
+  it('forwards two ports through kubectl port-forward, with concurrent connections, and reports an unreachable port on the error stream (kubectl then ends, as with any kubelet)', async () => {
     const pf = background(a, ['-n', NS, 'port-forward', `pod/${POD}`, ':8080', ':8081', ':9999']);
     try {
       const ports = await waitUntil(() => {
@@ -206,15 +206,15 @@ describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded
         return m.length >= 3 ? new Map(m) : undefined;
       }, { timeoutMs: 30_000, what: 'kubectl port-forward to listen', describe: () => pf.out });
       // Two connections at once on the first port, one on the second.
-      const [r1, r2, r3] = await Promise.all([httpText(ports.get(8080)!), httpText(ports.get(8080)!), httpText(ports.get(8081)!)]);
+      const [r1, r2, r3] = await Promise.all([httpText(ports.get(8080)!), httpText(ports.get(8080)!), httpText(ports.get(8081)!)]).catch((e: Error) => {
+        throw new Error(`${e.message}; kubectl port-forward said: ${pf.out.stdout}${pf.out.stderr}`);
+      });
       expect([r1.status, r1.body]).toEqual([200, 'hello-from-b\n']);
       expect([r2.status, r2.body]).toEqual([200, 'hello-from-b\n']);
       expect([r3.status, r3.body]).toEqual([200, 'second-port\n']);
       // Nothing listens on 9999 in the pod: the connection fails and kubectl reports B's error.
       await httpText(ports.get(9999)!).catch(() => undefined);
       await waitUntil(() => /error forwarding port 9999/.test(pf.out.stderr) || undefined, { timeoutMs: 30_000, what: 'the port-forward error for 9999', describe: () => pf.out.stderr });
-      // The forward goes on after an error.
-      expect((await httpText(ports.get(8080)!)).body).toBe('hello-from-b\n');
     } finally {
       await pf.stop();
     }
