@@ -99,6 +99,13 @@ export function planTenancy(o: TenancyObserved): TenancyAction[] {
 
 export function tenancyController(ctx: AgentContext, namespaces: Informer<Namespace>): Controller {
   const { client, informers } = ctx;
+  /**
+   * What this process last applied per consumer: the namespace cache lags our own writes (and an
+   * apply's intermediate states reach it as events), so without this a reconcile on a stale copy
+   * would apply the same tenancy again, and again. After a restart the first reconcile re-applies
+   * once (server-side apply: no change).
+   */
+  const lastApplied = new Map<string, string>();
 
   async function consumerClient(pr: PeeringRequest): Promise<KubeClient> {
     const secret = informers.secrets.get(`${ctx.namespace}/${peerCredentialSecret(pr.spec.clusterID)}`) as { data?: Record<string, string> } | undefined;
@@ -194,7 +201,14 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
       ...(Number.isFinite(seen) ? { consumerSeenAtMs: seen } : {}),
       ...(request ? { request } : {}),
       offloadingEnabled: cfg.enabled,
-      ...(namespace ? { namespace } : {}),
+      ...(namespace
+        ? {
+            namespace:
+              lastApplied.get(consumerID) === tenancyHash(desired)
+                ? { ...namespace, metadata: { ...namespace.metadata, annotations: { ...(namespace.metadata.annotations ?? {}), [OffloadingAnnotations.appliedHash]: tenancyHash(desired) } } }
+                : namespace,
+          }
+        : {}),
       desired,
       desiredHash: tenancyHash(desired),
       ...(token ? { token } : {}),
@@ -213,6 +227,7 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
           await client.mergePatch(resourcePath(Core.namespaces, { name: nsName }), { metadata: { annotations: { [OffloadingAnnotations.consumerSeenAt]: isoSeconds(ctx.now()) } } });
           break;
         case 'deleteTenancy':
+          lastApplied.delete(consumerID);
           // Deleting the namespace deletes A's pods, its ServiceAccount and the Secret its token is
           // bound to: the token stops working at once.
           await client.delete(resourcePath(Core.namespaces, { name: a.namespace }), { propagationPolicy: 'Background' });
@@ -224,10 +239,13 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
           throw new Error(a.message);
         case 'applyTenancy': {
           const [ns, ...rest] = a.objects;
-          await apply(ns!);
+          // The namespace keeps the hash it had while its children are applied; the new hash goes
+          // on last, so an interrupted apply is redone whole.
+          const previous = namespace?.metadata.annotations?.[OffloadingAnnotations.appliedHash];
+          await apply(ns!, previous ? { [OffloadingAnnotations.appliedHash]: previous } : undefined);
           for (const obj of rest) await apply(obj);
-          // The hash goes on last: an interrupted apply is redone whole.
           await apply(ns!, { [OffloadingAnnotations.appliedHash]: a.hash });
+          lastApplied.set(consumerID, a.hash);
           break;
         }
         case 'issueToken':
