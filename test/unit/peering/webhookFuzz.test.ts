@@ -263,5 +263,7 @@ describe('webhook request decoding under fuzzing', () => {
     expect(reasons.get('InvalidKubeconfig') ?? 0).toBeGreaterThan(1000);
     // nothing retained across inputs
     expect(heapAfter - heapBefore).toBeLessThan(32 * 2 ** 20);
-  }, 240_000);
+    // A generous bound: the unit and integration projects share two cores under `npm test`
+    // (290 s seen there); this test asserts behaviour, not speed.
+  }, 900_000);
 });
