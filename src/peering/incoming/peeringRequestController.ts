@@ -205,15 +205,16 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     },
     supersede: async ({ old, candidate, atMs }) => {
       const name = old.metadata.name;
-      candidates.forget(name, atMs);
       ctx.log.info({ clusterID: name }, 'a newer PeeringRequest proved its identity; it replaces the stored one');
       // The old credential goes with the old request (the Secret first: it is the credential).
       await client.delete(secretPath(name));
       await client.delete(resourcePath(GVR.peeringRequest, { name }));
       try {
         await client.create(resourcePath(GVR.peeringRequest), { apiVersion: apiVersionOf(GVR.peeringRequest), kind: 'PeeringRequest', metadata: { name }, spec: candidate.spec });
+        candidates.forget(name, atMs);
       } catch (e) {
-        // the requester's own re-send got there first
+        // Someone created the name in between (the requester's re-send, or a squatter again): the
+        // candidate stays, and the reconcile of whatever now holds the name checks it once more.
         if (!isAlreadyExists(e)) throw e;
       }
     },
