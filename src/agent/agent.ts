@@ -16,6 +16,7 @@ import { EventRecorder } from '../k8s/events.js';
 import { LeaderElector } from '../k8s/leaderElection.js';
 import type { Controller } from '../k8s/controller.js';
 import { ensureClusterID } from '../identity/clusterID.js';
+import { AgentStatusKeys, writeAgentStatus, type AgentStatusData } from './agentStatus.js';
 import { identityController } from '../identity/identityController.js';
 import { Counter } from 'prom-client';
 import { registry } from '../observability/metrics.js';
@@ -204,6 +205,10 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
       if (!(await serversStarted.then(() => true, () => false))) return;
       for (const c of controllers) c.start();
       for (const p of plugins) await p.onLeading?.();
+      // What this term actually runs, for `kubepeer status` (the servers are up: their URLs are known).
+      const dashboardUrl = plugins.map((p) => p.urls?.().dashboard).find(Boolean);
+      const running: AgentStatusData = Object.assign({ [AgentStatusKeys.leader]: identity, [AgentStatusKeys.metricsUrl]: metricsUrl, [AgentStatusKeys.dashboardUrl]: dashboardUrl }, ...plugins.map((p) => p.status?.() ?? {}));
+      await writeAgentStatus(client, namespace, running).catch((e: unknown) => log.warn({ err: (e as Error).message }, `could not write ConfigMap ${namespace}/${Names.agentStatusConfigMap}; kubepeer status will not show what runs`));
     },
     onStoppedLeading: async () => {
       log.info({ identity }, 'no longer leading: stopping controllers');

@@ -5,6 +5,7 @@
 import type { Controller } from '../k8s/controller.js';
 import type { AgentContext } from './context.js';
 import type { AgentOptions } from './agent.js';
+import type { AgentStatusData } from './agentStatus.js';
 import { virtualNodePlugin } from '../virtualnode/advertisementController.js';
 
 export interface AgentPlugin {
@@ -20,6 +21,8 @@ export interface AgentPlugin {
   /** Reasons this replica is not ready (empty when ready). */
   notReady?(): string[];
   urls?(): { webhook?: string; dashboard?: string };
+  /** What runs and why not, published in ConfigMap kubepeer-agent-status by the leader (src/agent/agentStatus.ts). */
+  status?(): AgentStatusData;
 }
 
 export type AgentPluginFactory = (ctx: AgentContext, opts: AgentOptions) => Promise<AgentPlugin>;

@@ -72,6 +72,10 @@ export const Names = {
    */
   peerAnswerPrefix: 'kubepeer-answer-',
   agentServiceAccount: 'kubepeer-agent',
+  /** ServiceAccount and ClusterRole (same name) for a person operating the dashboard; `kubepeer dashboard token` makes its tokens. */
+  dashboardServiceAccount: 'kubepeer-dashboard',
+  /** The same, read only (`kubepeer dashboard token --read-only`). */
+  dashboardViewerServiceAccount: 'kubepeer-dashboard-viewer',
   agentClusterRole: 'kubepeer-agent',
   agentLease: 'kubepeer-agent',
   anonymousClusterRole: 'kubepeer-anonymous-peering',

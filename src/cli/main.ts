@@ -13,6 +13,8 @@ import { registerDemoCommands } from './commands/demo.js';
 import { registerOffloadCommands } from './commands/offload.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerVersionCommand } from './commands/version.js';
+import { registerPluginCommands } from './commands/plugin.js';
+import { registerDashboardCommands } from './commands/dashboard.js';
 import { LIQO_NAMESPACE } from '../api/constants.js';
 import { ApiError } from '../k8s/rest.js';
 
@@ -38,12 +40,15 @@ export function buildProgram(argv0 = 'kubepeer'): Command {
   registerOffloadCommands(program);
   registerStatusCommand(program);
   registerVersionCommand(program);
+  registerPluginCommands(program);
+  registerDashboardCommands(program);
   registerDemoCommands(program);
   return program;
 }
 
 export async function main(argv = process.argv): Promise<void> {
-  const program = buildProgram(argv[1] ?? '');
+  // KUBEPEER_ARGV0: set by the kubectl-peer script of `kubepeer plugin install`, which runs bin/kubepeer.js.
+  const program = buildProgram(process.env.KUBEPEER_ARGV0 ?? argv[1] ?? '');
   try {
     await program.parseAsync(argv);
   } catch (e) {

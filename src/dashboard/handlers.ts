@@ -149,6 +149,7 @@ async function eventsAbout(kube: KubeClient, objects: Array<{ kind: string; name
   const found: CoreEvent[] = [];
   let forbidden = 0;
   let attempts = 0;
+  const forbiddenIn = new Set<string>();
   await Promise.all(
     objects.map(async ({ kind, name }) => {
       const query = { fieldSelector: `involvedObject.name=${name},involvedObject.kind=${kind}` };
@@ -167,11 +168,18 @@ async function eventsAbout(kube: KubeClient, objects: Array<{ kind: string; name
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 403)) throw fromApiError(e, { verb: 'list', resource: 'events', doing: 'read events' });
           forbidden++;
+          forbiddenIn.add(namespace);
         }
       }
     }),
   );
   if (forbidden && found.length === 0 && forbidden === attempts) warnings.push('forbidden: you may not list events, so the history of this peer is not shown');
+  // Events about cluster-scoped objects (ForeignCluster, Node, PeeringRequest, Advertisement) are
+  // kept in namespace "default": without that right part of the history is missing, so say so.
+  else if (forbiddenIn.size)
+    warnings.push(
+      `forbidden: you may not list events in namespace${forbiddenIn.size > 1 ? 's' : ''} ${[...forbiddenIn].map((n) => `"${n}"`).join(', ')}${forbiddenIn.has('default') ? ', where Kubernetes keeps the events about cluster-scoped objects (this peer\'s ForeignCluster, Advertisement, PeeringRequest and virtual node)' : ''}, so those events are not shown`,
+    );
   const seen = new Set<string>();
   return sortEvents(
     found.filter((e) => {

@@ -1,11 +1,13 @@
 /**
  * `kubepeer install`: idempotent. Objects the agent or a person edits afterwards (ClusterConfig,
  * trusted-ca-certificates) are created only when missing; everything else is server-side applied
- * so a re-install repairs drift. CRDs are waited for until Established.
+ * so a re-install repairs drift. CRDs are waited for until Established. The cluster ID
+ * (ConfigMap cluster-id) is created here when missing, never changed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GVR } from '../api/crds.js';
-import { Names } from '../api/constants.js';
+import { LIQO_NAMESPACE, Names } from '../api/constants.js';
+import { ensureClusterID } from '../identity/clusterID.js';
 import { Core, KubeClient, isAlreadyExists, resourcePath, type ResourceRef } from '../k8s/rest.js';
 import { baseManifests, crdManifests, type InstallOptions, type Manifest } from './manifests.js';
 
@@ -80,5 +82,8 @@ export async function install(client: KubeClient, opts: InstallOptions = {}): Pr
   for (const crd of crds) await applyManifest(client, crd, report);
   await waitForCRDs(client, crds.map((c) => c.metadata.name));
   for (const m of baseManifests(opts)) await applyManifest(client, m, report);
+  // The cluster ID exists as soon as install returns (commands that need it, e.g. `dns records`,
+  // work before the agent's first reconcile); the agent keeps the value it finds.
+  await ensureClusterID(client, opts.namespace ?? LIQO_NAMESPACE);
   return report;
 }

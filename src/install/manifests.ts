@@ -155,7 +155,42 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
     },
     ...advertisementPolicyManifests(opts),
+    ...dashboardManifests(opts),
   ];
+}
+
+/**
+ * Who may use the dashboard. It acts with the signed-in person's token only
+ * (src/dashboard/handlers.ts), so these ClusterRoles hold exactly what its pages read and its
+ * buttons write: peers, requests, domains, advertisements, virtual nodes, the pods and quotas of
+ * offloading, events (cluster-wide: those about cluster-scoped objects live in "default") and the
+ * public cluster-info. ServiceAccounts kubepeer-dashboard (operate) and kubepeer-dashboard-viewer
+ * (read only) are bound to them; `kubepeer dashboard token [--read-only]` makes a token for one.
+ */
+export function dashboardManifests(opts: InstallOptions = {}): Manifest[] {
+  const ns = opts.namespace ?? LIQO_NAMESPACE;
+  const read = ['get', 'list', 'watch'];
+  const rules = (write: boolean) => [
+    { apiGroups: [DISCOVERY_GROUP], resources: ['foreignclusters'], verbs: write ? [...read, 'create', 'patch', 'update', 'delete'] : read },
+    { apiGroups: [DISCOVERY_GROUP], resources: ['searchdomains'], verbs: write ? [...read, 'create', 'delete'] : read },
+    { apiGroups: [DISCOVERY_GROUP], resources: ['peeringrequests'], verbs: write ? [...read, 'patch'] : read },
+    { apiGroups: [SHARING_GROUP], resources: ['advertisements'], verbs: read },
+    { apiGroups: [CONFIG_GROUP], resources: ['clusterconfigs'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['nodes', 'pods', 'resourcequotas', 'events'], verbs: read },
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [Names.clusterInfoConfigMap], verbs: ['get'] },
+  ];
+  const bound = (name: string, write: boolean): Manifest[] => [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, labels } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels }, rules: rules(write) },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+    },
+  ];
+  return [...bound(Names.dashboardServiceAccount, true), ...bound(Names.dashboardViewerServiceAccount, false)];
 }
 
 /**

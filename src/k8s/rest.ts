@@ -469,10 +469,29 @@ function isJsonContentType(v: string | string[] | undefined): boolean {
   return t === 'application/json' || (!!t && /^application\/[a-z0-9.+-]*\+json$/.test(t));
 }
 
+type StatusDetails = { name?: string; kind?: string; causes?: Array<{ field?: string; message?: string; reason?: string }> };
+
+/**
+ * The API server's message, completed when it does not say what and where: some refusals (a JSON
+ * patch that does not apply, a failed `test`) answer only "the server rejected our request due to
+ * an error in our request" and put the object-free cause in details.causes. Then the request
+ * (method and path: the object) and each cause (field: message) are added.
+ */
+export function statusMessage(st: { message?: string; details?: unknown }, method: string, url: URL): string {
+  const message = st.message ?? '';
+  const details = (st.details ?? {}) as StatusDetails;
+  const causes = (details.causes ?? [])
+    .map((c) => [c.field, c.message].filter(Boolean).join(': '))
+    .filter((c) => c && !message.includes(c));
+  const named = !!details.name && message.includes(details.name);
+  if (message && !causes.length) return message;
+  return [message || 'the API server refused the request', named ? '' : ` (${method} ${url.pathname})`, causes.length ? `: ${causes.join('; ')}` : ''].join('');
+}
+
 function apiErrorFrom(status: number, text: string, method: string, url: URL): ApiError {
   try {
     const st = JSON.parse(text) as { kind?: string; reason?: string; message?: string; details?: unknown };
-    if (st.kind === 'Status') return new ApiError(status, st.reason ?? `HTTP${status}`, st.message ?? text, st.details);
+    if (st.kind === 'Status') return new ApiError(status, st.reason ?? `HTTP${status}`, statusMessage(st, method, url), st.details);
   } catch {
     /* not JSON */
   }

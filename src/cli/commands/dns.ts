@@ -28,12 +28,22 @@ export const domainColumns: Column<SearchDomain>[] = [
   { header: 'Domain', value: (d) => d.spec.domain },
   { header: 'Autojoin', value: (d) => d.spec.autojoin },
   { header: 'Synced', value: (d) => getCondition(d.status?.conditions, SYNCED)?.status ?? 'Unknown' },
+  // Why a domain is not synced (its server refused, timed out...): Failures counts only the
+  // instances that failed in a browse that worked, so it says 0 when the whole browse failed.
+  { header: 'Reason', value: (d) => syncedReason(d) },
   { header: 'Clusters', value: (d) => d.status?.clusters?.length ?? 0 },
   { header: 'Failures', value: (d) => d.status?.failures?.length ?? 0 },
   { header: 'Last Sync', value: (d) => (d.status?.lastSync ? age(d.status.lastSync) : 'never') },
   { header: 'Message', value: (d) => getCondition(d.status?.conditions, SYNCED)?.message ?? '', wide: true },
   { header: 'Age', value: (d) => age(d.metadata.creationTimestamp) },
 ];
+
+/** The Synced condition's reason when it is not True (empty when synced). */
+export function syncedReason(d: SearchDomain): string {
+  const c = getCondition(d.status?.conditions, SYNCED);
+  if (!c) return 'NotSyncedYet';
+  return c.status === 'True' ? '' : c.reason ?? '';
+}
 
 /** A SearchDomain by its name, or by its domain when exactly one watches it. */
 async function findDomain(client: KubeClient, nameOrDomain: string): Promise<SearchDomain> {

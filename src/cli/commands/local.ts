@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,9 @@ import { globals, withClient } from '../globals.js';
 import { controlPlaneBinDir } from '../../localcluster/binaries.js';
 import { importImage, listImages } from '../../localcluster/node/images.js';
 import { deployInClusterAgent } from '../../localcluster/inClusterAgent.js';
+import { AgentStatusKeys, type AgentStatusData } from '../../agent/agentStatus.js';
+import { LIQO_NAMESPACE, Names } from '../../api/constants.js';
+import { Core, resourcePath, type KubeClient } from '../../k8s/rest.js';
 
 const cliEntry = fileURLToPath(new URL('../../../bin/kubepeer.js', import.meta.url));
 
@@ -25,6 +28,27 @@ export async function spawnAgent(cluster: Pick<ListedCluster, 'name' | 'kubeconf
   closeSync(out);
   child.unref();
   return { pid: child.pid!, logFile };
+}
+
+async function readAgentStatusVersion(client: KubeClient): Promise<string | null> {
+  const cm = await client.getOrNull<{ metadata: { resourceVersion?: string } }>(resourcePath(Core.configMaps, { namespace: LIQO_NAMESPACE, name: Names.agentStatusConfigMap }));
+  return cm?.metadata.resourceVersion ?? null;
+}
+
+/**
+ * Returns when the agent leads: it then has written ConfigMap kubepeer-agent-status (after its
+ * controllers started), so a command run next finds a working agent. Fails when the agent exits.
+ */
+async function waitForAgent(client: KubeClient, agent: { pid: number; logFile: string }, before: string | null, timeoutMs = 120_000): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cm = await client.getOrNull<{ metadata: { resourceVersion?: string }; data?: AgentStatusData }>(resourcePath(Core.configMaps, { namespace: LIQO_NAMESPACE, name: Names.agentStatusConfigMap }));
+    if (cm && cm.metadata.resourceVersion !== before) return cm.data?.[AgentStatusKeys.dashboardUrl];
+    const tail = () => (existsSync(agent.logFile) ? readFileSync(agent.logFile, 'utf8').split('\n').slice(-15).join('\n') : '');
+    if (!isAlive(agent.pid)) throw new CliError(`the kubepeer agent (pid ${agent.pid}) exited while starting; its log ${agent.logFile} ends with:\n${tail()}`);
+    if (Date.now() > deadline) throw new CliError(`the kubepeer agent (pid ${agent.pid}) did not start leading within ${timeoutMs / 1000}s; see ${agent.logFile}`);
+    await sleep(250);
+  }
 }
 
 export function registerLocalCommands(program: Command): void {
@@ -70,6 +94,7 @@ export function registerLocalCommands(program: Command): void {
       }
       let agentPid: number | undefined;
       let agentImage: string | undefined;
+      let dashboardUrl: string | undefined;
       if (agentMode === 'in-cluster') {
         progress(`building the agent image and running the agent as pods of "${name}"...`);
         agentImage = await deployInClusterAgent(cluster);
@@ -77,19 +102,25 @@ export function registerLocalCommands(program: Command): void {
         progress(`installing kubepeer into "${name}"...`);
         await withClient({ kubeconfig: cluster.kubeconfig }, (client) => install(client, { clusterName: name }));
         progress(`starting the kubepeer agent for "${name}"...`);
-        const agent = await spawnAgent({ ...cluster, netns });
-        recordAgent(name, agent);
-        agentPid = agent.pid;
+        dashboardUrl = await withClient({ kubeconfig: cluster.kubeconfig }, async (client) => {
+          const before = await readAgentStatusVersion(client);
+          const agent = await spawnAgent({ ...cluster!, netns });
+          recordAgent(name, agent);
+          agentPid = agent.pid;
+          progress(`waiting for the kubepeer agent of "${name}" to lead...`);
+          return waitForAgent(client, agent, before);
+        });
       }
       progressDone();
       if (cluster.node?.kind !== 'real') {
         // stderr: stdout stays the kubeconfig path, for $(kubepeer local up ...).
         process.stderr.write(`note: "${name}" has a placeholder node: pods will not run on it. For a real node (kubelet, containerd, runc), run as root: kubepeer local up ${name} --netns\n`);
       }
+      if (dashboardUrl) process.stderr.write(`dashboard: ${dashboardUrl}  (a token to sign in: kubepeer dashboard token --kubeconfig ${cluster.kubeconfig})\n`);
       const kubeconfig = cluster.kubeconfig;
       printObject(
         g.output,
-        { name, kubeconfig, apiUrl: cluster.apiUrl, node: cluster.node, ...(agentPid ? { agentPid } : {}), ...(agentImage ? { agentImage } : {}), ...(netns ? { netns, address } : {}) },
+        { name, kubeconfig, apiUrl: cluster.apiUrl, node: cluster.node, ...(agentPid ? { agentPid } : {}), ...(dashboardUrl ? { dashboardUrl } : {}), ...(agentImage ? { agentImage } : {}), ...(netns ? { netns, address } : {}) },
         { text: () => kubeconfig },
       );
     });

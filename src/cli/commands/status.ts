@@ -3,6 +3,7 @@ import { Names } from '../../api/constants.js';
 import { GVR, clusterConfigWithDefaults, type ClusterConfig, type ForeignCluster, type PeeringRequest } from '../../api/crds.js';
 import { ApiError, Core, resourcePath } from '../../k8s/rest.js';
 import { readClusterID } from '../../identity/clusterID.js';
+import { AgentStatusKeys, readAgentStatus, type AgentStatusData } from '../../agent/agentStatus.js';
 import type { Direction, PeerOffloading } from '../../offloading/usage.js';
 import { CliError, printObject } from '../output.js';
 import { globals, withClient } from '../globals.js';
@@ -22,6 +23,8 @@ export interface StatusObserved {
   peeringRequests: PeeringRequest[];
   /** Pods offloaded per peer, both ways; null when this user may not read them (absent: not read). */
   offloading?: PeerOffloading[] | null;
+  /** What the leading agent says it runs (ConfigMap kubepeer-agent-status); null: not written (yet). */
+  agentStatus?: AgentStatusData | null;
 }
 
 /** One peer's line of the Offloading part: pods each way, and what they use of what is allowed. */
@@ -55,13 +58,23 @@ export function statusReport(o: StatusObserved, now = Date.now()) {
       leader: o.lease?.spec.holderIdentity || null,
       lastRenewSecondsAgo: Number.isFinite(ageS) ? Math.round(ageS) : null,
     },
+    /** The leading agent's dashboard (null: none, or the agent has not said). */
+    dashboardUrl: o.agentStatus?.[AgentStatusKeys.dashboardUrl] ?? null,
     discovery: {
       lan: cfg.discoveryConfig.enableDiscovery,
       advertise: cfg.discoveryConfig.enableAdvertisement,
+      /**
+       * What runs, as the leading agent says: Running, Inactive (with lanReason), Off (ClusterConfig
+       * wants neither browsing nor advertising) or Unknown (the agent has not said).
+       */
+      lanState: !cfg.discoveryConfig.enableDiscovery && !cfg.discoveryConfig.enableAdvertisement ? 'Off' : (o.agentStatus?.[AgentStatusKeys.lanDiscovery] ?? 'Unknown'),
+      lanReason: o.agentStatus?.[AgentStatusKeys.lanDiscoveryReason] ?? null,
       autojoin: cfg.discoveryConfig.autojoin,
       autojoinUntrusted: cfg.discoveryConfig.autojoinUntrusted,
       dnsServer: cfg.discoveryConfig.dnsServer || '(system resolver)',
       acceptPolicy: cfg.peeringConfig.acceptPolicy,
+      /** Untrusted (CA published, trust on first use allowed) or Trusted (CA not published, only trusted or pinned peers). */
+      trustMode: cfg.peeringConfig.trustMode,
     },
     peers: {
       total: o.foreignClusters.length,
@@ -87,11 +100,22 @@ export function statusText(s: StatusReport): string {
     `Cluster:     ${s.clusterName} (${s.clusterID})`,
     `API server:  ${s.apiServer}`,
     `Agent:       ${s.agent.healthy ? 'healthy' : 'NOT RUNNING'}${s.agent.leader ? ` (leader ${s.agent.leader}, renewed ${s.agent.lastRenewSecondsAgo}s ago)` : ''}`,
-    `Discovery:   LAN ${s.discovery.lan ? 'on' : 'off'}, advertise ${s.discovery.advertise ? 'on' : 'off'}, autojoin ${s.discovery.autojoin}/${s.discovery.autojoinUntrusted} (trusted/untrusted), DNS ${s.discovery.dnsServer}`,
+    `Discovery:   ${lanText(s.discovery)}, autojoin ${s.discovery.autojoin}/${s.discovery.autojoinUntrusted} (trusted/untrusted), DNS ${s.discovery.dnsServer}`,
+    ...(s.discovery.lanState === 'Inactive' && s.discovery.lanReason ? [`             ${s.discovery.lanReason}`] : []),
     `Accepting:   ${s.discovery.acceptPolicy}`,
+    `Trust mode:  ${s.discovery.trustMode === 'Trusted' ? 'Trusted (our CA is not published; peers only with CAs trusted or pinned by a person)' : 'Untrusted (our CA is published; untrusted peers may be pinned on first use)'}`,
     `Peers:       ${s.peers.total} known; outgoing ${fmt(s.peers.outgoing)}; incoming ${fmt(s.peers.incoming)}; ${s.peers.requestsWaiting} request(s) waiting`,
     ...offloadingText(s.offloading),
+    `Dashboard:   ${s.dashboardUrl ? `${s.dashboardUrl}  (sign in with a token: kubepeer dashboard token)` : s.agent.healthy ? 'not served (agent started with --no-dashboard?)' : 'unknown (no agent running)'}`,
   ].join('\n');
+}
+
+/** "LAN on, advertise on" only when the agent says it runs; otherwise what is wanted and that it does not run. */
+function lanText(d: StatusReport['discovery']): string {
+  const wanted = `LAN ${d.lan ? 'on' : 'off'}, advertise ${d.advertise ? 'on' : 'off'}`;
+  if (d.lanState === 'Off' || d.lanState === 'Running') return wanted;
+  if (d.lanState === 'Inactive') return `LAN INACTIVE (ClusterConfig asks for: ${wanted})`;
+  return `${wanted} (not confirmed by the agent)`;
 }
 
 function offloadingText(o: StatusReport['offloading']): string[] {
@@ -115,6 +139,10 @@ export function registerStatusCommand(program: Command): void {
           server: client.server,
           clusterConfig: await client.getOrNull<ClusterConfig>(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig })),
           lease: await client.getOrNull<AgentLease>(resourcePath(Core.leases, { namespace: g.namespace, name: Names.agentLease })),
+          agentStatus: await readAgentStatus(client, g.namespace).catch((e: unknown) => {
+            if (e instanceof ApiError && e.code === 403) return null;
+            throw e;
+          }),
           foreignClusters: (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items,
           peeringRequests: (await client.list<PeeringRequest>(resourcePath(GVR.peeringRequest))).items,
           offloading: await readOffloading(client).catch((e: unknown) => {

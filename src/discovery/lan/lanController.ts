@@ -263,7 +263,7 @@ export class LanController {
   }
 
   /** Whether LAN discovery runs this term, and why not (ConfigMap kubepeer-agent-status). */
-  status(): { 'lan-discovery'?: string; 'lan-discovery-reason'?: string } {
+  agentStatus(): { 'lan-discovery'?: string; 'lan-discovery-reason'?: string } {
     if (!this.active) return {};
     return this.inactiveReason ? { 'lan-discovery': 'Inactive', 'lan-discovery-reason': this.inactiveReason } : { 'lan-discovery': 'Running' };
   }
@@ -502,6 +502,6 @@ export const lanDiscoveryPlugin: AgentPluginFactory = async (ctx) => {
     onLeadingEarly: () => lan.start(),
     onNotLeading: () => lan.stop(),
     stop: () => lan.close(),
-    status: () => lan.status(),
+    status: () => lan.agentStatus(),
   };
 };
