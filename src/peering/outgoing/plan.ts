@@ -182,6 +182,24 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
     ]);
   }
 
+  // The record kubepeer made for a peer's incoming request gives way to any other ForeignCluster
+  // for the same ID (a person's, LAN, DNS): that one takes over, its spec as it is; the
+  // peeringrequest controller writes the incoming state on it from the request, which stays.
+  // So the seed's two-way procedure, applied on both sides in either order, ends with one
+  // ForeignCluster per peer.
+  if (fc.spec.discoveryType === 'IncomingPeering') {
+    if (o.twins.some((t) => t.spec.discoveryType !== 'IncomingPeering')) return [];
+  } else {
+    const record = o.twins.find((t) => t.spec.discoveryType === 'IncomingPeering');
+    if (record) {
+      return [
+        { type: 'delete', target: fcTarget(record) },
+        { type: 'event', object: fc, eventType: 'Normal', reason: 'AdoptedIncomingRecord', message: `took over ForeignCluster ${record.metadata.name}, which kubepeer made for ${id}'s request to us: this one stands for ${id} now` },
+        { type: 'requeueAfter', ms: 1000 },
+      ];
+    }
+  }
+
   const older = olderTwin(o);
   if (older) {
     return status(o, 'None', 'DuplicateClusterID', `ForeignCluster ${older.metadata.name} already stands for cluster ${id}; this one is ignored (delete one of them)`, undefined, [

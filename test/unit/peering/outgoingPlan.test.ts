@@ -274,3 +274,28 @@ describe('planOutgoing: unpeering', () => {
     expect(types(a)).toContain('revokeCredential');
   });
 });
+
+describe('planOutgoing: a ForeignCluster takes over the record kubepeer made for an incoming request', () => {
+  const record = fc({ metadata: { name: PEER, uid: 'uid-0', creationTimestamp: ts(NOW - 7200_000), labels: { 'discovery.liqo.io/cluster-id': PEER, 'discovery.liqo.io/discovery-type': 'IncomingPeering' } }, spec: { discoveryType: 'IncomingPeering', join: false } });
+
+  for (const source of ['Manual', 'LAN', 'WAN'] as const) {
+    it(`a ${source} ForeignCluster deletes the older IncomingPeering record and stands for the peer`, () => {
+      const mine = fc({ metadata: { name: 'foreign-cluster', labels: { 'discovery.liqo.io/cluster-id': PEER, 'discovery.liqo.io/discovery-type': source } }, spec: { discoveryType: source } });
+      const a = planOutgoing(observed(mine, { twins: [record] }));
+      expect(a[0]).toEqual({ type: 'delete', target: { resource: expect.anything(), name: PEER } });
+      expect(a).toContainEqual(expect.objectContaining({ type: 'event', reason: 'AdoptedIncomingRecord' }));
+      expect(JSON.stringify(a)).not.toContain('DuplicateClusterID');
+    });
+  }
+
+  it('the IncomingPeering record does nothing while another ForeignCluster stands for the peer', () => {
+    const mine = fc({ metadata: { name: 'foreign-cluster' }, spec: { discoveryType: 'Manual' } });
+    expect(planOutgoing(observed(record, { twins: [mine] }))).toEqual([]);
+  });
+
+  it('two ForeignClusters of people (not an incoming record) are still a duplicate', () => {
+    const older = fc({ metadata: { name: 'a-older', creationTimestamp: ts(NOW - 7200_000) } });
+    const a = planOutgoing(observed(fc(), { twins: [older] }));
+    expect(outgoingOf(a)).toEqual([expect.objectContaining({ reason: 'DuplicateClusterID' })]);
+  });
+});
