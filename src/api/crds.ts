@@ -212,8 +212,17 @@ const discoveryConfig = object({
   resyncSeconds: withDefault(integer({ minimum: 1, maximum: 86400 }), Defaults.resyncSeconds as number),
   interfaces: withDefault(array(string({ maxLength: 15 }), { maxItems: 64 }), [] as string[]),
 });
+export const CLUSTER_TRUST_MODES = ['Untrusted', 'Trusted'] as const;
+export type ClusterTrustMode = (typeof CLUSTER_TRUST_MODES)[number];
 const peeringConfig = object({
   acceptPolicy: withDefault(stringEnum(ACCEPT_POLICIES), 'AutoAcceptKnown' as AcceptPolicy),
+  trustMode: withDefault(
+    stringEnum(CLUSTER_TRUST_MODES, {
+      description:
+        'Untrusted (default): liqo-cluster-info publishes our CA, and peers whose CA we do not trust may be pinned on first use. Trusted (the seeds\' trusted mode): liqo-cluster-info carries no CA, so a cluster that wants to peer with us must already trust our CA; and we peer only with clusters whose CA our trust store trusts or a person pinned (no trust on first use).',
+    }),
+    'Untrusted' as ClusterTrustMode,
+  ),
   maxPendingRequests: withDefault(integer({ minimum: 0, maximum: 100000 }), Defaults.maxPendingRequests as number),
   resourceSharingPercentage: withDefault(integer({ minimum: 0, maximum: 100 }), Defaults.resourceSharingPercentage as number),
   heartbeatSeconds: withDefault(integer({ minimum: 1, maximum: 3600 }), Defaults.heartbeatSeconds as number),

@@ -159,6 +159,8 @@ export interface Overview {
   /** 'api': read with your token; 'agent': your token may not read it, shown from the agent's public identity. */
   identitySource: 'api' | 'agent';
   acceptPolicy?: string;
+  /** ClusterConfig peeringConfig.trustMode: Untrusted (default) or Trusted. */
+  trustMode?: string;
   counts: { available: number; connecting: number; connected: number; requests: number; domains: number };
 }
 

@@ -117,6 +117,7 @@ export async function overviewOf(kube: KubeClient, id: DashboardIdentity, s: Sna
     clusterName: config?.spec?.discoveryConfig?.clusterName || info?.data?.[ClusterInfoKeys.clusterName] || id.clusterName,
     identitySource: clusterID ? 'api' : 'agent',
     acceptPolicy: config?.spec?.peeringConfig?.acceptPolicy,
+    trustMode: config?.spec?.peeringConfig?.trustMode ?? 'Untrusted',
     counts: counts(peers, requests, s.domains.map(domainView)),
   };
 }

@@ -4,7 +4,7 @@
  * `liqo-cluster-info` (cluster ID, name, namespace, CA) that strangers may read, and the
  * ClusterConfig `liqo-configuration` (re-created with defaults if deleted).
  */
-import { GVR, apiVersionOf } from '../api/crds.js';
+import { GVR, apiVersionOf, type ClusterTrustMode } from '../api/crds.js';
 import { ClusterInfoKeys, Labels, MANAGED_BY, Names } from '../api/constants.js';
 import { Core, isAlreadyExists, resourcePath } from '../k8s/rest.js';
 import { Controller } from '../k8s/controller.js';
@@ -21,12 +21,13 @@ export const IdentityKeys = { clusterID: 'cluster-id', clusterInfo: 'cluster-inf
  * to our ID and CA (src/trust/peeringSecret.ts); without one, the key is null so that a merge
  * patch removes a proof published before.
  */
-export function clusterInfoData(ctx: Pick<AgentContext, 'clusterID' | 'clusterName' | 'namespace' | 'caPem'>, secret?: Buffer): Record<string, string | null> {
+export function clusterInfoData(ctx: Pick<AgentContext, 'clusterID' | 'clusterName' | 'namespace' | 'caPem'>, secret?: Buffer, trustMode: ClusterTrustMode = 'Untrusted'): Record<string, string | null> {
   return {
     [ClusterInfoKeys.clusterID]: ctx.clusterID,
     [ClusterInfoKeys.clusterName]: ctx.clusterName,
     [ClusterInfoKeys.namespace]: ctx.namespace,
-    [ClusterInfoKeys.caCert]: ctx.caPem,
+    // trusted mode: we do not expose our CA; a cluster that wants to peer with us must trust it already
+    [ClusterInfoKeys.caCert]: trustMode === 'Trusted' ? null : ctx.caPem,
     [ClusterInfoKeys.peeringProof]: secret ? clusterInfoProof(secret, ctx.clusterID, certificateFingerprint(ctx.caPem)) : null,
   };
 }
@@ -69,7 +70,7 @@ export function identityController(ctx: AgentContext): Controller {
           );
         });
       case IdentityKeys.clusterInfo:
-        return ensureConfigMap(Names.clusterInfoConfigMap, clusterInfoData(ctx, peeringSecret(ctx)));
+        return ensureConfigMap(Names.clusterInfoConfigMap, clusterInfoData(ctx, peeringSecret(ctx), ctx.config().peeringConfig.trustMode));
       case IdentityKeys.clusterConfig: {
         if (informers.clusterConfigs.get(Names.clusterConfig)) return;
         try {

@@ -17,6 +17,7 @@ const conditionByReason: Record<string, PeeringConditionType> = {
   NoPublishedCA: 'TrustEstablished',
   UntrustedCA: 'TrustEstablished',
   PeeringSecretNotProven: 'TrustEstablished',
+  TrustedModeUntrustedCA: 'TrustEstablished',
   // sending our PeeringRequest
   PeerUnreachable: 'PeeringRequested',
   RequestRefused: 'PeeringRequested',

@@ -102,7 +102,14 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
     throw new PeeringError('CAPinMismatch', `${url} is trusted, but its CA does not match the pin ${pin} in spec.caFingerprint; fix or remove the pin`);
   }
 
-  // Not verifiable with the trust store: only a pin or trust-on-first-use can help.
+  // Not verifiable with the trust store: only a pin or trust-on-first-use can help. In trusted mode
+  // only a person's pin: no trust on first use, and no pin remembered from one.
+  if (ctx.config().peeringConfig.trustMode === 'Trusted' && !pin) {
+    throw new PeeringError(
+      'TrustedModeUntrustedCA',
+      `this cluster is in trusted mode (peeringConfig.trustMode: Trusted) and the certificate of ${url} is not signed by a CA in the trust store (${first.code}), so no request was sent. Add its CA: kubepeer trust add-ca <ca.crt>, or pin it by hand in spec.caFingerprint.`,
+    );
+  }
   const stored = ctx.informers.configMaps.get(`${ctx.namespace}/${remoteCAConfigMapName(id)}`)?.data?.['ca.crt'];
   const pinned = pin ?? fc.status?.caFingerprint;
 

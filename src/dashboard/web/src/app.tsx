@@ -432,6 +432,14 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
                 RejectAll: ' (every request is refused)',
               }[state.overview.acceptPolicy]
             }
+            {state.overview.trustMode && (
+              <>
+                {' · '}Trust mode: <strong>{state.overview.trustMode}</strong>
+                {state.overview.trustMode === 'Trusted'
+                  ? ' (our CA is not published; we peer only with clusters whose CA is trusted or pinned by a person)'
+                  : ' (our CA is published; an untrusted peer may be pinned on first use)'}
+              </>
+            )}
           </p>
         )}
       </main>
