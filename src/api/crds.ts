@@ -226,6 +226,13 @@ const peeringConfig = object({
   maxPendingRequests: withDefault(integer({ minimum: 0, maximum: 100000 }), Defaults.maxPendingRequests as number),
   resourceSharingPercentage: withDefault(integer({ minimum: 0, maximum: 100 }), Defaults.resourceSharingPercentage as number),
   heartbeatSeconds: withDefault(integer({ minimum: 1, maximum: 3600 }), Defaults.heartbeatSeconds as number),
+  allowedNodeLabels: withDefault(
+    array(
+      string({ maxLength: 317, description: 'A label key, or a prefix ending in "/" (e.g. example.com/), that peers may put on their virtual nodes besides liqo.io/ ones.' }),
+      { maxItems: 64 },
+    ),
+    [] as string[],
+  ),
   allowedPeerCIDRs: withDefault(
     array(
       string({

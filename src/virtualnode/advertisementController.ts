@@ -116,6 +116,7 @@ export function advertisementController(ctx: AgentContext): Controller {
       key, advertisement, foreignClusters, node, localClusterID: ctx.clusterID, now: ctx.now(),
       leaseHeartbeatMs: node ? leaseHeartbeats.get(nodeName) : undefined,
       kubeletEndpoint: kubeletEndpoint(ctx).get(),
+      allowedNodeLabels: ctx.config().peeringConfig.allowedNodeLabels,
     };
   }
 

@@ -57,6 +57,8 @@ export interface Observed {
   leaseHeartbeatMs?: number;
   /** Where this agent serves the virtual nodes' kubelet endpoint (logs), once it listens. */
   kubeletEndpoint?: KubeletEndpointAddress;
+  /** Label keys (or "prefix/") a person allows peers to put on virtual nodes (peeringConfig.allowedNodeLabels). */
+  allowedNodeLabels?: string[];
 }
 
 /**
@@ -253,7 +255,7 @@ export function plan(o: Observed): Plan {
   }
 
   // ---- accepted: the virtual node
-  const desired = desiredVirtualNode(adv, o.now, o.node, clusterName, o.kubeletEndpoint);
+  const desired = desiredVirtualNode(adv, o.now, o.node, clusterName, o.kubeletEndpoint, o.allowedNodeLabels);
   const created = !o.node;
   const applyNode = created || !nodeSpecUpToDate(o.node!, desired.node) ? desired.node : undefined;
   const nodeStatus = created || !nodeStatusUpToDate(o.node!, desired) ? desired.status : undefined;
@@ -270,7 +272,7 @@ export function plan(o: Observed): Plan {
       on: 'advertisement',
       type: 'Warning',
       reason: EventReasons.labelsIgnored,
-      message: `labels not put on node ${nodeName}: ${desired.ignoredLabels.map((l) => `${l.key} (${l.why === 'reserved' ? 'reserved for Kubernetes or kubepeer' : 'not a valid label'})`).join(', ')}`,
+      message: `labels not put on node ${nodeName}: ${desired.ignoredLabels.map((l) => `${l.key} (${l.why === 'reserved' ? 'reserved for Kubernetes or kubepeer' : l.why === 'notAllowed' ? 'not in peeringConfig.allowedNodeLabels' : 'not a valid label'})`).join(', ')}`,
     });
   }
   const wasReady = o.node?.status?.conditions?.find((c) => c.type === 'Ready')?.status;

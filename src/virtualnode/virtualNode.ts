@@ -113,17 +113,29 @@ export function isReservedLabel(key: string): boolean {
 
 export interface VirtualNodeLabels {
   labels: Record<string, string>;
-  /** Advertised labels left out, with why (reserved key or not a valid label). */
-  ignored: Array<{ key: string; why: 'reserved' | 'invalid' }>;
+  /** Advertised labels left out, with why (reserved key, not allowed, or not a valid label). */
+  ignored: Array<{ key: string; why: 'reserved' | 'invalid' | 'notAllowed' }>;
+}
+
+/**
+ * Whether a peer may put this label key on its virtual node: an allowlist, since a label is what
+ * schedulers and people select nodes by (a stranger's `nvidia.com/gpu.present` would draw GPU
+ * workloads). Liqo's own `liqo.io/` keys are allowed; any other key only when a person lists it,
+ * or a prefix ending in "/" that covers it, in ClusterConfig peeringConfig.allowedNodeLabels.
+ */
+export function isAllowedLabel(key: string, allowed: readonly string[] = []): boolean {
+  if (key.startsWith('liqo.io/')) return true;
+  return allowed.some((a) => (a.endsWith('/') ? key.startsWith(a) : key === a));
 }
 
 /** The advertised labels that are allowed, then the three fixed ones (which always win). */
-export function virtualNodeLabels(adv: Pick<Advertisement, 'spec'>): VirtualNodeLabels {
+export function virtualNodeLabels(adv: Pick<Advertisement, 'spec'>, allowed: readonly string[] = []): VirtualNodeLabels {
   const labels: Record<string, string> = {};
   const ignored: VirtualNodeLabels['ignored'] = [];
   for (const [key, value] of Object.entries(adv.spec.labels ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     const v = String(value);
     if (isReservedLabel(key)) ignored.push({ key, why: 'reserved' });
+    else if (!isAllowedLabel(key, allowed)) ignored.push({ key, why: 'notAllowed' });
     else if (!isValidLabel(key, v)) ignored.push({ key, why: 'invalid' });
     else labels[key] = v;
   }
@@ -196,10 +208,10 @@ export const EXPIRY_SLACK_MS = 50;
  * The virtual node for an accepted Advertisement. `observed` (the current Node, if any) keeps
  * taints other parties added and the Ready condition's lastTransitionTime when readiness does not flip.
  */
-export function desiredVirtualNode(adv: Advertisement, now: Date, observed?: NodeLike, clusterName?: string, kubelet?: KubeletEndpointAddress): DesiredVirtualNode {
+export function desiredVirtualNode(adv: Advertisement, now: Date, observed?: NodeLike, clusterName?: string, kubelet?: KubeletEndpointAddress, allowedLabels: readonly string[] = []): DesiredVirtualNode {
   const id = adv.spec.clusterID;
   const name = virtualNodeName(id);
-  const { labels, ignored } = virtualNodeLabels(adv);
+  const { labels, ignored } = virtualNodeLabels(adv, allowedLabels);
   const hb = heartbeatState(adv, now);
   const who = clusterName && clusterName !== id ? `${clusterName} (${id})` : id;
   const resources = advertisedResources(adv);

@@ -32,7 +32,7 @@ const observed = (o: Partial<Observed>): Observed => ({ key: `advertisement-${ID
 
 /** The node as the API server would hold it after applying a plan (what the cache shows next). */
 function nodeAfter(o: Observed): NodeLike {
-  const d = desiredVirtualNode(o.advertisement!, o.now);
+  const d = desiredVirtualNode(o.advertisement!, o.now, undefined, undefined, undefined, o.allowedNodeLabels);
   return {
     metadata: {
       ...d.node.metadata,
@@ -101,7 +101,7 @@ describe('accepting an Advertisement', () => {
   });
 
   it('re-applies metadata when an advertised label is removed (we own it) or our taint is taken off', () => {
-    const withLabel = observed({ advertisement: adv({ labels: { region: 'eu' } }) });
+    const withLabel = observed({ advertisement: adv({ labels: { region: 'eu' } }), allowedNodeLabels: ['region'] });
     const node = nodeAfter(withLabel);
     expect(labelsAppliedBy(node)).toContain('region');
     expect(plan(observed({ node })).applyNode?.metadata.labels).not.toHaveProperty('region');

@@ -67,6 +67,7 @@ describe('advertised labels', () => {
           'my-node-role': 'boss',
         },
       }),
+      ['region', 'topology.example.com/', 'type', 'kubernetes.io/', 'node.kubernetes.io/', 'feature.k8s.io/', 'kubepeer.io/', 'my-node-role', 'node-role.kubernetes.io/'],
     );
     expect(labels).toEqual({
       region: 'eu-west',
@@ -85,8 +86,21 @@ describe('advertised labels', () => {
     expect(ignored.every((i) => i.why === 'reserved')).toBe(true);
   });
 
+  it('puts only liqo.io/ labels and the ones a person allows on the node: a peer cannot claim a GPU', () => {
+    const advertised = adv({ labels: { 'nvidia.com/gpu.present': 'true', 'liqo.io/remote-cluster-name': 'b', region: 'eu', 'example.com/tier': 'gold' } });
+    const byDefault = virtualNodeLabels(advertised);
+    expect(byDefault.labels).not.toHaveProperty('nvidia.com/gpu.present');
+    expect(byDefault.labels['liqo.io/remote-cluster-name']).toBe('b');
+    expect(byDefault.ignored).toEqual(expect.arrayContaining([{ key: 'nvidia.com/gpu.present', why: 'notAllowed' }, { key: 'region', why: 'notAllowed' }]));
+    const configured = virtualNodeLabels(advertised, ['region', 'example.com/']);
+    expect(configured.labels).toMatchObject({ region: 'eu', 'example.com/tier': 'gold' });
+    expect(configured.labels).not.toHaveProperty('nvidia.com/gpu.present');
+  });
+
   it('leaves out labels the API server would reject, instead of failing the whole node', () => {
-    const { labels, ignored } = virtualNodeLabels(adv({ labels: { 'bad key': 'v', ok: 'has space', 'UPPER.example.com/x': 'y', fine: 'yes', ['a'.repeat(64)]: 'v' } }));
+    const { labels, ignored } = virtualNodeLabels(adv({ labels: { 'bad key': 'v', ok: 'has space', 'UPPER.example.com/x': 'y', fine: 'yes', ['a'.repeat(64)]: 'v' } }), [
+      'bad key', 'ok', 'UPPER.example.com/', 'fine', 'a'.repeat(64),
+    ]);
     expect(labels.fine).toBe('yes');
     expect(ignored.map((i) => [i.key, i.why])).toEqual(
       expect.arrayContaining([['bad key', 'invalid'], ['ok', 'invalid'], ['UPPER.example.com/x', 'invalid'], ['a'.repeat(64), 'invalid']]),
