@@ -355,7 +355,8 @@ export class SpdyStream extends Duplex {
     /** The peer said it will only send (we may not). */
     readonly unidirectional: boolean,
   ) {
-    super({ allowHalfOpen: true });
+    // 256 KiB each way: with Node's 16 KiB default a relay pauses its other side on nearly every write.
+    super({ allowHalfOpen: true, highWaterMark: 256 * 1024 });
     this.sendWindow = initialWindow;
     if (unidirectional) this.localEnded = true;
   }
