@@ -48,9 +48,10 @@ export function buildProgram(argv0 = 'kubepeer'): Command {
 
 export async function main(argv = process.argv): Promise<void> {
   // KUBEPEER_ARGV0: set by the kubectl-peer script of `kubepeer plugin install`, which runs bin/kubepeer.js.
-  const program = buildProgram(process.env.KUBEPEER_ARGV0 ?? argv[1] ?? '');
+  const argv0 = process.env.KUBEPEER_ARGV0 ?? argv[1] ?? '';
+  const program = buildProgram(argv0);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(/kubectl-peer/.test(argv0) ? pluginArgv(program, argv) : argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
@@ -61,4 +62,24 @@ export async function main(argv = process.argv): Promise<void> {
     process.stderr.write(`error: ${err.message}${reason}\n`);
     process.exitCode = e instanceof CliError ? e.exitCode : 1;
   }
+}
+
+/** Global options that take a value in the next argument (when not written --opt=value). */
+const VALUE_OPTIONS = new Set(['--kubeconfig', '--context', '-n', '--namespace', '-o', '--output']);
+
+/**
+ * As kubectl's plugin, `kubectl peer list` runs `kubepeer peer list`: a first word that is a
+ * subcommand of `peer` and not a top-level command gets `peer` put before it. Everything else
+ * (`kubectl peer status`, `kubectl peer domain list`) runs as kubepeer's own command.
+ */
+export function pluginArgv(program: Command, argv: string[]): string[] {
+  const args = argv.slice(2);
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith('-')) i += VALUE_OPTIONS.has(args[i]!) ? 2 : 1;
+  const word = args[i];
+  const names = (c: Command) => [c.name(), ...c.aliases()];
+  if (word === undefined || program.commands.some((c) => names(c).includes(word))) return argv;
+  const peer = program.commands.find((c) => c.name() === 'peer');
+  if (!peer?.commands.some((c) => names(c).includes(word))) return argv;
+  return [...argv.slice(0, 2), ...args.slice(0, i), 'peer', ...args.slice(i)];
 }

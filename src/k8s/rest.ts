@@ -272,7 +272,7 @@ export class KubeClient {
             // be an uncaught exception, and end the process.
             try {
               const text = Buffer.concat(chunks).toString('utf8');
-              if (!ok) return reject(apiErrorFrom(status, text, method, url));
+              if (!ok) return reject(apiErrorFrom(status, text, method, url, opts.body));
               if (!text) return resolve({} as T);
               try {
                 resolve(JSON.parse(text) as T);
@@ -477,21 +477,25 @@ type StatusDetails = { name?: string; kind?: string; causes?: Array<{ field?: st
  * an error in our request" and put the object-free cause in details.causes. Then the request
  * (method and path: the object) and each cause (field: message) are added.
  */
-export function statusMessage(st: { message?: string; details?: unknown }, method: string, url: URL): string {
+export function statusMessage(st: { message?: string; details?: unknown }, method: string, url: URL, body?: unknown): string {
   const message = st.message ?? '';
   const details = (st.details ?? {}) as StatusDetails;
   const causes = (details.causes ?? [])
     .map((c) => [c.field, c.message].filter(Boolean).join(': '))
     .filter((c) => c && !message.includes(c));
   const named = !!details.name && message.includes(details.name);
-  if (message && !causes.length) return message;
-  return [message || 'the API server refused the request', named ? '' : ` (${method} ${url.pathname})`, causes.length ? `: ${causes.join('; ')}` : ''].join('');
+  const generic = !message || /rejected our request|unknown reason/i.test(message);
+  if (!generic && !causes.length) return message;
+  // A JSON patch's operations name the fields it touched (the API server does not say which failed).
+  const ops = Array.isArray(body) ? (body as Array<{ op?: unknown; path?: unknown }>).filter((o) => typeof o?.op === 'string' && typeof o?.path === 'string').map((o) => `${o.op as string} ${o.path as string}`) : [];
+  const where = named ? '' : ` (${method} ${url.pathname}${ops.length ? `, JSON patch: ${ops.slice(0, 5).join(', ')}${ops.length > 5 ? ', ...' : ''}` : ''})`;
+  return [message || 'the API server refused the request', where, causes.length ? `: ${causes.join('; ')}` : ''].join('');
 }
 
-function apiErrorFrom(status: number, text: string, method: string, url: URL): ApiError {
+function apiErrorFrom(status: number, text: string, method: string, url: URL, body?: unknown): ApiError {
   try {
     const st = JSON.parse(text) as { kind?: string; reason?: string; message?: string; details?: unknown };
-    if (st.kind === 'Status') return new ApiError(status, st.reason ?? `HTTP${status}`, statusMessage(st, method, url), st.details);
+    if (st.kind === 'Status') return new ApiError(status, st.reason ?? `HTTP${status}`, statusMessage(st, method, url, body), st.details);
   } catch {
     /* not JSON */
   }

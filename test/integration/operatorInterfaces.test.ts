@@ -1,0 +1,158 @@
+/**
+ * Issue 16, the operator's side on a real kube-apiserver with the real kubectl: the cluster ID
+ * right after install, the kubectl plugin on PATH, dashboard tokens bound to the right rights, a
+ * truthful `kubepeer status` (what the agent runs, not what ClusterConfig asks for), API
+ * refusals that name the object and field, and why a SearchDomain is not synced.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../src/localcluster/localCluster.js';
+import { controlPlaneBinDir } from '../../src/localcluster/binaries.js';
+import { GVR, type SearchDomain } from '../../src/api/crds.js';
+import { Names } from '../../src/api/constants.js';
+import { ApiError, Core, resourcePath } from '../../src/k8s/rest.js';
+import { kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { waitFor } from '../support/wait.js';
+
+let cluster: LocalCluster;
+let agent: AgentProcess | undefined;
+const kp = (...args: string[]) => kubepeer([...args, '--kubeconfig', cluster.kubeconfig]);
+
+beforeAll(async () => {
+  cluster = await startCluster('ops');
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await cluster?.stop();
+});
+
+describe('install', () => {
+  it('creates the cluster ID: kubectl reads it right after install, before any agent runs', () => {
+    const r = kubectl(cluster, ['get', 'configmap', '-n', 'liqo', 'cluster-id', '-o', 'jsonpath={.data.cluster-id}']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^[0-9a-f-]{36}$/);
+    expect(kp('cluster-id').stdout.trim()).toBe(r.stdout);
+  });
+});
+
+describe('kubepeer plugin install', () => {
+  it('puts an executable kubectl-peer where kubectl finds it, and kubectl peer list answers from the cluster', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubepeer-plugin-'));
+    const env = { PATH: `${dir}:${process.env.PATH}` };
+    const r = kubepeer(['plugin', 'install', '--dir', dir, '-o', 'json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ path: join(dir, 'kubectl-peer'), onPath: true });
+    expect(statSync(join(dir, 'kubectl-peer')).mode & 0o111).toBe(0o111);
+
+    const kubectlBin = join(controlPlaneBinDir(), 'kubectl');
+    const run = (args: string[]) => spawnSync(kubectlBin, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+    const list = run(['plugin', 'list']);
+    expect(list.stdout).toContain(join(dir, 'kubectl-peer'));
+
+    const add = kp('peer', 'add', 'edge-z', '--api-url', 'https://203.0.113.9:6443');
+    expect(add.code, add.stderr).toBe(0);
+    const peers = run(['peer', 'list', '--kubeconfig', cluster.kubeconfig]);
+    expect(peers.stderr).toBe('');
+    expect(peers.status).toBe(0);
+    expect(peers.stdout).toMatch(/^NAME/);
+    expect(peers.stdout).toContain('edge-z');
+    // It runs as the plugin: its help says "kubectl peer".
+    expect(run(['peer', '--help']).stdout).toContain('Usage: kubectl peer');
+  });
+
+  it('says when the folder is not on PATH', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubepeer-plugin-off-path-'));
+    const r = kubepeer(['plugin', 'install', '--dir', dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${dir} is not on PATH`);
+  });
+});
+
+describe('kubepeer dashboard token', () => {
+  // Only the token speaks: the test's kubeconfig holds an admin client certificate, which the
+  // API server would prefer to a --token given beside it.
+  const can = (token: string, verb: string, resource: string) =>
+    spawnSync(join(controlPlaneBinDir(), 'kubectl'), ['--kubeconfig', '/dev/null', '--server', cluster.apiUrl, '--insecure-skip-tls-verify', '--token', token, 'auth', 'can-i', verb, resource], { encoding: 'utf8' }).stdout.trim();
+
+  it('makes a token that can do what the dashboard does, and a --read-only one that can only look', () => {
+    const full = kp('dashboard', 'token', '--duration', '15m');
+    expect(full.code, full.stderr).toBe(0);
+    const token = full.stdout.trim();
+    expect(full.stderr).toContain(`liqo/${Names.dashboardServiceAccount}`);
+    for (const [verb, res] of [['list', 'foreignclusters.discovery.liqo.io'], ['patch', 'foreignclusters.discovery.liqo.io'], ['create', 'searchdomains.discovery.liqo.io'], ['patch', 'peeringrequests.discovery.liqo.io'], ['list', 'events'], ['watch', 'nodes']])
+      expect(can(token, verb!, res!), `${verb} ${res}`).toBe('yes');
+    expect(can(token, 'get', 'secrets')).toBe('no');
+
+    const ro = kp('dashboard', 'token', '--read-only', '-o', 'json');
+    expect(ro.code, ro.stderr).toBe(0);
+    const view = JSON.parse(ro.stdout) as { serviceAccount: string; token: string; expirationTimestamp: string };
+    expect(view.serviceAccount).toBe(`liqo/${Names.dashboardViewerServiceAccount}`);
+    expect(Date.parse(view.expirationTimestamp) - Date.now()).toBeGreaterThan(7 * 3600_000);
+    expect(can(view.token, 'list', 'foreignclusters.discovery.liqo.io')).toBe('yes');
+    expect(can(view.token, 'list', 'events')).toBe('yes');
+    expect(can(view.token, 'patch', 'foreignclusters.discovery.liqo.io')).toBe('no');
+    expect(can(view.token, 'delete', 'foreignclusters.discovery.liqo.io')).toBe('no');
+  });
+
+  it('refuses a duration the API server would refuse', () => {
+    const r = kp('dashboard', 'token', '--duration', '5m');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('at least 10m');
+  });
+});
+
+describe('API refusals name the object and the field', () => {
+  it('a JSON patch that does not apply says which request and which path', async () => {
+    const path = resourcePath(Core.configMaps, { namespace: 'liqo', name: Names.clusterIDConfigMap });
+    const err = await cluster
+      .client()
+      .request('PATCH', path, { body: [{ op: 'remove', path: '/data/no-such-key' }], contentType: 'application/json-patch+json' })
+      .then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    const msg = (err as ApiError).message;
+    // The API server itself says only "the server rejected our request due to an error in our
+    // request", with no object, field or cause.
+    expect(msg).toContain('the server rejected our request');
+    expect(msg).toContain(`PATCH ${path}`);
+    expect(msg).toContain('JSON patch: remove /data/no-such-key');
+  });
+});
+
+describe('truthful status, with an agent whose API server URL is loopback', () => {
+  beforeAll(async () => {
+    agent = startAgent(cluster, ['--dashboard-http']);
+    await waitFor('the agent to publish what it runs (ConfigMap kubepeer-agent-status)', async () =>
+      (await cluster.client().getOrNull<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace: 'liqo', name: Names.agentStatusConfigMap })))?.data?.['lan-discovery'],
+    );
+  });
+
+  it('kubepeer status says LAN discovery is inactive and why, and prints the dashboard URL', () => {
+    const r = kp('status');
+    expect(r.stdout).toContain('LAN INACTIVE (ClusterConfig asks for: LAN on, advertise on)');
+    expect(r.stdout).toContain('is a loopback address that no other host can reach');
+    expect(r.stdout).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+/);
+    const json = JSON.parse(kp('status', '-o', 'json').stdout) as { discovery: { lanState: string; lanReason: string }; dashboardUrl: string };
+    expect(json.discovery.lanState).toBe('Inactive');
+    expect(json.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('domain list shows why a domain whose server refuses is not synced', async () => {
+    // A DNS server that refuses: nothing listens on this loopback port, so every query fails.
+    expect(kubectl(cluster, ['patch', 'clusterconfig', Names.clusterConfig, '--type', 'merge', '-p', '{"spec":{"discoveryConfig":{"dnsServer":"127.0.0.1:1"}}}']).code).toBe(0);
+    const add = kp('domain', 'add', 'refusing.example.');
+    expect(add.code, add.stderr).toBe(0);
+    const sd = await waitFor('the SearchDomain to be marked not synced', async () => {
+      const all = (await cluster.client().list<SearchDomain>(resourcePath(GVR.searchDomain))).items;
+      const d = all.find((x) => x.spec.domain.startsWith('refusing.example'));
+      return d?.status?.conditions?.find((c) => c.type === 'Synced' && c.status === 'False') ? d : undefined;
+    });
+    const reason = sd.status!.conditions!.find((c) => c.type === 'Synced')!.reason;
+    const table = kp('domain', 'list').stdout;
+    expect(table.split('\n')[0]).toMatch(/SYNCED +REASON/);
+    expect(table).toContain(reason);
+  });
+});
