@@ -3,6 +3,9 @@
  * once; adding a key that is being processed marks it dirty so it runs again afterwards; failures
  * requeue with per-key exponential backoff; `addAfter` schedules a future reconcile.
  */
+/** The longest wait before a requeued key comes back (see addAfter). */
+export const MAX_REQUEUE_MS = 24 * 3600_000;
+
 export class WorkQueue {
   private queue: string[] = [];
   private dirty = new Set<string>();
@@ -33,6 +36,9 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
+    // Node fires a timer of more than 2^31-1 ms (24.8 days) after 1 ms: a renewal due in months
+    // would then reconcile in a tight loop. A day at most; the reconcile asks again for the rest.
+    delayMs = Math.min(delayMs, MAX_REQUEUE_MS);
     const due = Date.now() + delayMs;
     const existing = this.timers.get(key);
     if (existing) {

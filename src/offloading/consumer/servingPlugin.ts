@@ -30,6 +30,7 @@ import { apiServerFacingAddress, kubeletEndpoint } from './kubeletEndpoint.js';
 import { remotePodDirectory } from './remotePods.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Informer } from '../../k8s/informer.js';
+import { MAX_REQUEUE_MS } from '../../k8s/workqueue.js';
 import { OFFLOADING_ENABLED_LABEL, OffloadingAnnotations } from '../names.js';
 import { StreamingServer } from './streaming/index.js';
 
@@ -83,9 +84,17 @@ export const servingPlugin: AgentPluginFactory = async (ctx, opts) => {
         if (abort.signal.aborted) return;
         tls = { certPem: cert.certPem, keyPem: cert.keyPem };
         server.setSecureContext(tls, auth.clientCAPem);
-        const t = setTimeout(() => rotate(address), Math.max(0, renewAtMs(cert, Date.now()) - Date.now()));
-        t.unref();
-        timers.push(t);
+        // Renewal is months away, beyond what one Node timer can wait (2^31-1 ms; longer fires at
+        // once, which made a new CSR every few milliseconds): wait a day at a time.
+        const due = renewAtMs(cert, Date.now());
+        const wait = (): void => {
+          const left = due - Date.now();
+          if (left <= 0) return rotate(address);
+          const t = setTimeout(wait, Math.min(left, MAX_REQUEUE_MS));
+          t.unref();
+          timers.push(t);
+        };
+        wait();
       },
       (e: Error) => log.warn({ err: e.message }, 'kubelet endpoint: certificate rotation failed'),
     );
