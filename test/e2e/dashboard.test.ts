@@ -14,7 +14,7 @@ import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { GVR, apiVersionOf, type ForeignCluster } from '../../src/api/crds.js';
 import { Labels } from '../../src/api/constants.js';
 import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
-import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { agentMetricsUrl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { clusterIDOf, describeFC, foreignCluster, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
 import { dashboardUrlOf, ensureKubepeerReader, launchBrowser, mintToken, screenshot } from './support/dashboard.js';
@@ -317,6 +317,40 @@ describe('the dashboard in a browser', () => {
     // What this token may not read is said, not silently missing.
     expect(await page.locator('.banner.forbidden').textContent()).toContain('forbidden: you may not list nodes');
     await screenshot(page, '11-forbidden-read-only');
+  });
+
+  it('with a token from "kubepeer dashboard token --read-only": peers and their events (kept in "default") show, with no forbidden warning', async () => {
+    const r = kubepeer(['dashboard', 'token', '--read-only', '--duration', '30m', '--kubeconfig', a.kubeconfig]);
+    expect(r.code, r.stderr).toBe(0);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(r.stdout.trim());
+    await page.getByText('read-only').waitFor();
+    await page.locator('[data-peer="peer-b"]').first().getByRole('button', { name: 'Details' }).click();
+    const drawer = page.getByRole('dialog');
+    await drawer.locator('[data-condition]').first().waitFor();
+    // The ForeignCluster's events live in namespace "default" (it is cluster-scoped): the
+    // ClusterRole kubepeer-dashboard-viewer may list events everywhere, so they show.
+    await expect.poll(() => drawer.locator('table.events tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await page.locator('.banner.forbidden').count()).toBe(0);
+    await screenshot(page, '11b-dashboard-token-read-only', { hideToasts: true });
+    await drawer.getByRole('button', { name: 'Close details' }).click();
+    await drawer.waitFor({ state: 'detached' });
+  });
+
+  it('with a token that may not list peers: the page says what is missing, not "Loading…" beside a green "Live"', async () => {
+    const token = await mintToken(A, 'dashboard-nothing', []);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.goto(urlA);
+    await page.getByLabel('Kubernetes bearer token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const notShown = page.locator('.not-shown').first();
+    await notShown.waitFor();
+    expect(await notShown.textContent()).toMatch(/Not shown: .*forbidden.*foreignclusters/i);
+    expect(await page.getByText('Loading…').count()).toBe(0);
+    expect(await page.locator('.live').textContent()).toContain('No access');
+    expect(await page.locator('.live-live').count()).toBe(0);
+    await screenshot(page, '11c-token-without-rights');
+    await page.getByRole('button', { name: 'Sign out' }).click();
   });
 
   it('serves HTTPS with a certificate kept in a Secret, the same after an agent restart (agent B)', async () => {

@@ -289,6 +289,15 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
   const readOnly = !session.can.connect && !session.can.addPeer && !session.can.approve;
   const detailName = route.startsWith('/peer/') ? decodeURIComponent(route.slice('/peer/'.length)) : null;
   const warnings = [...(state?.warnings ?? []), ...liveWarnings];
+  /** Nothing could be loaded (e.g. a token that may not list ForeignClusters): the panels say why instead of "Loading…". */
+  const blocked = !state && loadError ? loadError : null;
+  const loading = blocked ? (
+    <p class="muted pad not-shown" role="status">
+      Not shown: {blocked.message}
+    </p>
+  ) : (
+    <p class="muted pad">Loading…</p>
+  );
 
   return (
     <div class="layout">
@@ -310,10 +319,18 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
         </div>
         {state && <CopyID id={state.overview.clusterID} />}
         <span class="spacer" />
-        <span class={`live live-${live}`} title={live === 'live' ? 'Changes show up as they happen' : live === 'connecting' ? 'Connecting to live updates…' : 'Live updates interrupted; reconnecting'}>
-          <span class="dot" aria-hidden="true" />
-          {live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
-        </span>
+        {blocked ? (
+          // Green "Live" would claim the page is up to date while it shows nothing: say what is wrong.
+          <span class="live live-offline" title={blocked.message}>
+            <span class="dot" aria-hidden="true" />
+            {blocked.forbidden ? 'No access' : 'Not loaded'}
+          </span>
+        ) : (
+          <span class={`live live-${live}`} title={live === 'live' ? 'Changes show up as they happen' : live === 'connecting' ? 'Connecting to live updates…' : 'Live updates interrupted; reconnecting'}>
+            <span class="dot" aria-hidden="true" />
+            {live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+          </span>
+        )}
         <span class="user" title={session.groups.join(', ')}>
           {readOnly && (
             <span class="badge readonly">
@@ -383,7 +400,7 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
               </div>
             </header>
             {!state ? (
-              <p class="muted pad">Loading…</p>
+              loading
             ) : available.length === 0 ? (
               <div class="empty">
                 <p>No peer available at the moment.</p>
@@ -406,7 +423,7 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
               </h2>
             </header>
             {!state ? (
-              <p class="muted pad">Loading…</p>
+              loading
             ) : connected.length === 0 ? (
               <div class="empty">
                 <p>No connected peers.</p>
