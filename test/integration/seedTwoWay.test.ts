@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
-import { resourcePath, type KubeClient } from '../../src/k8s/rest.js';
+import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
 import { GVR, type ForeignCluster } from '../../src/api/crds.js';
-import { kubectl, startAgent, startCluster, agentMetricsUrl, type AgentProcess } from '../support/clusters.js';
+import { kubectl, kubepeer, startAgent, startCluster, agentMetricsUrl, type AgentProcess } from '../support/clusters.js';
 import { fillPlaceholders, seedManifests } from '../support/seeds.js';
 import { clusterIDOf, describeFC, foreignClusterByID, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
@@ -75,5 +75,28 @@ describe('the seed\'s two-way manual procedure', () => {
     await waitFor('A made its IncomingPeering record for B', async () => (await foreignClusterByID(A, idB))?.spec.discoveryType === 'IncomingPeering', { timeoutMs: 60_000 });
     expect(kubectl(a, ['apply', '-f', '-'], seedFor(b, idB)).code).toBe(0);
     await expectPeeredBothWays();
+  });
+
+  it('peer reject on an accepted request ends that incoming peering and tells the peer; rejecting it again fails', async () => {
+    const r = kubepeer(['peer', 'reject', idA, '--kubeconfig', b.kubeconfig]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('its incoming peering ends');
+    await waitFor('B: A\'s request gone', async () => (await B.getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))) === null, { timeoutMs: 30_000 });
+    await waitFor('B: A\'s credential gone', async () => (await B.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-peer-${idA}` }))) === null, { timeoutMs: 30_000 });
+    await waitFor('A: told (outgoing Denied)', async () => (await foreignClusterByID(A, idB))?.status?.outgoing?.phase === 'Denied', { timeoutMs: 30_000, describe: () => foreignClusterByID(A, idB) });
+    const again = kubepeer(['peer', 'reject', 'no-such-request', '--kubeconfig', b.kubeconfig]);
+    expect(again.code).not.toBe(0);
+  });
+
+  it('peer remove ends both directions: our peering, and the peer\'s request to us with its credential', async () => {
+    // B still peers with A (B's request to A is accepted on A)
+    await waitForReadyNode(B, idA, 60_000);
+    const r = kubepeer(['peer', 'remove', 'foreign-cluster', '--kubeconfig', a.kubeconfig]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('its incoming peering ends too');
+    await waitFor('A: B\'s request gone', async () => (await A.getOrNull(resourcePath(GVR.peeringRequest, { name: idB }))) === null, { timeoutMs: 30_000 });
+    await waitFor('A: B\'s credential gone', async () => (await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-peer-${idB}` }))) === null, { timeoutMs: 30_000 });
+    expect(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))).toBeNull();
+    await waitFor('B: told (outgoing Denied)', async () => (await foreignClusterByID(B, idA))?.status?.outgoing?.phase === 'Denied', { timeoutMs: 30_000, describe: () => foreignClusterByID(B, idA) });
   });
 });

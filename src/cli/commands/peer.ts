@@ -214,15 +214,23 @@ export function registerPeerCommands(program: Command): void {
   peer
     .command('remove <peer>')
     .alias('rm')
-    .description('Delete a ForeignCluster (unpeers first; needs no call to the peer).')
+    .description('Remove a peer: ends both directions (our peering with it, and its incoming request to us: request and credential deleted, no more heartbeats, the peer told); needs no call to the peer.')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
+      let endedIncoming = false;
       const fc = await withClient(g, async (client) => {
         const found = await findPeer(client, id);
         await client.delete(resourcePath(GVR.foreignCluster, { name: found.metadata.name }));
+        // The incoming direction too (the agent ends it: the peer is told, the credential deleted).
+        try {
+          await client.mergePatch(resourcePath(GVR.peeringRequest, { name: found.spec.clusterID }), { metadata: { annotations: { [Annotations.approval]: 'rejected' } } });
+          endedIncoming = true;
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
         return found;
       });
-      printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => `foreigncluster/${fc.metadata.name} deleted` });
+      printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => `foreigncluster/${fc.metadata.name} deleted${endedIncoming ? `; its incoming peering ends too (peeringrequest/${fc.spec.clusterID})` : ''}` });
     });
 
   for (const [verb, value] of [
@@ -231,10 +239,12 @@ export function registerPeerCommands(program: Command): void {
   ] as const) {
     peer
       .command(`${verb} <cluster-id>`)
-      .description(`${verb === 'accept' ? 'Accept' : 'Reject'} an incoming PeeringRequest waiting for approval.`)
+      .description(verb === 'accept' ? 'Accept an incoming PeeringRequest waiting for approval.' : 'Reject an incoming PeeringRequest: a waiting one is denied, an accepted one ends (its credential is deleted and the peer told).')
       .action(async (id: string, _o: unknown, cmd: Command) => {
         const g = globals(cmd);
         const pr = await withClient(g, async (client) => {
+          const current = await client.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }));
+          if (current?.status?.phase === 'Denied') throw new CliError(`peeringrequest/${id} is already denied (${current.status.reason}: ${current.status.message}); there is nothing to ${verb}`);
           try {
             return await client.mergePatch<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }), { metadata: { annotations: { [Annotations.approval]: value } } });
           } catch (e) {
@@ -242,7 +252,11 @@ export function registerPeerCommands(program: Command): void {
             throw e;
           }
         });
-        printObject(g.output, pr, { resource: PEERING_REQUEST, text: () => `peeringrequest/${id} ${value}` });
+        const ends = value === 'rejected' && pr.status?.phase === 'Accepted';
+        printObject(g.output, pr, {
+          resource: PEERING_REQUEST,
+          text: () => (ends ? `peeringrequest/${id} rejected: its incoming peering ends (request and credential deleted, no more heartbeats, ${id} is told)` : `peeringrequest/${id} ${value}`),
+        });
       });
   }
 

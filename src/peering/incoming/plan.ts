@@ -253,7 +253,17 @@ export function planIncoming(o: IncomingObserved): Action[] {
     { type: 'event', object: pr, eventType: 'Warning', reason: 'UnverifiedRequestDropped', message: `${id} is a known peer at ${knownAt}, which did not confirm this request (${reason}: ${message}); dropped so that its own request can take its place` },
     { type: 'delete', target: prTarget(name) },
   ];
+  // An accepted request a person rejected (`kubepeer peer reject`), or whose ForeignCluster a person
+  // removed: the incoming peering ends. The request goes (its credential Secret with it: the
+  // request owns it), so no heartbeat follows; the requester is told where it can be reached.
+  const ended = pr.status?.phase === 'Accepted' && pr.metadata.annotations?.[Annotations.approval] === 'rejected';
+  const endIncoming = (peer?: RequesterEndpoint): Action[] => [
+    ...(peer ? [{ type: 'answer', peer, namespace: pr.spec.namespace, reason: 'PeeringDenied', message: `an administrator of ${o.own.clusterName} ended the peering` } as const] : []),
+    { type: 'event', object: pr, eventType: 'Normal', reason: 'PeeringEnded', message: `the incoming peering of ${id} ended: request and credential deleted, no more Advertisement or heartbeats` },
+    { type: 'delete', target: prTarget(name) },
+  ];
   if (!o.callback) return [{ type: 'resolveCallback', apiUrl }];
+  if (ended && !o.callback.ok) return endIncoming();
   if (!o.callback.ok) {
     const { reason, message } = o.callback;
     if (knownAt && pr.status?.phase !== 'Accepted') return dropUnproven(reason, message);
@@ -267,6 +277,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
     return denyAndRetain(o, pr, reason, message);
   }
   const peer: RequesterEndpoint = { clusterID: id, apiUrl, kubeconfig, ...(o.callback.pinnedAddress ? { pinnedAddress: o.callback.pinnedAddress } : {}) };
+  if (ended) return endIncoming(peer);
 
   const actions: Action[] = [];
   if (pr.status?.phase !== 'Accepted') {

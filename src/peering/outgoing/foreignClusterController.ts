@@ -9,7 +9,7 @@
  * actions that only this controller has (trust, credential, the request to the peer).
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { Labels, Names } from '../../api/constants.js';
+import { Annotations, Labels, Names } from '../../api/constants.js';
 import { GVR, apiVersionOf, type Advertisement, type ForeignCluster } from '../../api/crds.js';
 import { ApiError, KubeClient, isAlreadyExists, resourcePath } from '../../k8s/rest.js';
 import { Controller } from '../../k8s/controller.js';
@@ -67,6 +67,7 @@ export function foreignClusterController(ctx: AgentContext): Controller {
     const id = fc.spec.clusterID;
     const node = informers.nodes.get(`${Names.virtualNodePrefix}${id}`);
     const answer = peerAnswers.latest(id);
+    const incoming = informers.peeringRequests.get(id);
     const sentAt = lastSent.get(fc.metadata.uid ?? '');
     const trust = trustResults.get(fc.metadata.uid ?? '');
     return {
@@ -77,6 +78,7 @@ export function foreignClusterController(ctx: AgentContext): Controller {
       advertisement: informers.advertisements.get(`${Names.advertisementPrefix}${id}`),
       virtualNodeReady: ((node?.status as NodeStatus)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
       hasCredential: !!informers.secrets.get(`${ctx.namespace}/${credentialName(id)}`),
+      ...(incoming ? { incomingRequest: { rejected: incoming.metadata.annotations?.[Annotations.approval] === 'rejected' } } : {}),
       ...(answer ? { peerAnswer: answer } : {}),
       ...(sentAt !== undefined ? { lastSentMs: sentAt } : {}),
       ...(trust ? { trust } : {}),

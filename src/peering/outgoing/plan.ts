@@ -66,6 +66,8 @@ export interface OutgoingObserved {
   virtualNodeReady: boolean;
   /** Whether the credential Secret `liqo-remote-<id>` is in the cache. */
   hasCredential: boolean;
+  /** The peer's PeeringRequest to us (the incoming direction), when there is one. */
+  incomingRequest?: { rejected: boolean };
   peerAnswer?: PeerAnswer;
   /** When this agent last created the PeeringRequest on the peer (ms; remembered in memory). */
   lastSentMs?: number;
@@ -167,7 +169,14 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
   const hasFinalizer = !!fc.metadata.finalizers?.includes(FINALIZER);
 
   if (fc.metadata.deletionTimestamp) {
-    return [...unpeer(o), ...(hasFinalizer ? [{ type: 'removeFinalizer', target: fcTarget(fc), object: fc, finalizer: FINALIZER } as const] : [])];
+    // Removing the peer ends both directions: its request to us is marked rejected, and the
+    // peeringrequest controller ends it (request and credential deleted, the peer told). Only the
+    // record kubepeer made for that request leaves the request alone (it goes because the request did).
+    const endIncoming: Action[] =
+      o.incomingRequest && !o.incomingRequest.rejected && fc.spec.discoveryType !== 'IncomingPeering'
+        ? [{ type: 'mergePatch', target: { resource: GVR.peeringRequest, name: id }, patch: { metadata: { annotations: { [Annotations.approval]: 'rejected' } } } }]
+        : [];
+    return [...endIncoming, ...unpeer(o), ...(hasFinalizer ? [{ type: 'removeFinalizer', target: fcTarget(fc), object: fc, finalizer: FINALIZER } as const] : [])];
   }
 
   // Every ForeignCluster carries the cluster-id label, hand-made ones included, so that lookups
@@ -252,7 +261,23 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
     { type: 'Reachable', status: 'True', reason: 'Reachable', message: `${fc.spec.apiUrl} answered over verified TLS` },
   ];
 
-  // 3. outcome so far: the peer's Advertisement and our virtual node, or the peer's answer
+  // 3. outcome so far: the peer's Advertisement and our virtual node, or the peer's answer.
+  //    A denial after the peer accepted means it ended the peering (a person rejected or removed
+  //    us there): its Advertisement, our virtual node and the credential it no longer holds go.
+  {
+    const requestedNow = getCondition(fc.status?.conditions, 'PeeringRequested');
+    const lastAt = Math.max(requestedNow?.status === 'True' ? Date.parse(requestedNow.lastTransitionTime) : 0, o.lastSentMs ?? 0);
+    const a = o.peerAnswer;
+    if (o.advertisement && a?.reason === 'PeeringDenied' && lastAt > 0 && Date.parse(a.at) >= lastAt - 1000) {
+      return [
+        { type: 'revokeCredential', clusterID: id },
+        { type: 'delete', target: { resource: GVR.advertisement, name: `${Names.advertisementPrefix}${id}` } },
+        { type: 'delete', target: { resource: Core.nodes, name: `${Names.virtualNodePrefix}${id}` } },
+        { type: 'event', object: fc, eventType: 'Warning', reason: 'PeerEndedPeering', message: `${who} ended the peering: ${a.message}; virtual node, Advertisement and credential removed` },
+        { type: 'requeueAfter', ms: 1000 },
+      ];
+    }
+  }
   if (o.advertisement?.status?.phase === 'Accepted') {
     const ready = o.virtualNodeReady;
     if (fc.status?.outgoing?.phase !== 'Established' && ready) {

@@ -299,3 +299,19 @@ describe('planOutgoing: a ForeignCluster takes over the record kubepeer made for
     expect(outgoingOf(a)).toEqual([expect.objectContaining({ reason: 'DuplicateClusterID' })]);
   });
 });
+
+describe('planOutgoing: removal ends both directions; a peer that ends the peering is followed', () => {
+  it('on deletion marks the peer\'s request to us rejected, so that the incoming direction ends too', () => {
+    const f = fc({ metadata: { deletionTimestamp: ts(NOW) } });
+    const a = planOutgoing(observed(f, { incomingRequest: { rejected: false } }));
+    expect(a[0]).toMatchObject({ type: 'mergePatch', target: { name: PEER }, patch: { metadata: { annotations: { 'discovery.liqo.io/approval': 'rejected' } } } });
+    expect(types(planOutgoing(observed(f, { incomingRequest: { rejected: true } })))).not.toContain('mergePatch');
+  });
+
+  it('removes the Advertisement, the virtual node and the credential when the peer denies after accepting', () => {
+    const f = fc({ status: requested('Pending', NOW - 60_000) });
+    const adv = { metadata: { name: `advertisement-${PEER}` }, spec: { clusterID: PEER }, status: { phase: 'Accepted' } } as unknown as OutgoingObserved['advertisement'];
+    const a = planOutgoing(ready(f, { advertisement: adv, virtualNodeReady: true, peerAnswer: { reason: 'PeeringDenied', message: 'ended', at: iso(NOW - 100) } }));
+    expect(types(a)).toEqual(['revokeCredential', 'delete', 'delete', 'event', 'requeueAfter']);
+  });
+});
