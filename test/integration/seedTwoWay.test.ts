@@ -99,4 +99,20 @@ describe('the seed\'s two-way manual procedure', () => {
     expect(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))).toBeNull();
     await waitFor('B: told (outgoing Denied)', async () => (await foreignClusterByID(B, idA))?.status?.outgoing?.phase === 'Denied', { timeoutMs: 30_000, describe: () => foreignClusterByID(B, idA) });
   });
+
+  it('peer join --wait stops at once with the condition\'s message on an untrusted CA; --allow-untrusted-ca on join fixes it', async () => {
+    const add = kubepeer(['peer', 'add', idB, '--name', 'strict', '--api-url', b.apiUrl, '--kubeconfig', a.kubeconfig]);
+    expect(add.code, add.stderr).toBe(0);
+    const t0 = Date.now();
+    const r = kubepeer(['peer', 'join', 'strict', '--wait', '--timeout', '120', '--kubeconfig', a.kubeconfig]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('UntrustedCA');
+    expect(r.stderr).toContain('allowUntrustedCA');
+    // far below the 120 s timeout: it did not wait for what waiting cannot fix
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    const fix = kubepeer(['peer', 'join', 'strict', '--allow-untrusted-ca', '--kubeconfig', a.kubeconfig]);
+    expect(fix.code, fix.stderr).toBe(0);
+    await waitFor('A: trust established on first use', async () => (await foreignClusterByID(A, idB))?.status?.conditions?.find((c) => c.type === 'TrustEstablished')?.status === 'True', { timeoutMs: 60_000, describe: () => foreignClusterByID(A, idB) });
+  });
 });
+

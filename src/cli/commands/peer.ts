@@ -79,8 +79,26 @@ async function offloadingForWide(client: KubeClient): Promise<PeerOffloading[] |
   }
 }
 
-async function setJoin(client: KubeClient, fc: ForeignCluster, join: boolean) {
-  await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }), joinPatch(fc, join));
+async function setJoin(client: KubeClient, fc: ForeignCluster, join: boolean, trust: { allowUntrustedCA?: boolean; caFingerprint?: string } = {}) {
+  const patch = joinPatch(fc, join) as { spec: Record<string, unknown> };
+  await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }), { ...patch, spec: { ...patch.spec, ...trust } });
+}
+
+/**
+ * Outgoing reasons that waiting cannot fix: a person must act (trust the CA, reset trust, fix the
+ * ForeignCluster). `--wait` stops at once on them; the others (unreachable, pending, refused for
+ * now) are waited out.
+ */
+export const TERMINAL_REASONS = new Set(['UntrustedCA', 'CAChanged', 'CAPinMismatch', 'IdentityMismatch', 'CertificateInvalid', 'NoPublishedCA', 'MissingApiUrl', 'OwnCluster', 'DuplicateClusterID', 'Denied']);
+
+/** The terminal reason the ForeignCluster is in for its current spec, if any (a condition written for an older generation does not count). */
+export function terminalReason(fc: ForeignCluster): { reason: string; message: string } | undefined {
+  const out = fc.status?.outgoing;
+  if (!out) return undefined;
+  if (out.phase === 'Denied') return { reason: 'Denied', message: out.message ?? '' };
+  if (!out.reason || !TERMINAL_REASONS.has(out.reason)) return undefined;
+  const current = (fc.status?.conditions ?? []).some((c) => c.reason === out.reason && c.status === 'False' && (c.observedGeneration ?? 0) >= (fc.metadata.generation ?? 0));
+  return current ? { reason: out.reason, message: out.message ?? '' } : undefined;
 }
 
 /** Waits for the virtual node, printing each phase change. */
@@ -99,9 +117,10 @@ async function waitForPeering(client: KubeClient, name: string, timeoutMs: numbe
       progressDone();
       return fc;
     }
-    if (out?.phase === 'Denied') {
+    const terminal = terminalReason(fc);
+    if (terminal) {
       progressDone();
-      throw new CliError(`peering denied: ${out.message ?? ''}`);
+      throw new CliError(terminal.reason === 'Denied' ? `peering denied: ${terminal.message}` : `${terminal.reason}: ${terminal.message} (waiting cannot fix this)`);
     }
     if (Date.now() > deadline) {
       progressDone();
@@ -196,19 +215,24 @@ export function registerPeerCommands(program: Command): void {
     const c = peer
       .command(`${verb} <peer>`)
       .description(what)
-      .action(async (id: string, opts: { wait?: boolean; timeout?: string }, cmd: Command) => {
+      .action(async (id: string, opts: { wait?: boolean; timeout?: string; allowUntrustedCa?: boolean; caFingerprint?: string }, cmd: Command) => {
         const g = globals(cmd);
         const timeoutMs = opts.wait ? seconds(String(opts.timeout)) * 1000 : 0;
         const fc = await withClient(g, async (client) => {
           const found = await findPeer(client, id);
-          await setJoin(client, found, join);
+          await setJoin(client, found, join, { ...(opts.allowUntrustedCa ? { allowUntrustedCA: true } : {}), ...(opts.caFingerprint ? { caFingerprint: opts.caFingerprint } : {}) });
           process.stderr.write(`foreigncluster/${found.metadata.name}: join=${join}\n`);
           if (join && opts.wait) return waitForPeering(client, found.metadata.name, timeoutMs);
           return found;
         });
         reportPeer(g, fc, !!(join && opts.wait));
       });
-    if (join) c.option('--wait', 'wait until the virtual node is Ready, reporting each phase').option('--timeout <seconds>', 'how long --wait waits', '120');
+    if (join) {
+      c.option('--wait', 'wait until the virtual node is Ready, reporting each phase; stops at once on what waiting cannot fix (untrusted CA, changed CA, identity mismatch, denied, own cluster, duplicate ID)')
+        .option('--timeout <seconds>', 'how long --wait waits', '120')
+        .option('--allow-untrusted-ca', 'pin the remote CA on first use if it is not trusted (sets spec.allowUntrustedCA)')
+        .option('--ca-fingerprint <sha256:hex>', 'pin the remote CA (sets spec.caFingerprint)');
+    }
   }
 
   peer
