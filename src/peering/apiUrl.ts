@@ -24,7 +24,9 @@ export function apiUrlProblem(value: unknown, field: string, ownApiUrl?: string,
   if (url.port && Number(url.port) > 65535) return `${field} ${show(value)} has an invalid port`;
   if (url.username || url.password) return `${field} ${show(value)} must not carry a user name or password`;
   if (url.pathname !== '/' || url.search || url.hash) return `${field} ${show(value)} must have no path, query or fragment (scheme, host and port only)`;
-  const bad = forbiddenHost(url.hostname, policyFor(ownApiUrl, allowedCIDRs));
+  // Without ownApiUrl (a kubeconfig's server, which must equal an apiUrl checked with it) loopback
+  // is left to that check.
+  const bad = forbiddenHost(url.hostname, ownApiUrl ? policyFor(ownApiUrl, allowedCIDRs) : { allowLoopback: true, ...(allowedCIDRs ? { allowedCIDRs } : {}) });
   if (bad) return `${field} ${show(value)} points at ${bad}; it must be the requester's API server as this cluster can reach it`;
   if (ownApiUrl && sameUrl(value, ownApiUrl)) return `${field} ${show(value)} is this cluster's own API server; it must be the requester's`;
   return undefined;
