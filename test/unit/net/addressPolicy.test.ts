@@ -67,6 +67,12 @@ describe('apiUrl: scheme, host and port only', () => {
     expect(apiUrlProblem('https://198.18.0.2:6443/', 'spec.apiUrl', REMOTE_OWN)).toBeUndefined();
   });
 
+  it("leaves loopback to the apiUrl check when our own URL is not given (a kubeconfig's server between local clusters)", () => {
+    expect(apiUrlProblem('https://127.0.0.1:42907', 'the cluster server')).toBeUndefined();
+    expect(apiUrlProblem('https://127.0.0.1:42907', 'spec.apiUrl', 'https://127.0.0.1:6443')).toBeUndefined();
+    expect(apiUrlProblem('https://169.254.169.254:443', 'the cluster server')).toBeDefined();
+  });
+
   it('refuses an mDNS-style metadata URL and the IPv4-in-IPv6 forms of loopback', () => {
     expect(apiUrlProblem('https://169.254.169.254:443/latest#', 'apiUrl', REMOTE_OWN)).toBeDefined();
     for (const h of ['[::ffff:127.0.0.1]', '[::7f00:1]', '[64:ff9b::7f00:1]']) expect(apiUrlProblem(`https://${h}:6443`, 'apiUrl', REMOTE_OWN), h).toMatch(/loopback/);
