@@ -83,7 +83,7 @@ describe('trusted mode', () => {
     expect(await B.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: idA }))).toBeNull();
   });
 
-  it('with each CA added to the other trust store, both directions peer as Trusted', async () => {
+  it('with each CA added to the other trust store, both directions peer as Trusted', { timeout: 420_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kubepeer-trusted-'));
     writeFileSync(join(dir, 'a.crt'), caOf(a));
     writeFileSync(join(dir, 'b.crt'), caOf(b));
@@ -91,7 +91,7 @@ describe('trusted mode', () => {
       const r = kubepeer(['trust', 'add-ca', join(dir, file), '--name', 'peer', '--kubeconfig', on.kubeconfig]);
       expect(r.code, r.stderr).toBe(0);
     }
-    await waitForReadyNode(A, idB, 240_000, describeFC(A, 'to-b'));
+    await waitForReadyNode(A, idB, 300_000, async () => ({ a: await describeFC(A, 'to-b')(), b: await describeFC(B, 'to-a')(), requestOnB: (await B.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: idA })))?.status }));
     await waitForReadyNode(B, idA, 240_000, describeFC(B, 'to-a'));
     for (const [k, name] of [[A, 'to-b'], [B, 'to-a']] as const) {
       const fc = (await foreignCluster(k, name)) as ForeignCluster;
