@@ -156,3 +156,27 @@ describe('truthful status, with an agent whose API server URL is loopback', () =
     expect(table).toContain(reason);
   });
 });
+
+describe('kubepeer local up --agent', () => {
+  // Its own state folder, so that these local clusters are not mixed with a person's.
+  const env = { KUBEPEER_STATE_DIR: mkdtempSync(join(tmpdir(), 'kubepeer-state-')) };
+  afterAll(() => {
+    kubepeer(['local', 'down', '--all'], env);
+  });
+
+  it('returns once the agent leads: dns records and status work at once, and the dashboard URL is printed', () => {
+    const up = kubepeer(['local', 'up', 'ops-up', '--agent'], env);
+    expect(up.code, up.stderr).toBe(0);
+    const kubeconfig = up.stdout.trim();
+    expect(up.stderr).toMatch(/dashboard: https:\/\/127\.0\.0\.1:\d+/);
+    // Run right away, no waiting: the agent is up and the cluster ID exists.
+    const records = kubepeer(['dns', 'records', '--domain', 'example.org', '--kubeconfig', kubeconfig], env);
+    expect(records.stderr).not.toContain('no cluster ID yet');
+    expect(records.code, records.stderr).toBe(0);
+    const status = kubepeer(['status', '--kubeconfig', kubeconfig], env);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/Agent: +healthy/);
+    expect(status.stdout).toMatch(/Dashboard: +https:\/\/127\.0\.0\.1:\d+/);
+  });
+});
+
