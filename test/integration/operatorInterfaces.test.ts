@@ -15,6 +15,8 @@ import { GVR, type SearchDomain } from '../../src/api/crds.js';
 import { Names } from '../../src/api/constants.js';
 import { ApiError, Core, resourcePath } from '../../src/k8s/rest.js';
 import { kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { KubeClient } from '../../src/k8s/rest.js';
+import { details } from '../../src/dashboard/handlers.js';
 import { waitFor } from '../support/wait.js';
 
 let cluster: LocalCluster;
@@ -177,6 +179,35 @@ describe('kubepeer local up --agent', () => {
     expect(status.code, status.stdout + status.stderr).toBe(0);
     expect(status.stdout).toMatch(/Agent: +healthy/);
     expect(status.stdout).toMatch(/Dashboard: +https:\/\/127\.0\.0\.1:\d+/);
+  });
+});
+
+describe('dashboard: events about cluster-scoped objects', () => {
+  it('says that events in "default" are not shown when the token may list events only in liqo', async () => {
+    const admin = cluster.client();
+    const name = 'dash-events-liqo-only';
+    const rbac = { apiVersion: 'rbac.authorization.k8s.io/v1' };
+    await admin.create(resourcePath(Core.serviceAccounts, { namespace: 'liqo' }), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'liqo' } });
+    // Peers readable everywhere (the viewer ClusterRole without its events rule), events only in liqo.
+    await admin.create(resourcePath(Core.clusterRoleBindings), { ...rbac, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'ServiceAccount', name, namespace: 'liqo' }] });
+    await admin.create(resourcePath(Core.clusterRoles), { ...rbac, kind: 'ClusterRole', metadata: { name }, rules: [{ apiGroups: ['discovery.liqo.io'], resources: ['foreignclusters'], verbs: ['get', 'list'] }] });
+    await admin.create(resourcePath(Core.clusterRoleBindings), { ...rbac, kind: 'ClusterRoleBinding', metadata: { name: `${name}-fc` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name, namespace: 'liqo' }] });
+    const tr = await admin.create<{ status: { token: string } }>(resourcePath(Core.serviceAccounts, { namespace: 'liqo', name, subresource: 'token' }), { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } });
+    const user = KubeClient.withToken(cluster.apiUrl, tr.status.token, undefined, true);
+    try {
+      // "view" lists events in a namespace only through a RoleBinding there: none in default.
+      await admin.create(resourcePath(Core.roleBindings, { namespace: 'liqo' }), { ...rbac, kind: 'RoleBinding', metadata: { name, namespace: 'liqo' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'ServiceAccount', name, namespace: 'liqo' }] });
+      await admin.delete(resourcePath(Core.clusterRoleBindings, { name }));
+      const add = kp('peer', 'add', 'edge-events', '--api-url', 'https://203.0.113.11:6443');
+      expect(add.code, add.stderr).toBe(0);
+      const d = await waitFor('the RBAC to apply', async () => {
+        const r = await details(user, { clusterID: 'x', clusterName: 'x', namespace: 'liqo' }, 'edge-events');
+        return r.warnings.some((w) => w.includes('"default"')) ? r : undefined;
+      });
+      expect(d.warnings.join('\n')).toContain('forbidden: you may not list events in namespace "default", where Kubernetes keeps the events about cluster-scoped objects');
+    } finally {
+      user.close();
+    }
   });
 });
 
