@@ -37,7 +37,16 @@ describe('CRD definitions', () => {
 
   it('fills ClusterConfig defaults from the schema (the same values the API server applies)', () => {
     const spec = clusterConfigWithDefaults({ peeringConfig: { acceptPolicy: 'Manual' } });
-    expect(spec.peeringConfig).toEqual({ acceptPolicy: 'Manual', maxPendingRequests: 50, resourceSharingPercentage: 30, heartbeatSeconds: 10 });
+    expect(spec.peeringConfig).toEqual({
+      acceptPolicy: 'Manual',
+      maxPendingRequests: 50,
+      resourceSharingPercentage: 30,
+      heartbeatSeconds: 10,
+      trustMode: 'Untrusted',
+      allowedNodeLabels: [],
+      allowedPeerCIDRs: ['0.0.0.0/0', '::/0'],
+    });
+    expect(spec.offloadingConfig).toEqual({ enabled: true, podSecurity: 'baseline', abandonedTenancySeconds: 3600 });
     expect(spec.discoveryConfig).toMatchObject({ name: 'MyLiqo', service: '_liqo._tcp', domain: 'local.', port: 6443, ttl: 90, dnsServer: Defaults.dnsServer, resyncSeconds: 30, autojoin: true, autojoinUntrusted: true, interfaces: [] });
     expect(clusterConfigWithDefaults(undefined).discoveryConfig.enableDiscovery).toBe(true);
   });
