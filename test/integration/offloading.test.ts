@@ -147,6 +147,10 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
     }, { timeoutMs: 30_000, what: 'remote logs' });
     expect(logs).toContain('greeting: hello from A');
     expect(logs).toContain('token mounted: 0');
+    // The virtual node tells the truth: kubectl describe lists the offloaded pods and their requests.
+    const described = k(a, ['describe', 'node', `liqo-${idB}`]);
+    for (const p of home.items) expect(described).toContain(p.metadata.name);
+    expect(described).toMatch(/Non-terminated Pods:\s+\(3 in total\)/);
     // Both directions in kubepeer offload status: A runs 3 there, B runs 3 for A.
     const mine = JSON.parse(kubepeer(['offload', 'status', '-o', 'json', '--kubeconfig', a.kubeconfig]).stdout) as { items: Array<{ peerID: string; outgoing?: { pods: number; running: number } }> };
     expect(mine.items.find((r) => r.peerID === idB)?.outgoing).toMatchObject({ pods: 3, running: 3 });
