@@ -6,6 +6,7 @@
 import { API_URL_PATTERN } from '../api/crds.js';
 import { forbiddenHost, policyFor } from '../net/addressPolicy.js';
 import { show } from './untrustedInput.js';
+import { sameApiServer } from '../mdns/index.js';
 
 const apiUrlRe = new RegExp(API_URL_PATTERN);
 
@@ -28,11 +29,15 @@ export function apiUrlProblem(value: unknown, field: string, ownApiUrl?: string,
   // is left to that check.
   const bad = forbiddenHost(url.hostname, ownApiUrl ? policyFor(ownApiUrl, allowedCIDRs) : { allowLoopback: true, ...(allowedCIDRs ? { allowedCIDRs } : {}) });
   if (bad) return `${field} ${show(value)} points at ${bad}; it must be the requester's API server as this cluster can reach it`;
-  if (ownApiUrl && sameUrl(value, ownApiUrl)) return `${field} ${show(value)} is this cluster's own API server; it must be the requester's`;
+  if (ownApiUrl && sameApiServer(value, ownApiUrl)) return `${field} ${show(value)} is this cluster's own API server; it must be the requester's`;
   return undefined;
 }
 
-/** The same https origin and path, ignoring case of the host, a default port and a trailing slash. */
+/**
+ * The same https origin and path, ignoring case of the host, a default port and a trailing slash:
+ * whether a kubeconfig's server is exactly the apiUrl it came with. (Whether a URL is our own API
+ * server is `sameApiServer`, the one check discovery and peering share.)
+ */
 export function sameUrl(a: string, b: string): boolean {
   try {
     const ua = new URL(a);

@@ -13,16 +13,7 @@ import { Names } from '../../api/constants.js';
 import { PeeringError } from '../errors.js';
 import type { TokenKubeconfig } from '../kubeconfig.js';
 import { urlHost } from '../../net/hosts.js';
-
-function sameEndpoint(a: string, b: string): boolean {
-  try {
-    const x = new URL(a);
-    const y = new URL(b);
-    return x.hostname === y.hostname && (x.port || '443') === (y.port || '443');
-  } catch {
-    return false;
-  }
-}
+import { sameApiServer } from '../../mdns/index.js';
 
 function checkCallbackURL(apiUrl: string, ownApiUrl: string, policy: AddressPolicy): URL {
   let u: URL;
@@ -36,7 +27,7 @@ function checkCallbackURL(apiUrl: string, ownApiUrl: string, policy: AddressPoli
   if (u.username || u.password || u.pathname !== '/' || u.search || u.hash) {
     throw new PeeringError('InvalidApiUrl', `apiUrl ${apiUrl} must be scheme, host and port only (no user info, path, query or fragment)`);
   }
-  if (sameEndpoint(apiUrl, ownApiUrl)) {
+  if (sameApiServer(apiUrl, ownApiUrl)) {
     throw new PeeringError('SelfReferentialApiUrl', `apiUrl ${apiUrl} is this cluster's own API server: a requester must give its own address`);
   }
   // the same rule as the admission webhook's, for a URL a person put in a ForeignCluster too
