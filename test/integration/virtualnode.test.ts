@@ -112,7 +112,10 @@ describe('virtual node from an Advertisement', () => {
       return nodeReady(n)?.status === 'True' ? n : undefined;
     }, { timeoutMs: 30_000, describe: () => getNode(B) });
 
-    expect(node.metadata.labels).toMatchObject({ type: 'virtual-node', 'kubernetes.io/role': 'agent', 'liqo.io/remote-cluster-id': B, region: 'lab', 'liqo.io/remote-cluster-name': 'cluster-b' });
+    expect(node.metadata.labels).toMatchObject({ type: 'virtual-node', 'kubernetes.io/role': 'agent', 'liqo.io/remote-cluster-id': B, 'liqo.io/remote-cluster-name': 'cluster-b' });
+    // Labels a peer may set are an allowlist (liqo.io/ keys and peeringConfig.allowedNodeLabels):
+    // `region` was not allowed here, and roles are never taken from a peer.
+    expect(node.metadata.labels).not.toHaveProperty('region');
     expect(node.metadata.labels).not.toHaveProperty('node-role.kubernetes.io/control-plane');
     expect(node.spec?.taints).toContainEqual({ key: 'virtual-node.liqo.io/not-allowed', value: 'true', effect: 'NoExecute' });
     expect(node.status?.capacity).toMatchObject({ cpu: '4', memory: '8Gi', pods: '110' });
