@@ -223,8 +223,25 @@ export class KubeClient {
     return { url, req: { method, headers, agent: this.agent, signal: opts.signal } };
   }
 
-  /** One request; resolves with the parsed JSON body, rejects with ApiError. */
+  /**
+   * One request; resolves with the parsed JSON body, rejects with ApiError. The 429 "storage is
+   * (re)initializing" that an API server answers for a few seconds after a CRD is installed is
+   * retried (five times, about 6 s in all): nothing was processed, so repeating it is safe, and a
+   * person's `kubepeer peer add` right after `kubepeer install` must not fail on it. Other 429s (a
+   * peer's webhook saying too many requests are pending) are answers, not retried here.
+   */
   async request<T = unknown>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(method, path, opts);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.code !== 429 || !/storage is \(re\)initializing/i.test(e.message) || attempt >= 4) throw e;
+        await new Promise((r) => setTimeout(r, 1_000 + attempt * 250));
+      }
+    }
+  }
+
+  private async requestOnce<T = unknown>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
     this.count(method, path);
     const { url, req } = await this.options(method, path, opts);
     const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
