@@ -214,10 +214,21 @@ export function homeStatusFrom(remote: Pod, home: Pod, info: OffloadedInfo, now:
     ...(rs.reason ? { reason: rs.reason } : {}),
     ...(rs.message ? { message: rs.message } : {}),
     ...(rs.startTime ? { startTime: rs.startTime } : {}),
-    ...(rs.containerStatuses ? { containerStatuses: rs.containerStatuses } : {}),
-    ...(rs.initContainerStatuses ? { initContainerStatuses: rs.initContainerStatuses } : {}),
+    ...(rs.containerStatuses ? { containerStatuses: rs.containerStatuses.map(homeContainerStatus) } : {}),
+    ...(rs.initContainerStatuses ? { initContainerStatuses: rs.initContainerStatuses.map(homeContainerStatus) } : {}),
   };
   return out;
+}
+
+/**
+ * A container status as the home pod shows it: what the container did, not the resources B
+ * allocated (B's LimitRange may have given requests the home spec does not have, and kubectl
+ * describe node panics on a status that allocates what the spec never requested).
+ */
+function homeContainerStatus(c: unknown): unknown {
+  if (typeof c !== 'object' || c === null) return c;
+  const { allocatedResources: _a, resources: _r, allocatedResourcesStatus: _s, ...rest } = c as Record<string, unknown>;
+  return rest;
 }
 
 /** The home status while the pod cannot be created on the peer (quota, unsupported spec, ...). */

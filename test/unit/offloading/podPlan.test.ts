@@ -100,6 +100,13 @@ describe('virtual kubelet decisions', () => {
     expect(planPod(base({ home: { ...h, status: a.status }, remote: r }))).toEqual([]);
   });
 
+  it("does not copy the resources B allocated into the home pod's container statuses (kubectl describe node panicked on them)", () => {
+    const h = home();
+    const r = remoteOf(h, { phase: 'Running', containerStatuses: [{ name: 'main', ready: true, restartCount: 0, allocatedResources: { cpu: '10m' }, resources: { requests: { cpu: '10m' } } }] });
+    const [a] = planPod(base({ home: h, remote: r }));
+    expect(a?.type === 'writeHomeStatus' && a.status.containerStatuses).toEqual([{ name: 'main', ready: true, restartCount: 0 }]);
+  });
+
   it('deletes the remote pod with the home grace period, then finalizes the home pod', () => {
     const h = home({ deletionTimestamp: now, deletionGracePeriodSeconds: 7 });
     expect(planPod(base({ home: h, remote: remoteOf(h) }))).toMatchObject([{ type: 'deleteRemote', gracePeriodSeconds: 7 }]);
