@@ -218,6 +218,12 @@ export function peeringRequestController(ctx: AgentContext): Controller {
         if (!isAlreadyExists(e)) throw e;
       }
     },
+    deleteCredential: async ({ clusterID, request }) => {
+      // Only the Secret this request owns: a newer request of the same cluster may hold it by now.
+      const secret = await client.getOrNull<{ metadata: { uid?: string; ownerReferences?: { uid: string }[] } }>(secretPath(clusterID));
+      if (!secret?.metadata.ownerReferences?.some((r) => r.uid === request.metadata.uid)) return;
+      await client.delete(secretPath(clusterID), secret.metadata.uid ? { preconditionsUid: secret.metadata.uid } : {});
+    },
     forgetRequester: async ({ clusterID }) => {
       clients.get(clusterID)?.client.close();
       clients.delete(clusterID);

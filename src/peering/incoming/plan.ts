@@ -111,6 +111,11 @@ export type IncomingAction =
   | { type: 'writeAdvertisement'; peer: RequesterEndpoint }
   | { type: 'rememberUnauthorized'; clusterID: string; atMs: number }
   | { type: 'forgetUnauthorized'; clusterID: string }
+  /**
+   * Delete Secret `liqo-peer-<id>` now if `request` owns it. The garbage collector would too, but
+   * only after a while on a loaded API server; an ended peering's credential goes with it.
+   */
+  | { type: 'deleteCredential'; clusterID: string; request: PeeringRequest }
   /** The request is gone: drop the client and what we remember of the requester. */
   | { type: 'forgetRequester'; clusterID: string }
   /** Call the newcomer back with its own credential (it is then forgotten unless it proves `clusterID`). */
@@ -121,6 +126,11 @@ export type IncomingAction =
 export type Action = RuntimeAction | IncomingAction;
 
 const prTarget = (name: string, subresource?: string) => ({ resource: GVR.peeringRequest, name, ...(subresource ? { subresource } : {}) });
+/** Delete a request and, at once, the credential Secret it owns. */
+const deleteRequest = (pr: PeeringRequest): Action[] => [
+  { type: 'deleteCredential', clusterID: pr.spec.clusterID, request: pr },
+  { type: 'delete', target: prTarget(pr.metadata.name) },
+];
 
 /** The request's status: written only when something changed; an Event when the phase changes. */
 function requestStatus(o: IncomingObserved, pr: PeeringRequest, phase: PeeringRequestPhase, reason: string, message: string, conditions: ConditionInput[] = []): Action[] {
@@ -230,7 +240,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
   // Denied requests are kept a minute for people to see, then dropped so the requester may retry.
   if (pr.status?.phase === 'Denied') {
     const at = Date.parse(pr.status.conditions?.find((c) => c.type === 'Accepted')?.lastTransitionTime ?? '') || now;
-    if (now - at >= DENIED_RETENTION_MS) return [{ type: 'delete', target: prTarget(name) }];
+    if (now - at >= DENIED_RETENTION_MS) return deleteRequest(pr);
     return [{ type: 'requeueAfter', ms: DENIED_RETENTION_MS - (now - at) + 100 }];
   }
 
@@ -240,7 +250,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
     if (now - created >= UNVERIFIED_LIFETIME_MS) {
       return [
         { type: 'event', object: pr, eventType: 'Warning', reason: 'RequestExpired', message: `the requester did not prove its identity within ${UNVERIFIED_LIFETIME_MS / 60_000} minutes (${pr.status?.message ?? 'no answer'}); request dropped` },
-        { type: 'delete', target: prTarget(name) },
+        ...deleteRequest(pr),
       ];
     }
   }
@@ -251,7 +261,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
    */
   const dropUnproven = (reason: string, message: string): Action[] => [
     { type: 'event', object: pr, eventType: 'Warning', reason: 'UnverifiedRequestDropped', message: `${id} is a known peer at ${knownAt}, which did not confirm this request (${reason}: ${message}); dropped so that its own request can take its place` },
-    { type: 'delete', target: prTarget(name) },
+    ...deleteRequest(pr),
   ];
   // An accepted request a person rejected (`kubepeer peer reject`), or whose ForeignCluster a person
   // removed: the incoming peering ends. The request goes (its credential Secret with it: the
@@ -260,7 +270,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
   const endIncoming = (peer?: RequesterEndpoint): Action[] => [
     ...(peer ? [{ type: 'answer', peer, namespace: pr.spec.namespace, reason: 'PeeringDenied', message: `an administrator of ${o.own.clusterName} ended the peering` } as const] : []),
     { type: 'event', object: pr, eventType: 'Normal', reason: 'PeeringEnded', message: `the incoming peering of ${id} ended: request and credential deleted, no more Advertisement or heartbeats` },
-    { type: 'delete', target: prTarget(name) },
+    ...deleteRequest(pr),
   ];
   if (!o.callback) return [{ type: 'resolveCallback', apiUrl }];
   if (ended && !o.callback.ok) return endIncoming();
@@ -379,7 +389,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
         { type: 'forgetUnauthorized', clusterID: id },
         { type: 'log', level: 'info', message: 'requester revoked our credential; removing its PeeringRequest', fields: { clusterID: id, code: 401 } },
         { type: 'event', object: pr, eventType: 'Normal', reason: 'PeerRevoked', message: `${id} revoked the credential (HTTP 401): the peering ended on its side` },
-        { type: 'delete', target: prTarget(name) },
+        ...deleteRequest(pr),
       ];
     }
     // 403 is authorization, not revocation: RBAC may be warming up after a restart, or someone

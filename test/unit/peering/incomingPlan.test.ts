@@ -96,7 +96,7 @@ describe('planIncoming: who asks', () => {
 
   it('drops a denied request once its minute is over', () => {
     const denied = { phase: 'Denied', reason: 'X', message: '', conditions: [{ type: 'Accepted', status: 'False', reason: 'X', message: '', lastTransitionTime: iso(NOW - DENIED_RETENTION_MS) }] } as PeeringRequest['status'];
-    expect(types(planIncoming(observed(pr(denied))))).toEqual(['delete']);
+    expect(types(planIncoming(observed(pr(denied))))).toEqual(['deleteCredential', 'delete']);
     const recent = { ...denied!, conditions: [{ ...denied!.conditions![0]!, lastTransitionTime: iso(NOW - 10_000) }] } as PeeringRequest['status'];
     expect(requeue(planIncoming(observed(pr(recent))))).toBe(DENIED_RETENTION_MS - 10_000 + 100);
   });

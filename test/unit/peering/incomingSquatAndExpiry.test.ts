@@ -128,14 +128,15 @@ describe('PeeringCandidates', () => {
 describe('planIncoming: ending an accepted request', () => {
   const accepted = (annotations: Record<string, string>) =>
     ({ ...pr({ status: { phase: 'Accepted', reason: 'AcceptAll', message: '', conditions: [{ type: 'IdentityVerified', status: 'True', reason: 'Verified', message: '', lastTransitionTime: iso(NOW - 5000) }] } as unknown as PeeringRequest['status'] }), metadata: { ...pr().metadata, annotations } }) as PeeringRequest;
-  it('tells the requester and deletes the request (its credential Secret goes with it) when a person rejected it', () => {
+  it('tells the requester and deletes the request and its credential Secret at once when a person rejected it', () => {
     const a = planIncoming(observed(accepted({ 'discovery.liqo.io/approval': 'rejected' }), { callback: { ok: true } }));
-    expect(types(a)).toEqual(['answer', 'event', 'delete']);
+    expect(types(a)).toEqual(['answer', 'event', 'deleteCredential', 'delete']);
+    expect(a[2]).toMatchObject({ type: 'deleteCredential', clusterID: PEER });
     expect(a[0]).toMatchObject({ reason: 'PeeringDenied' });
     expect(types(a)).not.toContain('writeAdvertisement');
   });
   it('ends it even when the requester cannot be reached (nothing to tell)', () => {
     const a = planIncoming(observed(accepted({ 'discovery.liqo.io/approval': 'rejected' }), { callback: { ok: false, reason: 'RequesterUnreachable', message: 'down' } }));
-    expect(types(a)).toEqual(['event', 'delete']);
+    expect(types(a)).toEqual(['event', 'deleteCredential', 'delete']);
   });
 });
