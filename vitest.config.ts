@@ -13,6 +13,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          setupFiles: ['test/support/scratchSetup.ts'],
           testTimeout: 60_000,
         },
       },
@@ -21,6 +22,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['test/support/globalSetup.ts'],
+          setupFiles: ['test/support/scratchSetup.ts'],
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 600_000,

@@ -5,8 +5,7 @@
  * refusals that name the object and field, and why a SearchDomain is not synced.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
@@ -18,6 +17,7 @@ import { kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '
 import { KubeClient } from '../../src/k8s/rest.js';
 import { details } from '../../src/dashboard/handlers.js';
 import { waitFor } from '../support/wait.js';
+import { scratchDir } from '../support/scratch.js';
 
 let cluster: LocalCluster;
 let agent: AgentProcess | undefined;
@@ -43,7 +43,7 @@ describe('install', () => {
 
 describe('kubepeer plugin install', () => {
   it('puts an executable kubectl-peer where kubectl finds it, and kubectl peer list answers from the cluster', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubepeer-plugin-'));
+    const dir = scratchDir('kubepeer-plugin-');
     const env = { PATH: `${dir}:${process.env.PATH}` };
     const r = kubepeer(['plugin', 'install', '--dir', dir, '-o', 'json'], env);
     expect(r.code, r.stderr).toBe(0);
@@ -67,7 +67,7 @@ describe('kubepeer plugin install', () => {
   });
 
   it('says when the folder is not on PATH', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubepeer-plugin-off-path-'));
+    const dir = scratchDir('kubepeer-plugin-off-path-');
     const r = kubepeer(['plugin', 'install', '--dir', dir]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`${dir} is not on PATH`);
@@ -161,7 +161,7 @@ describe('truthful status, with an agent whose API server URL is loopback', () =
 
 describe('kubepeer local up --agent', () => {
   // Its own state folder, so that these local clusters are not mixed with a person's.
-  const env = { KUBEPEER_STATE_DIR: mkdtempSync(join(tmpdir(), 'kubepeer-state-')) };
+  const env = { KUBEPEER_STATE_DIR: scratchDir('kubepeer-state-') };
   afterAll(() => {
     kubepeer(['local', 'down', '--all'], env);
   });

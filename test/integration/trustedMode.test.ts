@@ -6,8 +6,7 @@
  * status shows each cluster's mode.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
@@ -16,6 +15,7 @@ import { Labels, Names } from '../../src/api/constants.js';
 import { kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { clusterIDOf, describeFC, foreignCluster, setClusterConfig, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
+import { scratchDir } from '../support/scratch.js';
 
 let a: LocalCluster;
 let b: LocalCluster;
@@ -84,7 +84,7 @@ describe('trusted mode', () => {
   });
 
   it('with each CA added to the other trust store, both directions peer as Trusted', { timeout: 420_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubepeer-trusted-'));
+    const dir = scratchDir('kubepeer-trusted-');
     writeFileSync(join(dir, 'a.crt'), caOf(a));
     writeFileSync(join(dir, 'b.crt'), caOf(b));
     for (const [file, on] of [['b.crt', a], ['a.crt', b]] as const) {

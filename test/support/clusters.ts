@@ -4,14 +4,14 @@
  * (stdin pipes), even when it is killed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster, type StartLocalClusterOptions } from '../../src/localcluster/localCluster.js';
 import { install } from '../../src/install/install.js';
 import { controlPlaneBinDir } from '../../src/localcluster/binaries.js';
 import { waitFor } from './wait.js';
+import { scratchDir } from './scratch.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(repoRoot, 'bin', 'kubepeer.js');
@@ -35,7 +35,7 @@ export interface AgentProcess {
 
 /** Starts `kubepeer agent` for a cluster as a separate process (the way it runs for real). */
 export function startAgent(cluster: Pick<LocalCluster, 'kubeconfig' | 'name'> & { netns?: string }, args: string[] = []): AgentProcess {
-  const dir = mkdtempSync(join(tmpdir(), `kubepeer-agent-${cluster.name}-`));
+  const dir = scratchDir(`kubepeer-agent-${cluster.name}-`);
   const logFile = join(dir, 'agent.log');
   const argv = [process.execPath, cli, 'agent', '--kubeconfig', cluster.kubeconfig, ...args];
   const cmd = cluster.netns ? ['ip', 'netns', 'exec', cluster.netns, ...argv] : argv;

@@ -4,16 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from '../../support/scratch.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
 function runScript(body: string): { status: number | null; stdout: string; stderr: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'kubepeer-lastresort-'));
+  const dir = scratchDir('kubepeer-lastresort-');
   const file = join(dir, 'script.ts');
   writeFileSync(
     file,

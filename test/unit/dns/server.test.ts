@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DnsDiscoveryError } from '../../../src/discovery/dns/errors.js';
 import { firstNameserver, formatServer, parseDnsServer, resolveDnsServer } from '../../../src/discovery/dns/server.js';
+import { scratchDir } from '../../support/scratch.js';
 
 describe('parseDnsServer', () => {
   it.each([
@@ -59,7 +59,7 @@ describe('system resolver', () => {
   });
 
   it('resolves "" to the first nameserver of the given resolv.conf, IPv4 and IPv6', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'resolv-'));
+    const dir = scratchDir('resolv-');
     writeFileSync(join(dir, 'v4'), 'nameserver 198.18.0.53\n');
     writeFileSync(join(dir, 'v6'), 'nameserver 2001:2::53\n');
     await expect(resolveDnsServer('', { resolvConfPath: join(dir, 'v4') })).resolves.toEqual({ host: '198.18.0.53', port: 53, family: 4 });

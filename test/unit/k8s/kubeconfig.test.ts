@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadClusterAccess } from '../../../src/k8s/kubeconfig.js';
+import { scratchDir } from '../../support/scratch.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -27,7 +27,7 @@ describe('kubeconfig loading without client-node KubeConfig', () => {
   let dir: string;
   const saved = { KUBECONFIG: process.env.KUBECONFIG, HOME: process.env.HOME };
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'kubeconfig-test-'));
+    dir = scratchDir('kubeconfig-test-');
     delete process.env.KUBECONFIG;
     process.env.HOME = dir;
   });

@@ -1,5 +1,4 @@
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parse } from 'yaml';
@@ -7,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { cgroupHierarchies, mountsUnder } from '../../../src/localcluster/node/hostPrep.js';
 import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, nodeCgroupRoot, nodePaths } from '../../../src/localcluster/node/nodeConfig.js';
 import { writeOciArchive } from '../../../src/localcluster/node/ociImage.js';
+import { scratchDir } from '../../support/scratch.js';
 
 const hybrid = `9:name=systemd:/
 8:pids:/
@@ -82,13 +82,13 @@ describe('real node configuration', () => {
 
 describe('OCI image archives', () => {
   it('refuses "latest" and untagged names (the kubelet would try to pull them)', async () => {
-    const rootfs = mkdtempSync(join(tmpdir(), 'kp-oci-'));
+    const rootfs = scratchDir('kp-oci-');
     await expect(writeOciArchive({ ref: 'kubepeer.local/x:latest', rootfs, config: {} }, join(rootfs, 'o.tar'))).rejects.toThrow(/latest/);
     await expect(writeOciArchive({ ref: 'kubepeer.local/x', rootfs, config: {} }, join(rootfs, 'o.tar'))).rejects.toThrow(/no tag/);
   });
 
   it('writes a one-layer image layout whose index names the image, the same digest for the same folder', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kp-oci-'));
+    const dir = scratchDir('kp-oci-');
     const rootfs = join(dir, 'rootfs');
     mkdirSync(join(rootfs, 'bin'), { recursive: true });
     writeFileSync(join(rootfs, 'bin', 'hello'), '#!/bin/sh\necho hi\n');
