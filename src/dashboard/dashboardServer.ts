@@ -160,7 +160,7 @@ export class DashboardServer {
       { method: 'GET', pattern: /^\/api\/peers\/([^/]+)$/, run: (c) => details(c.kube, id(), param(c.params[0]!, 'peer name')) },
       { method: 'POST', pattern: /^\/api\/peers$/, run: (c) => addPeer(c.kube, id(), c.body), status: 201 },
       { method: 'PATCH', pattern: /^\/api\/peers\/([^/]+)$/, run: (c) => setJoin(c.kube, param(c.params[0]!, 'peer name'), c.body) },
-      { method: 'DELETE', pattern: /^\/api\/peers\/([^/]+)$/, run: async (c) => (await removePeer(c.kube, param(c.params[0]!, 'peer name')), { ok: true }) },
+      { method: 'DELETE', pattern: /^\/api\/peers\/([^/]+)$/, run: async (c) => ({ ok: true, ended: await removePeer(c.kube, param(c.params[0]!, 'peer name')) }) },
       { method: 'POST', pattern: /^\/api\/domains$/, run: (c) => addDomain(c.kube, c.body), status: 201 },
       { method: 'DELETE', pattern: /^\/api\/domains\/([^/]+)$/, run: async (c) => (await removeDomain(c.kube, param(c.params[0]!, 'domain name')), { ok: true }) },
       {

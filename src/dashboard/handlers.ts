@@ -19,6 +19,7 @@ import {
 import { checkNewDomain, checkNewPeer } from './validation.js';
 import { OffloadingLabels, tenantNamespace } from '../offloading/names.js';
 import { offloadingByPeer, type PeerOffloading } from '../offloading/usage.js';
+import { EndPeeringError, endBothDirections, type EndedPeering } from '../peering/endPeering.js';
 
 /** Who this agent is: only public facts (also published anonymously in liqo-cluster-info). */
 export interface DashboardIdentity {
@@ -287,10 +288,16 @@ async function getPeerFor(kube: KubeClient, name: string, doing: string): Promis
   }
 }
 
-export async function removePeer(kube: KubeClient, name: string): Promise<void> {
+/** Removes a peer: both directions end (as `kubepeer peer remove`), see endBothDirections. */
+export async function removePeer(kube: KubeClient, name: string): Promise<EndedPeering> {
   const doing = `remove peer "${name}"`;
-  const ok = await required(kube.delete(resourcePath(GVR.foreignCluster, { name })), 'delete', GVR.foreignCluster, doing);
-  if (!ok) throw new HttpError(404, 'NotFound', `Cannot ${doing}: there is no peer named "${name}".`);
+  const fc = await required(kube.getOrNull<ForeignCluster>(resourcePath(GVR.foreignCluster, { name })), 'get', GVR.foreignCluster, doing);
+  if (!fc) throw new HttpError(404, 'NotFound', `Cannot ${doing}: there is no peer named "${name}".`);
+  try {
+    return await endBothDirections(kube, { name, clusterID: fc.spec.clusterID });
+  } catch (e) {
+    throw e instanceof EndPeeringError ? fromApiError(e, { verb: e.step.verb, resource: res(e.step.resource), doing }) : fromApiError(e, { verb: 'delete', resource: res(GVR.foreignCluster), doing });
+  }
 }
 
 export async function addDomain(kube: KubeClient, body: unknown): Promise<{ name: string; domain: string }> {

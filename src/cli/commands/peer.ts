@@ -16,6 +16,7 @@ import { globals, seconds, withClient, type GlobalOptions } from '../globals.js'
 import { damagedUUID, isClusterID } from '../clusterIDInput.js';
 import { describeDirection, type PeerOffloading } from '../../offloading/usage.js';
 import { readOffloading } from './offload.js';
+import { endBothDirections } from '../../peering/endPeering.js';
 
 const FOREIGN_CLUSTER = kindName(GVR.foreignCluster);
 const PEERING_REQUEST = kindName(GVR.peeringRequest);
@@ -244,14 +245,7 @@ export function registerPeerCommands(program: Command): void {
       let endedIncoming = false;
       const fc = await withClient(g, async (client) => {
         const found = await findPeer(client, id);
-        await client.delete(resourcePath(GVR.foreignCluster, { name: found.metadata.name }));
-        // The incoming direction too (the agent ends it: the peer is told, the credential deleted).
-        try {
-          await client.mergePatch(resourcePath(GVR.peeringRequest, { name: found.spec.clusterID }), { metadata: { annotations: { [Annotations.approval]: 'rejected' } } });
-          endedIncoming = true;
-        } catch (e) {
-          if (!isNotFound(e)) throw e;
-        }
+        endedIncoming = (await endBothDirections(client, { name: found.metadata.name, clusterID: found.spec.clusterID })).incoming;
         return found;
       });
       printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => `foreigncluster/${fc.metadata.name} deleted${endedIncoming ? `; its incoming peering ends too (peeringrequest/${fc.spec.clusterID})` : ''}` });

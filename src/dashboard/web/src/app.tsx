@@ -280,7 +280,7 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
     busy,
     errors,
   };
-  const remove = (p: PeerView) => track(p.name, `Could not remove ${p.displayName}`, () => api('DELETE', `/api/peers/${encodeURIComponent(p.name)}`), `${p.displayName} removed`);
+  const remove = (p: PeerView) => track(p.name, `Could not remove ${p.displayName}`, () => api('DELETE', `/api/peers/${encodeURIComponent(p.name)}`), `${p.displayName} removed: both directions of the peering end`);
 
   const peers = state?.peers ?? [];
   const connected = peers.filter((p) => p.state === 'connected');

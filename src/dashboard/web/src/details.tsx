@@ -118,7 +118,7 @@ export function DetailsDrawer({
                   </button>
                 </>
               ) : (
-                <button class="button ghost" onClick={() => setConfirmRemove(true)} title="Delete the ForeignCluster (unpeers first)">
+                <button class="button ghost" onClick={() => setConfirmRemove(true)} title="End both directions (it stops using this cluster too) and delete the ForeignCluster">
                   Remove
                 </button>
               )}
