@@ -75,6 +75,30 @@ export interface OffloadingView {
   itRunsHere?: OffloadingDirectionView;
 }
 
+/** ok: in use; progress: on its way (pending, disconnecting); bad: denied or not answering; off: not peered. */
+export type DirectionTone = 'ok' | 'progress' | 'bad' | 'off';
+
+/** One direction of a peering as the card shows it, e.g. "Outgoing · Pending" with why. */
+export interface DirectionStateView {
+  /** The ForeignCluster's phase for this direction (None, Pending, Established, Denied, Disconnecting). */
+  phase: string;
+  /** What the card says: the phase, or "Unreachable" for a peering set up whose peer stopped answering. */
+  word: string;
+  /** "Outgoing · Pending". */
+  label: string;
+  /** What it means, or what is wrong. */
+  detail: string;
+  tone: DirectionTone;
+}
+
+/** A peered cluster that stopped answering: it stays under Connected, marked, with what to do. */
+export interface UnreachableView {
+  /** What was observed: no heartbeat for how long, our writes failing with what. */
+  message: string;
+  /** What a person can do about it. */
+  todo: string;
+}
+
 export interface PeerView {
   /** ForeignCluster name. */
   name: string;
@@ -97,8 +121,13 @@ export interface PeerView {
    * that cluster asked to peer (it is shown under Incoming requests instead).
    */
   listed: boolean;
-  /** Set when connected. */
+  /** Set when connected: the directions set up (Established, or set up and no longer answering). */
   direction?: Direction;
+  /** Each direction's own state, shown at once (a merged one hides half a transition). */
+  outgoingState: DirectionStateView;
+  incomingState: DirectionStateView;
+  /** Set when a peered cluster stops answering. */
+  unreachable?: UnreachableView;
   /** One line a person reads: what is happening now, or what is wrong and what to do. */
   summary: string;
   /** A condition that is False and blocks progress, if any. */

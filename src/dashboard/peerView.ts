@@ -9,8 +9,8 @@ import { parseQuantity } from '../k8s/quantity.js';
 import type { NodeLike } from '../virtualnode/virtualNode.js';
 import { memoryText, type Direction, type PeerOffloading } from '../offloading/usage.js';
 import type {
-  AdvertisementView, ConditionView, DiscoveryKind, DomainView, EventView, Health, OffloadingDirectionView, OffloadingView, Overview, PeerView, PhaseView, RequestView, Resources,
-  VirtualNodeView,
+  AdvertisementView, ConditionView, DirectionStateView, DirectionTone, DiscoveryKind, DomainView, EventView, Health, OffloadingDirectionView, OffloadingView, Overview, PeerView, PhaseView,
+  RequestView, Resources, UnreachableView, VirtualNodeView,
 } from './api.js';
 
 /** The ForeignCluster conditions, in the order a peering goes through them. */
@@ -131,8 +131,16 @@ function ago(seconds: number): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
-function healthOf(connected: boolean, outgoingUp: boolean, node: VirtualNodeView | undefined, adv: AdvertisementView | undefined, incomingUp: boolean): { health: Health; healthMessage: string } {
+function healthOf(
+  connected: boolean,
+  outgoingUp: boolean,
+  node: VirtualNodeView | undefined,
+  adv: AdvertisementView | undefined,
+  incomingUp: boolean,
+  unreachable: UnreachableView | undefined,
+): { health: Health; healthMessage: string } {
   if (!connected) return { health: 'unknown', healthMessage: 'Not connected' };
+  if (unreachable) return { health: 'down', healthMessage: unreachable.message };
   if (!outgoingUp) return incomingUp ? { health: 'healthy', healthMessage: 'Incoming peering established' } : { health: 'unknown', healthMessage: '' };
   if (node?.ready === false) {
     const age = adv?.heartbeatAgeSeconds;
@@ -145,6 +153,52 @@ function healthOf(connected: boolean, outgoingUp: boolean, node: VirtualNodeView
   if (age > adv.timeToLive / 2) return { health: 'late', healthMessage: `Heartbeat late: ${ago(age)} ago` };
   if (!node) return { health: 'late', healthMessage: `Heartbeat ${ago(age)} ago; virtual node not created yet` };
   return { health: 'healthy', healthMessage: `Heartbeat ${ago(age)} ago` };
+}
+
+/**
+ * Why the outgoing peering, once set up, no longer hears from the peer: its heartbeats stopped (our
+ * virtual node went NotReady, or the Advertisement is older than its time to live), or its API
+ * server does not answer our checks. Undefined while it answers.
+ */
+function outgoingSilence(node: VirtualNodeView | undefined, adv: AdvertisementView | undefined, reachable: ConditionView | undefined): string | undefined {
+  const age = adv?.heartbeatAgeSeconds;
+  if (adv && age !== undefined && age > adv.timeToLive) return `no heartbeat from it for ${ago(age)} (limit ${adv.timeToLive} s)`;
+  if (node?.ready === false) return `its virtual node is NotReady${age !== undefined ? `: last heartbeat ${ago(age)} ago` : ''}${node.message ? ` (${node.message})` : ''}`;
+  if (reachable?.status === 'False') return reachable.message ?? `its API server does not answer (${reachable.reason})`;
+  return undefined;
+}
+
+/** The incoming reason for an accepted request whose peer we cannot write to (our Advertisement, our heartbeat). */
+const INCOMING_WRITE_FAILED = 'AdvertisementFailed';
+
+interface DirectionFacts {
+  which: 'Outgoing' | 'Incoming';
+  phase: PhaseView;
+  /** Set up: Established, or set up earlier and now not answering. */
+  held: boolean;
+  /** Why a direction set up no longer answers. */
+  silence?: string;
+  /** A False condition that blocks this direction. */
+  problem?: ConditionView;
+  /** What Established means, and what None means, for this direction. */
+  up: string;
+  off: string;
+}
+
+/** One direction as the card shows it ("Outgoing · Pending", with why). */
+export function directionState({ which, phase, held, silence, problem, up, off }: DirectionFacts): DirectionStateView {
+  const state = (word: string, detail: string, tone: DirectionTone): DirectionStateView => ({ phase: phase.phase, word, label: `${which} · ${word}`, detail, tone });
+  if (held && silence) return state('Unreachable', silence, 'bad');
+  switch (phase.phase) {
+    case 'Established':
+      return state('Established', up, 'ok');
+    case 'None':
+      return state('Not peered', off, 'off');
+    case 'Denied':
+      return state('Denied', phase.message ?? phase.reason ?? 'The peer denied the request', 'bad');
+    default:
+      return state(phase.phase, problem?.message ?? phase.message ?? phase.reason ?? `${phase.phase}…`, problem ? 'bad' : 'progress');
+  }
 }
 
 export interface PeerInputs {
@@ -162,15 +216,46 @@ export function peerView({ fc, advertisement, node, request, offloading, now }: 
   const discoveryType = (spec.discoveryType ?? 'Manual') as DiscoveryKind;
   const outgoing = phaseOf(fc.status?.outgoing);
   const incoming = phaseOf(fc.status?.incoming);
-  const outgoingUp = outgoing.phase === 'Established';
-  const incomingUp = incoming.phase === 'Established';
-  const connected = outgoingUp || incomingUp;
-  const direction = outgoingUp && incomingUp ? 'both' : outgoingUp ? 'outgoing' : incomingUp ? 'incoming' : undefined;
   const vnode = virtualNodeView(node);
   const adv = advertisementView(advertisement, now);
-  const requestWaiting = !!request && !isAcceptedOrDenied(request) && request.status?.reason === 'WaitingForApproval';
   const conds = fc.status?.conditions ?? [];
+  // A direction stays set up while the peer does not answer: our virtual node stands for the
+  // outgoing one (the phase drops to Pending when the node goes NotReady), an Accepted request
+  // for the incoming one (its phase drops to Pending when our writes to the peer fail).
+  const outgoingUp = outgoing.phase === 'Established' || (!!spec.join && !!vnode && outgoing.phase === 'Pending');
+  const incomingUp = incoming.phase === 'Established' || (incoming.phase === 'Pending' && incoming.reason === INCOMING_WRITE_FAILED && request?.status?.phase === 'Accepted');
+  const connected = outgoingUp || incomingUp;
+  const direction = outgoingUp && incomingUp ? 'both' : outgoingUp ? 'outgoing' : incomingUp ? 'incoming' : undefined;
+  const requestWaiting = !!request && !isAcceptedOrDenied(request) && request.status?.reason === 'WaitingForApproval';
   const problem = spec.join || connected ? sortedConditions(conds).find((c) => c.status === 'False' && c.reason !== 'JoinDisabled') : undefined;
+  const reachable = conds.find((c) => c.type === 'Reachable');
+  const outgoingSilent = outgoingUp ? outgoingSilence(vnode, adv, reachable && conditionView(reachable)) : undefined;
+  const incomingSilent = incomingUp && incoming.reason === INCOMING_WRITE_FAILED ? (incoming.message ?? 'we cannot write our Advertisement on it') : undefined;
+  const displayName = spec.clusterName || fc.metadata.name || spec.clusterID;
+  const unreachable: UnreachableView | undefined =
+    outgoingSilent || incomingSilent
+      ? {
+          message: `${displayName} does not answer: ${[outgoingSilent, incomingSilent].filter(Boolean).join('; ')}`,
+          todo: 'Check that its API server and kubepeer agent run (on it: kubepeer status). The peering stays and resumes by itself when it answers; to end it for good, open Details and Remove it (both directions end).',
+        }
+      : undefined;
+  const outgoingState = directionState({
+    which: 'Outgoing',
+    phase: outgoing,
+    held: outgoingUp,
+    silence: outgoingSilent,
+    problem: outgoing.phase === 'Pending' ? problem : undefined,
+    up: 'You use its resources through the virtual node',
+    off: spec.join ? 'Connecting…' : 'You do not use its resources',
+  });
+  const incomingState = directionState({
+    which: 'Incoming',
+    phase: incoming,
+    held: incomingUp,
+    silence: incomingSilent,
+    up: 'It uses resources of your cluster',
+    off: 'It does not use your resources',
+  });
 
   let state: PeerView['state'];
   if (connected) state = 'connected';
@@ -180,7 +265,9 @@ export function peerView({ fc, advertisement, node, request, offloading, now }: 
 
   let summary: string;
   const searchDomain = fc.metadata.labels?.[Labels.searchDomain];
-  if (state === 'connected') {
+  if (unreachable) {
+    summary = unreachable.message;
+  } else if (state === 'connected') {
     summary =
       direction === 'both'
         ? 'Peered both ways: you use its resources and it uses yours'
@@ -196,14 +283,14 @@ export function peerView({ fc, advertisement, node, request, offloading, now }: 
   } else {
     summary = discoveryType === 'WAN' && searchDomain ? `Discovered through DNS (${searchDomain})` : sourceLabel[discoveryType];
   }
-  const { health, healthMessage } = healthOf(connected, outgoingUp, vnode, adv, incomingUp);
+  const { health, healthMessage } = healthOf(connected, outgoingUp, vnode, adv, incomingUp, unreachable);
   const listed = !(state === 'available' && discoveryType === 'IncomingPeering' && outgoing.phase === 'None');
 
   return {
     name: fc.metadata.name,
     clusterID: spec.clusterID,
     clusterName: spec.clusterName || undefined,
-    displayName: spec.clusterName || fc.metadata.name || spec.clusterID,
+    displayName,
     discoveryType,
     apiUrl: spec.apiUrl,
     namespace: spec.namespace ?? 'liqo',
@@ -216,6 +303,9 @@ export function peerView({ fc, advertisement, node, request, offloading, now }: 
     state,
     listed,
     direction,
+    outgoingState,
+    incomingState,
+    ...(unreachable ? { unreachable } : {}),
     summary,
     problem,
     health,

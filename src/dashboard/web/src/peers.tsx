@@ -97,6 +97,7 @@ export function AvailablePeer({ peer, actions }: { peer: PeerView; actions: Peer
           {peer.deleting ? 'Being removed…' : peer.summary}
         </span>
       </div>
+      <DirectionStates peer={peer} all={false} />
       <InlineError error={actions.errors[peer.name]} />
     </li>
   );
@@ -119,6 +120,44 @@ function DirectionTag({ peer }: { peer: PeerView }) {
     <span class="direction" title="Incoming: it uses resources of your cluster">
       <ArrowLeft size={16} /> Incoming
     </span>
+  );
+}
+
+/**
+ * Each direction's own state, side by side ("Outgoing · Pending", "Incoming · Established"), so
+ * that half a transition is never hidden behind the other half. `all`: also the directions that
+ * are not peered.
+ */
+export function DirectionStates({ peer, all }: { peer: PeerView; all: boolean }) {
+  const shown = [
+    ['outgoing', peer.outgoingState, ArrowRight],
+    ['incoming', peer.incomingState, ArrowLeft],
+  ] as const;
+  const visible = shown.filter(([, d]) => all || d.phase !== 'None' || d.tone === 'bad');
+  if (!visible.length) return null;
+  return (
+    <div class="direction-states" aria-label="Peering directions">
+      {visible.map(([key, d, Arrow]) => (
+        <span key={key} class={`direction-state tone-${d.tone}`} data-direction={key} data-phase={d.phase} title={d.detail}>
+          <Arrow size={14} />
+          <strong>{d.label}</strong>
+          <span class="direction-detail">{d.detail}</span>
+        </span>
+      ))}
+    </div>
+  );
+}
+
+/** A peered cluster that stopped answering: what was seen, and what to do. */
+function UnreachableNote({ peer }: { peer: PeerView }) {
+  if (!peer.unreachable) return null;
+  return (
+    <div class="unreachable" role="status" data-unreachable>
+      <p>
+        <span class="badge bad">Unreachable</span> {peer.unreachable.message}
+      </p>
+      <p class="small">{peer.unreachable.todo}</p>
+    </div>
   );
 }
 
@@ -156,11 +195,13 @@ export function ConnectedPeer({ peer, actions }: { peer: PeerView; actions: Peer
   const res = peer.virtualNode?.capacity ?? peer.advertisement?.resources;
   const outgoing = peer.direction === 'outgoing' || peer.direction === 'both';
   return (
-    <li class="peer-card state-connected" data-peer={peer.name} data-cluster-id={peer.clusterID}>
+    <li class={`peer-card state-connected${peer.unreachable ? ' unreachable-peer' : ''}`} data-peer={peer.name} data-cluster-id={peer.clusterID}>
       <div class="peer-row">
         <PeerIdentity peer={peer} onOpen={() => actions.open(peer)} />
         <DirectionTag peer={peer} />
       </div>
+      <DirectionStates peer={peer} all={true} />
+      <UnreachableNote peer={peer} />
       {outgoing ? (
         <div class="resources">
           <Stat label="CPU cores" value={res ? cores(res.cpu) : '–'} />
