@@ -186,7 +186,11 @@ export class DashboardServer {
       this.server = createHttpServer(handler);
     } else {
       this.scheme = 'https';
-      const names = [...new Set(['127.0.0.1', 'localhost', '::1', hostname(), stripBrackets(host)].filter((h) => !isWildcardHost(h)))];
+      // The machine's name is one a person may browse to; a pod's (POD_NAME, set by the in-cluster
+      // manifest) is not, and differs per replica: with it, each replica would need a CA that
+      // permits its own name, and replicas would replace each other's CA (name constraints).
+      const machineName = process.env.POD_NAME ? [] : [hostname()];
+      const names = [...new Set(['127.0.0.1', 'localhost', '::1', ...machineName, stripBrackets(host)].filter((h) => !isWildcardHost(h)))];
       const tls = this.deps.servingTls ? await this.deps.servingTls(names) : await throwawayServingTls(names);
       this.server = createHttpsServer({ cert: tls.certPem + tls.caPem, key: tls.keyPem, minVersion: 'TLSv1.2' }, handler);
     }
