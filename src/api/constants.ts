@@ -48,6 +48,13 @@ export const Annotations = {
    * join or leave removes it (src/trust/peeringSecret.ts).
    */
   autojoin: 'discovery.kubepeer.io/autojoin',
+  /**
+   * On a discovered (LAN, WAN) ForeignCluster a person removed (`kubepeer peer remove`): when.
+   * The record stays with join false so that discovery, which would join it again at once, leaves
+   * it alone until a person connects it (`peer join`, `peer add`, the dashboard's Connect clear it);
+   * `peer remove --forget` or deleting the ForeignCluster forgets the peer (src/peering/peerRecords.ts).
+   */
+  removed: 'discovery.kubepeer.io/removed',
 } as const;
 
 export const Names = {

@@ -14,6 +14,7 @@ import type { AgentContext } from '../agent/context.js';
 import { applyForeignClusterStatus } from '../k8s/foreignClusterStatus.js';
 import { isoSeconds } from '../k8s/time.js';
 import { apiUrlProblem } from '../peering/apiUrl.js';
+import { isRemoved } from '../peering/peerRecords.js';
 
 export type DiscoverySource = 'LAN' | 'WAN';
 
@@ -69,9 +70,9 @@ export function isAdoptable(fc: ForeignCluster): boolean {
   return fc.spec.discoveryType === 'IncomingPeering' && !fc.spec.join && (fc.status?.outgoing?.phase ?? 'None') === 'None';
 }
 
-/** Whether a ForeignCluster has any peering state worth keeping. */
+/** Whether a ForeignCluster has any peering state worth keeping (a person's removal record is such state). */
 export function isPeered(fc: ForeignCluster): boolean {
-  return fc.spec.join || (fc.status?.outgoing?.phase ?? 'None') !== 'None' || (fc.status?.incoming?.phase ?? 'None') !== 'None';
+  return fc.spec.join || isRemoved(fc) || (fc.status?.outgoing?.phase ?? 'None') !== 'None' || (fc.status?.incoming?.phase ?? 'None') !== 'None';
 }
 
 export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new Date()): Promise<UpsertResult> {
@@ -140,7 +141,8 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
     if (s.allowUntrustedCA) specPatch.allowUntrustedCA = true;
   }
   // A cluster discovery only listed (no person decided) that now proves it belongs: join it.
-  const promote = sameSource && !fc.spec.join && s.join && fc.metadata.annotations?.[Annotations.autojoin] === 'NotProven';
+  // Never one a person removed: that stays removed until a person connects it.
+  const promote = sameSource && !fc.spec.join && s.join && fc.metadata.annotations?.[Annotations.autojoin] === 'NotProven' && !isRemoved(fc);
   if (promote) {
     specPatch.join = true;
     if (s.allowUntrustedCA) specPatch.allowUntrustedCA = true;

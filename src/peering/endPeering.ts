@@ -4,10 +4,11 @@
  * the peer), and its PeeringRequest to us is rejected, so the agent ends the incoming peering (it
  * tells the peer, deletes the request and the credential it holds). One function for every place a
  * person removes a peer: `kubepeer peer remove` and the dashboard's Remove. `join: false` stays
- * the per-direction way to stop using a peer.
+ * the per-direction way to stop using a peer. A discovered peer stays removed (peerRecords.ts).
  */
 import { Annotations } from '../api/constants.js';
-import { GVR, type GroupVersionResource } from '../api/crds.js';
+import { GVR, type DiscoveryType, type ForeignCluster, type GroupVersionResource } from '../api/crds.js';
+import { discoveryWouldRecreate, removalPatch } from './peerRecords.js';
 import { ApiError, isNotFound, resourcePath, type KubeClient } from '../k8s/rest.js';
 
 export interface PeerToEnd {
@@ -15,18 +16,22 @@ export interface PeerToEnd {
   name: string;
   /** The peer's cluster ID: its PeeringRequest to us carries that name. */
   clusterID: string;
+  /** How it was found: a LAN or WAN peer keeps a removal record (read from the ForeignCluster when not given). */
+  discoveryType?: DiscoveryType;
 }
 
 export interface EndedPeering {
-  /** Our ForeignCluster was there and is being deleted. */
+  /** Our ForeignCluster was there and is being deleted, or turned into a removal record. */
   outgoing: boolean;
   /** The peer had a PeeringRequest to us, now rejected (the agent ends it). */
   incoming: boolean;
+  /** The ForeignCluster stays as a removal record (src/peering/peerRecords.ts): discovery does not join it again. */
+  kept: boolean;
 }
 
 /** What a person needs the right for, when one of the two writes is refused. */
 export interface EndingStep {
-  verb: 'delete' | 'patch';
+  verb: 'get' | 'delete' | 'patch';
   resource: GroupVersionResource;
 }
 
@@ -52,9 +57,16 @@ async function step<T>(s: EndingStep, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Ends both directions of a peering; needs no call to the peer (the agent tells it). */
-export async function endBothDirections(client: KubeClient, peer: PeerToEnd): Promise<EndedPeering> {
-  const outgoing = await step({ verb: 'delete', resource: GVR.foreignCluster }, () => client.delete(resourcePath(GVR.foreignCluster, { name: peer.name })));
+/**
+ * Ends both directions of a peering; needs no call to the peer (the agent tells it). The request
+ * is rejected first, so that the agent ends it rather than making a ForeignCluster for it again.
+ * A peer discovery would find again (LAN, WAN) keeps its ForeignCluster as a removal record
+ * (`join: false`, annotation discovery.kubepeer.io/removed), unless `forget`: then it is deleted,
+ * as every other peer's is.
+ */
+export async function endBothDirections(client: KubeClient, peer: PeerToEnd, opts: { forget?: boolean; now?: Date } = {}): Promise<EndedPeering> {
+  const path = resourcePath(GVR.foreignCluster, { name: peer.name });
+  const discoveryType = peer.discoveryType ?? (await step({ verb: 'get', resource: GVR.foreignCluster }, () => client.getOrNull<ForeignCluster>(path)))?.spec.discoveryType;
   const incoming = await step({ verb: 'patch', resource: GVR.peeringRequest }, () =>
     client.mergePatch(resourcePath(GVR.peeringRequest, { name: peer.clusterID }), rejectRequestPatch).then(
       () => true,
@@ -64,5 +76,9 @@ export async function endBothDirections(client: KubeClient, peer: PeerToEnd): Pr
       },
     ),
   );
-  return { outgoing, incoming };
+  const kept = !opts.forget && !!discoveryType && discoveryWouldRecreate({ spec: { discoveryType } });
+  const outgoing = kept
+    ? await step({ verb: 'patch', resource: GVR.foreignCluster }, () => client.mergePatch(path, removalPatch(opts.now ?? new Date())).then(() => true))
+    : await step({ verb: 'delete', resource: GVR.foreignCluster }, () => client.delete(path));
+  return { outgoing, incoming, kept };
 }

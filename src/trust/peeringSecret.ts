@@ -80,7 +80,7 @@ export function joinedByPeeringSecret(fc: Pick<ForeignCluster, 'metadata'>): boo
  * being seen (a proof or a trusted CA is then what makes the requester known).
  */
 export function knownWithoutProof(fc: Pick<ForeignCluster, 'metadata' | 'spec'> | undefined): boolean {
-  if (!fc || fc.spec.discoveryType === 'IncomingPeering') return false;
+  if (!fc || fc.spec.discoveryType === 'IncomingPeering' || fc.metadata.annotations?.[Annotations.removed]) return false;
   if (fc.spec.discoveryType === 'Manual') return true;
   return fc.spec.join && !fc.metadata.annotations?.[Annotations.autojoin];
 }
@@ -103,7 +103,8 @@ export function ownRequestProof(ctx: Pick<AgentContext, 'config' | 'informers' |
 export function joinPatch(fc: Pick<ForeignCluster, 'metadata' | 'spec'> | undefined, join: boolean): Record<string, unknown> {
   const listedByLan = fc?.spec.discoveryType === 'LAN' && !!fc.metadata.annotations?.[Annotations.autojoin];
   return {
-    metadata: { annotations: { [Annotations.autojoin]: null } },
+    // Connecting also ends a removal (src/peering/peerRecords.ts): the person wants the peer back.
+    metadata: { annotations: { [Annotations.autojoin]: null, ...(join ? { [Annotations.removed]: null } : {}) } },
     spec: { join, ...(join && listedByLan ? { allowUntrustedCA: true } : {}) },
   };
 }

@@ -17,6 +17,7 @@ import { damagedUUID, isClusterID } from '../clusterIDInput.js';
 import { describeDirection, type PeerOffloading } from '../../offloading/usage.js';
 import { readOffloading } from './offload.js';
 import { endBothDirections } from '../../peering/endPeering.js';
+import { allPeers, isRemoved } from '../../peering/peerRecords.js';
 
 const FOREIGN_CLUSTER = kindName(GVR.foreignCluster);
 const PEERING_REQUEST = kindName(GVR.peeringRequest);
@@ -45,13 +46,23 @@ export const peerColumns: Column<ForeignCluster>[] = [
   { header: 'Discovery', value: (f: ForeignCluster) => f.spec.discoveryType },
   { header: 'Join', value: (f: ForeignCluster) => f.spec.join },
   { header: 'Trust', value: (f: ForeignCluster) => f.status?.trustMode ?? 'Unknown' },
-  { header: 'Outgoing', value: (f: ForeignCluster) => f.status?.outgoing?.phase ?? 'None' },
+  // A person removed it (a record that keeps discovery from joining it again): says so instead of None.
+  { header: 'Outgoing', value: (f: ForeignCluster) => (isRemoved(f) ? 'Removed' : (f.status?.outgoing?.phase ?? 'None')) },
   { header: 'Incoming', value: (f: ForeignCluster) => f.status?.incoming?.phase ?? 'None' },
   { header: 'Node Ready', value: (f: ForeignCluster) => cond(f, 'VirtualNodeReady'), wide: true },
   { header: 'API URL', value: (f: ForeignCluster) => f.spec.apiUrl ?? '', wide: true },
-  { header: 'Message', value: (f: ForeignCluster) => f.status?.outgoing?.message ?? '', wide: true },
+  { header: 'Message', value: (f: ForeignCluster) => f.status?.outgoing?.message || f.status?.incoming?.message || '', wide: true },
   { header: 'Age', value: (f: ForeignCluster) => age(f.metadata.creationTimestamp) },
 ];
+
+/**
+ * The rows of `peer list` as a table: every ForeignCluster, then each peer known only by its
+ * request to us (incoming only, its ForeignCluster not made yet or deleted), so that an incoming
+ * peering always shows. -o json|yaml|name print the ForeignClusters only: objects that exist.
+ */
+export function peerRows(fcs: ForeignCluster[], requests: PeeringRequest[]): ForeignCluster[] {
+  return allPeers(fcs, requests);
+}
 
 /**
  * `peer list -o wide`: the peer columns with two more, what we run on each peer (pods bound to its
@@ -77,6 +88,17 @@ async function offloadingForWide(client: KubeClient): Promise<PeerOffloading[] |
     if (!(e instanceof ApiError && e.code === 403)) throw e;
     process.stderr.write(`warning: offloading not shown (${e.message}); it needs list on nodes, pods and resourcequotas\n`);
     return undefined;
+  }
+}
+
+/** Incoming PeeringRequests, or none (with a warning) when this user may not list them. */
+async function requestsIfAllowed(client: KubeClient): Promise<PeeringRequest[]> {
+  try {
+    return (await client.list<PeeringRequest>(resourcePath(GVR.peeringRequest))).items;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 403)) throw e;
+    process.stderr.write(`warning: peers known only by their request to us are not shown (${e.message})\n`);
+    return [];
   }
 }
 
@@ -143,12 +165,14 @@ export function registerPeerCommands(program: Command): void {
       const g = globals(cmd);
       // Offloading costs a list of every pod: read only for the columns that show it.
       const wide = g.output.format === 'wide';
-      const { items, offloading } = await withClient(g, async (client) => ({
+      const table = g.output.format === 'table' || wide;
+      const { items, requests, offloading } = await withClient(g, async (client) => ({
         items: (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items,
+        requests: table ? await requestsIfAllowed(client) : [],
         offloading: wide ? await offloadingForWide(client) : undefined,
       }));
       const columns = wide ? peerWideColumns(offloading) : peerColumns;
-      printList(g.output, items, { columns, resource: FOREIGN_CLUSTER, empty: 'No peers yet. Add one with: kubepeer peer add <cluster-id> --api-url https://<host>:6443' });
+      printList(g.output, table ? peerRows(items, requests) : items, { columns, resource: FOREIGN_CLUSTER, empty: 'No peers yet. Add one with: kubepeer peer add <cluster-id> --api-url https://<host>:6443' });
     });
 
   peer
@@ -186,6 +210,15 @@ export function registerPeerCommands(program: Command): void {
           throw new CliError(`${clusterID} is this cluster's own ID, and a cluster never peers with itself; run "kubepeer cluster-id" against the remote cluster for its ID`, 2);
         }
         const existing = (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.find((f) => f.spec.clusterID === clusterID);
+        if (existing && isRemoved(existing)) {
+          // A peer a person removed: adding it again connects it, and the record becomes the person's (Manual).
+          const readded = await client.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name: existing.metadata.name }), {
+            metadata: { annotations: { [Annotations.removed]: null, [Annotations.autojoin]: null } },
+            spec,
+          });
+          process.stderr.write(`foreigncluster/${readded.metadata.name} (removed earlier) added again\n`);
+          return opts.join && opts.wait ? waitForPeering(client, readded.metadata.name, timeoutMs) : readded;
+        }
         if (existing && existing.spec.discoveryType !== 'IncomingPeering') {
           throw new CliError(`cluster ${clusterID} is already known as foreigncluster/${existing.metadata.name} (${existing.spec.discoveryType}); use: kubepeer peer join ${existing.metadata.name}`);
         }
@@ -239,16 +272,24 @@ export function registerPeerCommands(program: Command): void {
   peer
     .command('remove <peer>')
     .alias('rm')
-    .description('Remove a peer: ends both directions (our peering with it, and its incoming request to us: request and credential deleted, no more heartbeats, the peer told); needs no call to the peer.')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .description(
+      'Remove a peer: ends both directions (our peering with it, and its incoming request to us: request and credential deleted, no more heartbeats, the peer told); needs no call to the peer. ' +
+        'A peer discovery would find again (LAN, SearchDomain) stays as a record (join: false, annotation discovery.kubepeer.io/removed) so that it is not joined again until you connect it (peer join); --forget deletes that too.',
+    )
+    .option('--forget', 'delete the ForeignCluster even of a discovered peer: discovery may then find and join it again')
+    .addHelpText('after', '\nExamples:\n  kubepeer peer remove edge-b\n  kubepeer peer remove edge-b --forget')
+    .action(async (id: string, opts: { forget?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      let endedIncoming = false;
-      const fc = await withClient(g, async (client) => {
+      const { fc, ended } = await withClient(g, async (client) => {
         const found = await findPeer(client, id);
-        endedIncoming = (await endBothDirections(client, { name: found.metadata.name, clusterID: found.spec.clusterID })).incoming;
-        return found;
+        const ended = await endBothDirections(client, { name: found.metadata.name, clusterID: found.spec.clusterID, discoveryType: found.spec.discoveryType }, { forget: !!opts.forget });
+        return { fc: ended.kept ? await client.get<ForeignCluster>(resourcePath(GVR.foreignCluster, { name: found.metadata.name })) : found, ended };
       });
-      printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => `foreigncluster/${fc.metadata.name} deleted${endedIncoming ? `; its incoming peering ends too (peeringrequest/${fc.spec.clusterID})` : ''}` });
+      const name = fc.metadata.name;
+      const what = ended.kept
+        ? `foreigncluster/${name} removed: kept as a record (join: false) so that discovery does not join it again; "kubepeer peer join ${name}" connects it, "kubepeer peer remove --forget ${name}" forgets it`
+        : `foreigncluster/${name} deleted`;
+      printObject(g.output, fc, { resource: FOREIGN_CLUSTER, text: () => `${what}${ended.incoming ? `; its incoming peering ends too (peeringrequest/${fc.spec.clusterID})` : ''}` });
     });
 
   for (const [verb, value] of [

@@ -8,6 +8,7 @@ import type { Direction, PeerOffloading } from '../../offloading/usage.js';
 import { CliError, printObject } from '../output.js';
 import { globals, withClient } from '../globals.js';
 import { readOffloading } from './offload.js';
+import { isRemoved, requestOnlyPeers } from '../../peering/peerRecords.js';
 
 interface AgentLease {
   spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
@@ -48,6 +49,9 @@ export type StatusReport = ReturnType<typeof statusReport>;
 export function statusReport(o: StatusObserved, now = Date.now()) {
   const cfg = clusterConfigWithDefaults(o.clusterConfig?.spec);
   const ageS = o.lease?.spec.renewTime ? (now - Date.parse(o.lease.spec.renewTime)) / 1000 : Infinity;
+  // An incoming-only peering is a peer too, also before (or without) its ForeignCluster.
+  const requestOnly = requestOnlyPeers(o.foreignClusters, o.peeringRequests);
+  const peers = [...o.foreignClusters, ...requestOnly];
   const count = (vals: string[]) => vals.reduce<Record<string, number>>((m, v) => ((m[v] = (m[v] ?? 0) + 1), m), {});
   return {
     clusterID: o.clusterID,
@@ -77,10 +81,12 @@ export function statusReport(o: StatusObserved, now = Date.now()) {
       trustMode: cfg.peeringConfig.trustMode,
     },
     peers: {
-      total: o.foreignClusters.length,
-      outgoing: count(o.foreignClusters.map((f) => f.status?.outgoing?.phase ?? 'None')),
-      incoming: count(o.foreignClusters.map((f) => f.status?.incoming?.phase ?? 'None')),
+      total: peers.length,
+      outgoing: count(peers.map((f) => (isRemoved(f) ? 'Removed' : (f.status?.outgoing?.phase ?? 'None')))),
+      incoming: count(peers.map((f) => f.status?.incoming?.phase ?? 'None')),
       requestsWaiting: o.peeringRequests.filter((p) => (p.status?.phase ?? 'Pending') === 'Pending').length,
+      /** Peers known only by their request to us (no ForeignCluster for them yet, or it was deleted). */
+      incomingOnly: requestOnly.map((f) => ({ clusterID: f.spec.clusterID, name: f.spec.clusterName || f.spec.clusterID, incoming: f.status?.incoming?.phase ?? 'Pending' })),
     },
     /** Per peer: what we run there (outgoing) and what it runs here (incoming); null: not readable. */
     offloading:
@@ -105,6 +111,7 @@ export function statusText(s: StatusReport): string {
     `Accepting:   ${s.discovery.acceptPolicy}`,
     `Trust mode:  ${s.discovery.trustMode === 'Trusted' ? 'Trusted (our CA is not published; peers only with CAs trusted or pinned by a person)' : 'Untrusted (our CA is published; untrusted peers may be pinned on first use)'}`,
     `Peers:       ${s.peers.total} known; outgoing ${fmt(s.peers.outgoing)}; incoming ${fmt(s.peers.incoming)}; ${s.peers.requestsWaiting} request(s) waiting`,
+    ...(s.peers.incomingOnly.length ? [`             incoming only, no ForeignCluster yet: ${s.peers.incomingOnly.map((p) => `${p.name} (${p.incoming})`).join(', ')}`] : []),
     ...offloadingText(s.offloading),
     `Dashboard:   ${s.dashboardUrl ? `${s.dashboardUrl}  (sign in with a token: kubepeer dashboard token)` : s.agent.healthy ? 'not served (agent started with --no-dashboard?)' : 'unknown (no agent running)'}`,
   ].join('\n');

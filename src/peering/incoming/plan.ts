@@ -19,6 +19,7 @@ import { conditionOf } from '../reasons.js';
 import { tokenRenewalDue } from './tokenRenewal.js';
 import { certificateFingerprint } from '../../trust/pki.js';
 import { knownWithoutProof, proofMatches, requestProof } from '../../trust/peeringSecret.js';
+import { isRemoved, madeBeforeRemoval } from '../peerRecords.js';
 
 export const FIELD_MANAGER = 'kubepeer-incoming';
 /** Denied requests are kept this long for people to see, then dropped so the requester may retry. */
@@ -188,6 +189,8 @@ function forget(o: IncomingObserved): Action[] {
  * (a Manual one, or join set outside LAN autojoin). Being seen on the LAN is not enough.
  */
 export function isKnownRequester(o: Pick<IncomingObserved, 'own' | 'request' | 'foreignCluster' | 'peeringSecret' | 'trustedCAFingerprints'>, kubeconfig: TokenKubeconfig): boolean {
+  // A peer a person removed stays removed until a person connects it: nothing makes it known.
+  if (isRemoved(o.foreignCluster)) return false;
   if (knownWithoutProof(o.foreignCluster)) return true;
   let ca: string;
   try {
@@ -245,14 +248,20 @@ export function planIncoming(o: IncomingObserved): Action[] {
   }
 
   const verified = pr.status?.conditions?.find((c) => c.type === 'IdentityVerified')?.status === 'True';
-  if (pr.status?.phase !== 'Accepted' && !verified) {
-    const created = Date.parse(String(pr.metadata.creationTimestamp ?? '')) || now;
-    if (now - created >= UNVERIFIED_LIFETIME_MS) {
-      return [
-        { type: 'event', object: pr, eventType: 'Warning', reason: 'RequestExpired', message: `the requester did not prove its identity within ${UNVERIFIED_LIFETIME_MS / 60_000} minutes (${pr.status?.message ?? 'no answer'}); request dropped` },
-        ...deleteRequest(pr),
-      ];
-    }
+  const created = Date.parse(String(pr.metadata.creationTimestamp ?? '')) || now;
+  const expired = pr.status?.phase !== 'Accepted' && !verified && now - created >= UNVERIFIED_LIFETIME_MS;
+  if (expired) {
+    // The requester may still be waiting on this request (its re-sends meet AlreadyExists): it is
+    // told, where its address passes the policy, so that it sends a fresh one at once. Best
+    // effort: a requester that never answered our callback will most likely not get it either.
+    const why = `the requester did not prove its identity within ${UNVERIFIED_LIFETIME_MS / 60_000} minutes (${pr.status?.message ?? 'no answer'})`;
+    if (!o.callback) return [{ type: 'resolveCallback', apiUrl }];
+    const tell: RequesterEndpoint | undefined = o.callback.ok ? { clusterID: id, apiUrl, kubeconfig, ...(o.callback.pinnedAddress ? { pinnedAddress: o.callback.pinnedAddress } : {}) } : undefined;
+    return [
+      ...(tell ? [{ type: 'answer', peer: tell, namespace: pr.spec.namespace, reason: 'PeeringDropped', message: `your PeeringRequest was dropped: ${why}; send a new one` } as const] : []),
+      { type: 'event', object: pr, eventType: 'Warning', reason: 'RequestExpired', message: `${why}; request dropped` },
+      ...deleteRequest(pr),
+    ];
   }
   /**
    * A request for a peer we know at our own address that fails the identity check there is not
@@ -266,7 +275,8 @@ export function planIncoming(o: IncomingObserved): Action[] {
   // An accepted request a person rejected (`kubepeer peer reject`), or whose ForeignCluster a person
   // removed: the incoming peering ends. The request goes (its credential Secret with it: the
   // request owns it), so no heartbeat follows; the requester is told where it can be reached.
-  const ended = pr.status?.phase === 'Accepted' && pr.metadata.annotations?.[Annotations.approval] === 'rejected';
+  // A removal record (src/peering/peerRecords.ts) newer than the request ends it the same way.
+  const ended = pr.status?.phase === 'Accepted' && (pr.metadata.annotations?.[Annotations.approval] === 'rejected' || madeBeforeRemoval(o.foreignCluster, pr));
   const endIncoming = (peer?: RequesterEndpoint): Action[] => [
     ...(peer ? [{ type: 'answer', peer, namespace: pr.spec.namespace, reason: 'PeeringDenied', message: `an administrator of ${o.own.clusterName} ended the peering` } as const] : []),
     { type: 'event', object: pr, eventType: 'Normal', reason: 'PeeringEnded', message: `the incoming peering of ${id} ended: request and credential deleted, no more Advertisement or heartbeats` },
@@ -290,6 +300,9 @@ export function planIncoming(o: IncomingObserved): Action[] {
   if (ended) return endIncoming(peer);
 
   const actions: Action[] = [];
+  // An accepted peering always has its ForeignCluster, so that it shows in `peer list`, `status`
+  // and the dashboard: made again if someone deleted it.
+  if (pr.status?.phase === 'Accepted' && !o.foreignCluster) actions.push({ type: 'ensureForeignCluster', request: pr });
   if (pr.status?.phase !== 'Accepted') {
     // 2. identity: the requester proves it is `id` by reading its own cluster-id with its token.
     if (pr.status?.conditions?.find((c) => c.type === 'IdentityVerified')?.status !== 'True') {

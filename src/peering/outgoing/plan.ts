@@ -16,6 +16,7 @@ import type { RuntimeAction } from '../../k8s/executor.js';
 import { Core } from '../../k8s/rest.js';
 import type { TrustOutcome } from '../../trust/trustEvaluator.js';
 import { conditionOf } from '../reasons.js';
+import { isRemoved, removedMessage } from '../peerRecords.js';
 
 export const FINALIZER = 'discovery.liqo.io/peering-cleanup';
 export const FIELD_MANAGER = 'kubepeer-outgoing';
@@ -216,6 +217,16 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
     ]);
   }
 
+  if (!fc.spec.join && isRemoved(fc)) {
+    const message = removedMessage(fc);
+    return [
+      ...unpeer(o),
+      ...status(o, 'None', 'Removed', message, undefined, [
+        { type: 'PeeringRequested', status: 'False', reason: 'Removed', message },
+        { type: 'PeeringAccepted', status: 'False', reason: 'Removed', message },
+      ]),
+    ];
+  }
   if (!fc.spec.join) {
     return [
       ...unpeer(o),
@@ -343,12 +354,18 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
         { type: 'fail', ...f },
       ];
     }
-    const waiting = pending ? `waiting for approval on ${who}: ${answer!.message}` : `PeeringRequest ${o.sent.created ? 'sent to' : 'already on'} ${who}; waiting for it to verify and accept`;
+    // A peer that dropped our request says why: the status keeps it until the peer answers again.
+    const dropped = answered('PeeringDropped');
+    const waiting = pending
+      ? `waiting for approval on ${who}: ${answer!.message}`
+      : dropped
+        ? `${who} dropped our PeeringRequest (${answer!.message}); sent it again, waiting for it to verify and accept`
+        : `PeeringRequest ${o.sent.created ? 'sent to' : 'already on'} ${who}; waiting for it to verify and accept`;
     actions.push(
-      ...status(o, 'Pending', pending ? 'WaitingForApproval' : 'RequestSent', waiting, trust, [
+      ...status(o, 'Pending', pending ? 'WaitingForApproval' : dropped ? 'RequestDropped' : 'RequestSent', waiting, trust, [
         ...trustConds,
-        { type: 'PeeringRequested', status: 'True', reason: 'RequestSent', message: `PeeringRequest ${o.ownClusterID} created on ${fc.spec.apiUrl}` },
-        { type: 'PeeringAccepted', status: 'Unknown', reason: pending ? 'WaitingForApproval' : 'WaitingForPeer', message: waiting },
+        { type: 'PeeringRequested', status: 'True', reason: dropped ? 'RequestResent' : 'RequestSent', message: `PeeringRequest ${o.ownClusterID} created on ${fc.spec.apiUrl}` },
+        { type: 'PeeringAccepted', status: 'Unknown', reason: pending ? 'WaitingForApproval' : dropped ? 'RequestDropped' : 'WaitingForPeer', message: waiting },
       ]),
     );
   } else if (pending) {

@@ -34,7 +34,7 @@ const reasons = (a: Action[]) => a.flatMap((x) => (x.type === 'event' ? [x.reaso
 
 describe('planIncoming: pending requests expire', () => {
   it('drops a request whose requester has not proved its identity within the lifetime', () => {
-    const a = planIncoming(observed(pr({ createdMs: NOW - UNVERIFIED_LIFETIME_MS - 1, status: { phase: 'Pending', reason: 'RequesterUnreachable', message: 'connect ECONNREFUSED' } as PeeringRequest['status'] })));
+    const a = planIncoming(observed(pr({ createdMs: NOW - UNVERIFIED_LIFETIME_MS - 1, status: { phase: 'Pending', reason: 'RequesterUnreachable', message: 'connect ECONNREFUSED' } as PeeringRequest['status'] }), { callback: { ok: false, reason: 'RequesterUnreachable', message: 'no address' } }));
     expect(deletesRequest(a)).toBe(true);
     expect(reasons(a)).toEqual(['RequestExpired']);
   });
