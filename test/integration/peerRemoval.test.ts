@@ -1,0 +1,114 @@
+/**
+ * Issue 13 item 2 on two real control planes with real agents: an incoming-only peering always
+ * shows (peer list, status), even when someone deletes the ForeignCluster kubepeer made for it;
+ * and deleting a ForeignCluster while the peer's control plane is down leaves nothing behind on
+ * our side (no request, no credential either way, no Advertisement or virtual node, no retries).
+ * The removal record of a discovered peer is tested with real LAN discovery in lanPeering.test.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../src/localcluster/localCluster.js';
+import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
+import { GVR, type PeeringRequest } from '../../src/api/crds.js';
+import { agentMetricsUrl, kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { clusterIDOf, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
+import { waitFor } from '../support/wait.js';
+
+let a: LocalCluster;
+let b: LocalCluster;
+let agentA: AgentProcess;
+let agentB: AgentProcess;
+let A: KubeClient;
+let B: KubeClient;
+let idA: string;
+let idB: string;
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([startCluster('removal-a'), startCluster('removal-b')]);
+  A = a.client();
+  B = b.client();
+  await Promise.all([setClusterConfig(A, { peeringConfig: { acceptPolicy: 'AcceptAll' } }), setClusterConfig(B, { peeringConfig: { acceptPolicy: 'AcceptAll' } })]);
+  agentA = startAgent(a);
+  agentB = startAgent(b);
+  await Promise.all([agentMetricsUrl(agentA), agentMetricsUrl(agentB)]);
+  [idA, idB] = await Promise.all([clusterIDOf(A), clusterIDOf(B)]);
+});
+
+afterAll(async () => {
+  await Promise.all([agentA?.stop(), agentB?.stop()]);
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+const request = (client: KubeClient, id: string) => client.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }));
+const secret = (client: KubeClient, name: string) => client.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name }));
+const peerList = (c: LocalCluster) => kubepeer(['peer', 'list', '--kubeconfig', c.kubeconfig]);
+const rowOf = (out: string, id: string) => out.split('\n').find((l) => l.includes(id));
+
+describe('an incoming-only peering', () => {
+  it('shows in peer list and status with its incoming state, also after its ForeignCluster was deleted (the agent makes it again)', async () => {
+    const add = kubepeer(['peer', 'add', idB, '--api-url', b.apiUrl, '--allow-untrusted-ca', '--join', '--kubeconfig', a.kubeconfig]);
+    expect(add.code, add.stderr).toBe(0);
+    await waitForReadyNode(A, idB, 120_000);
+    await waitFor('B: incoming Established on its record for A', async () => (await foreignClusterByID(B, idA))?.status?.incoming?.phase === 'Established', { timeoutMs: 60_000, describe: () => foreignClusterByID(B, idA) });
+    expect(rowOf(peerList(b).stdout, idA)).toMatch(/Established/);
+
+    const record = (await foreignClusterByID(B, idA))!;
+    expect(record.spec.discoveryType).toBe('IncomingPeering');
+    expect(kubectl(b, ['delete', 'foreignclusters', record.metadata.name]).code).toBe(0);
+    // listed at once: from its request if the agent has not made the record again yet
+    const listed = peerList(b);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(rowOf(listed.stdout, idA), listed.stdout).toMatch(/IncomingPeering/);
+    const status = JSON.parse(kubepeer(['status', '-o', 'json', '--kubeconfig', b.kubeconfig]).stdout) as { peers: { total: number; incoming: Record<string, number> } };
+    expect(status.peers.total).toBe(1);
+    expect(Object.keys(status.peers.incoming)).not.toContain('None');
+
+    const again = await waitFor('B: the agent made the record for A\'s accepted request again', async () => {
+      const f = await foreignClusterByID(B, idA);
+      return f && f.metadata.uid !== record.metadata.uid && f.status?.incoming?.phase === 'Established' ? f : undefined;
+    }, { timeoutMs: 60_000, describe: () => foreignClusterByID(B, idA) });
+    expect(again.spec.discoveryType).toBe('IncomingPeering');
+    expect(rowOf(peerList(b).stdout, idA)).toMatch(/Established/);
+    // A's side never noticed
+    await waitForReadyNode(A, idB, 30_000);
+  }, 300_000);
+});
+
+describe('deleting a ForeignCluster while the peer is down', () => {
+  it('leaves nothing behind on our side: no request, no credential either way, no Advertisement, no virtual node, no retries', async () => {
+    // B peers with A too, so A holds B's accepted request and its credential
+    const add = kubepeer(['peer', 'add', idA, '--api-url', a.apiUrl, '--allow-untrusted-ca', '--join', '--kubeconfig', b.kubeconfig]);
+    expect(add.code, add.stderr).toBe(0);
+    await waitForReadyNode(B, idA, 120_000);
+    await waitFor('A: B\'s request Accepted, its credential stored', async () => (await request(A, idB))?.status?.phase === 'Accepted' && !!(await secret(A, `liqo-peer-${idB}`)), { timeoutMs: 60_000 });
+    expect(await secret(A, `liqo-remote-${idB}`)).not.toBeNull();
+
+    await agentB.stop();
+    await b.stop();
+    const fc = (await foreignClusterByID(A, idB))!;
+    const del = kubectl(a, ['delete', 'foreignclusters', fc.metadata.name, '--timeout=90s']);
+    expect(del.code, del.stderr).toBe(0);
+
+    const leftovers = async () => ({
+      foreignCluster: (await foreignClusterByID(A, idB))?.metadata.name ?? null,
+      request: (await request(A, idB))?.status ?? null,
+      peerCredential: !!(await secret(A, `liqo-peer-${idB}`)),
+      ourCredential: !!(await secret(A, `liqo-remote-${idB}`)),
+      advertisement: !!(await A.getOrNull(resourcePath(GVR.advertisement, { name: `advertisement-${idB}` }))),
+      virtualNode: !!(await virtualNode(A, idB)),
+    });
+    await waitFor('A: nothing of B left', async () => {
+      const l = await leftovers();
+      return !l.foreignCluster && !l.request && !l.peerCredential && !l.ourCredential && !l.advertisement && !l.virtualNode;
+    }, { timeoutMs: 90_000, describe: leftovers });
+
+    // No retries: nothing is left to reconcile for B. Watched for longer than the work queue's
+    // 30 s backoff cap, so a retrying key would have logged at least once.
+    const offset = readFileSync(agentA.logFile, 'utf8').length;
+    await sleep(35_000);
+    const retries = readFileSync(agentA.logFile, 'utf8').slice(offset).split('\n').filter((l) => l.includes(idB) && /reconcile failed|could not notify|heartbeat|writeAdvertisement/.test(l));
+    expect(retries, retries.join('\n')).toEqual([]);
+    expect(await leftovers()).toEqual({ foreignCluster: null, request: null, peerCredential: false, ourCredential: false, advertisement: false, virtualNode: false });
+  }, 300_000);
+});
