@@ -140,7 +140,8 @@ function healthOf(
   unreachable: UnreachableView | undefined,
 ): { health: Health; healthMessage: string } {
   if (!connected) return { health: 'unknown', healthMessage: 'Not connected' };
-  if (unreachable) return { health: 'down', healthMessage: unreachable.message };
+  // The card says what was seen and what to do once, next to the directions.
+  if (unreachable) return { health: 'down', healthMessage: 'not answering' };
   if (!outgoingUp) return incomingUp ? { health: 'healthy', healthMessage: 'Incoming peering established' } : { health: 'unknown', healthMessage: '' };
   if (node?.ready === false) {
     const age = adv?.heartbeatAgeSeconds;
