@@ -54,6 +54,15 @@ export interface AgentOptions {
   webhookService?: string;
   /** Host put in the registered webhook URL (default: the webhook listen host, or 127.0.0.1). */
   webhookHost?: string;
+  /**
+   * PEM file of the CA that signs the API server's webhook client certificate: when set, only a
+   * caller with such a certificate (named `webhookClientName`) reaches the webhook. Without it the
+   * agent reads ConfigMap kube-system/kubepeer-webhook-client, which local clusters write
+   * (src/peering/incoming/webhookClientAuth.ts).
+   */
+  webhookClientCA?: string;
+  /** Common name that certificate must carry (default kube-apiserver-webhook-client). */
+  webhookClientName?: string;
   dashboardListen?: string;
   /** Serve the dashboard over plain HTTP (loopback only). */
   dashboardInsecureHttp?: boolean;

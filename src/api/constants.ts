@@ -98,6 +98,12 @@ export const ClusterInfoKeys = {
   clusterID: 'cluster-id',
   clusterName: 'cluster-name',
   namespace: 'namespace',
+  /**
+   * ConfigMap in kube-system, written where kubepeer configures the API server (local clusters):
+   * `ca.crt` signs the client certificate the API server presents to admission webhooks, named
+   * `client-name`. The agent then answers no other caller of its webhook (webhookClientAuth.ts).
+   */
+  webhookClientConfigMap: 'kubepeer-webhook-client',
   caCert: 'ca.crt',
   /** HMAC of the peering secret over our cluster ID and CA fingerprint (src/trust/peeringSecret.ts). */
   peeringProof: 'peering-proof',
@@ -117,6 +123,11 @@ export const Defaults = {
   heartbeatSeconds: 10,
   maxPendingRequests: 50,
   resourceSharingPercentage: 30,
+  /**
+   * Common name of the client certificate the API server presents to the admission webhook where
+   * kubepeer sets its admission configuration (local clusters; `--webhook-client-ca`).
+   */
+  webhookClientName: 'kube-apiserver-webhook-client',
   /** client-go leader election defaults. */
   leaseDurationSeconds: 15,
   renewDeadlineSeconds: 10,

@@ -10,6 +10,8 @@ import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { Defaults, Names } from '../api/constants.js';
+import { Core, KubeClient, isAlreadyExists, resourcePath } from '../k8s/rest.js';
 import { createCA, createSigningKeyPair, issueCertificate, type CertificateAuthority, type KeyPairPem } from '../trust/pki.js';
 import { freePort, hostPort } from './ports.js';
 import { ProcessSet } from './processes.js';
@@ -35,6 +37,12 @@ export interface ControlPlaneInfo {
   apiUrl: string;
   kubeconfig: string;
   caCert: string;
+  /**
+   * CA of the client certificate the API server presents to admission webhooks (CN
+   * `kube-apiserver-webhook-client`): what the kubepeer agent of this cluster requires of callers
+   * of its webhook (`kubepeer agent --webhook-client-ca`).
+   */
+  webhookClientCA: string;
   dir: string;
   pids: Record<string, number>;
 }
@@ -147,6 +155,9 @@ export class ControlPlane {
       saPub: this.path('pki', 'sa.pub'),
       kubeletClientCert: this.path('pki', 'apiserver-kubelet-client.crt'),
       kubeletClientKey: this.path('pki', 'apiserver-kubelet-client.key'),
+      webhookClientCA: this.path('pki', 'webhook-client-ca.crt'),
+      admissionConfig: this.path('pki', 'admission-config.yaml'),
+      webhookKubeconfig: this.path('pki', 'admission-webhooks.kubeconfig'),
     };
     writeFileSync(files.caCert, ca.certPem);
     writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
@@ -186,6 +197,8 @@ export class ControlPlane {
     const kubeletClient = await issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' });
     writeFileSync(files.kubeletClientCert, kubeletClient.certPem);
     writeFileSync(files.kubeletClientKey, kubeletClient.keyPem, { mode: 0o600 });
+    const webhookClient = await webhookClientIdentity(name);
+    writeAdmissionConfig(files, webhookClient);
     const nodeFlags = [
       `--kubelet-client-certificate=${files.kubeletClientCert}`,
       `--kubelet-client-key=${files.kubeletClientKey}`,
@@ -209,6 +222,9 @@ export class ControlPlane {
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--authorization-mode=Node,RBAC',
       '--enable-admission-plugins=NodeRestriction',
+      // The API server authenticates itself to admission webhooks with a client certificate
+      // (writeAdmissionConfig): the kubepeer agent then refuses every other caller of its webhook.
+      `--admission-control-config-file=${files.admissionConfig}`,
       '--anonymous-auth=true',
       '--allow-privileged=true',
       '--profiling=false',
@@ -222,6 +238,7 @@ export class ControlPlane {
     // --- kubeconfig
     const kubeconfig = this.path('kubeconfig');
     writeKubeconfig(kubeconfig, `kubepeer-${name}`, apiUrl, ca.certPem, admin);
+    await publishWebhookClientCA(kubeconfig, webhookClient.caPem);
 
     // --- kube-controller-manager
     const kcmPort = await freePort('127.0.0.1');
@@ -261,7 +278,7 @@ export class ControlPlane {
       ]);
     }
 
-    this.info = { name, address, apiUrl, kubeconfig, caCert: files.caCert, dir: this.opts.dir, pids: this.procs.pids() };
+    this.info = { name, address, apiUrl, kubeconfig, caCert: files.caCert, webhookClientCA: files.webhookClientCA, dir: this.opts.dir, pids: this.procs.pids() };
   }
 
   /** Restarts one component in place (fault-injection tests): same flags, same ports and data. */
@@ -275,6 +292,78 @@ export class ControlPlane {
   /** Stops every process (scheduler, kcm, apiserver, then etcd), SIGKILL after a grace period. */
   async stop(): Promise<void> {
     await this.procs.stopAll(3_000);
+  }
+}
+
+/**
+ * The API server's identity towards admission webhooks: a client certificate (CN
+ * `kube-apiserver-webhook-client`) from a CA of its own that signs nothing else. The CA's key is
+ * dropped once the certificate is issued, so no one (not even the cluster's admin, nor the CSR
+ * signer, which signs with the cluster CA) can make a second certificate the webhook accepts.
+ */
+async function webhookClientIdentity(name: string): Promise<{ caPem: string; client: KeyPairPem }> {
+  const ca = await createCA(`kubepeer-${name}-webhook-client-ca`);
+  const client = await issueCertificate(ca, { commonName: Defaults.webhookClientName, usage: 'client' });
+  return { caPem: ca.certPem, client };
+}
+
+/**
+ * `--admission-control-config-file`: the ValidatingAdmissionWebhook and MutatingAdmissionWebhook
+ * plugins read a kubeconfig whose users say how the API server authenticates to each webhook,
+ * matched by the webhook's host (`name.namespace.svc[:port]` for a Service, `host:port` for a URL).
+ * The one user `*` is the default match: every webhook gets the certificate, whatever address
+ * the agent's webhook has (a URL on a free port, or its Service in the in-cluster mode).
+ */
+function writeAdmissionConfig(files: { webhookClientCA: string; admissionConfig: string; webhookKubeconfig: string }, id: { caPem: string; client: KeyPairPem }): void {
+  writeFileSync(files.webhookClientCA, id.caPem);
+  writeFileSync(
+    files.webhookKubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      users: [{ name: '*', user: { 'client-certificate-data': b64(id.client.certPem), 'client-key-data': b64(id.client.keyPem) } }],
+    }),
+    { mode: 0o600 },
+  );
+  const plugin = (name: string) => ({
+    name,
+    configuration: { apiVersion: 'apiserver.config.k8s.io/v1', kind: 'WebhookAdmissionConfiguration', kubeConfigFile: files.webhookKubeconfig },
+  });
+  writeFileSync(
+    files.admissionConfig,
+    stringify({ apiVersion: 'apiserver.config.k8s.io/v1', kind: 'AdmissionConfiguration', plugins: [plugin('ValidatingAdmissionWebhook'), plugin('MutatingAdmissionWebhook')] }),
+  );
+}
+
+/**
+ * Tells the cluster's kubepeer agent, wherever it runs (beside the cluster or in it), who the API
+ * server is when it calls webhooks: ConfigMap kube-system/kubepeer-webhook-client, the way
+ * kube-system/extension-apiserver-authentication tells aggregated API servers. Written before the
+ * cluster is reported ready, so it is there before any agent starts.
+ */
+async function publishWebhookClientCA(kubeconfig: string, caPem: string): Promise<void> {
+  const client = KubeClient.fromFile(kubeconfig);
+  const body = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: Names.webhookClientConfigMap, namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'kubepeer-local' } },
+    data: { 'ca.crt': caPem, 'client-name': Defaults.webhookClientName },
+  };
+  // kube-system is made by the API server just after it reports ready: retry for a while
+  const deadline = Date.now() + 30_000;
+  try {
+    for (;;) {
+      try {
+        await client.create(resourcePath(Core.configMaps, { namespace: 'kube-system' }), body);
+        return;
+      } catch (e) {
+        if (isAlreadyExists(e)) return;
+        if (Date.now() > deadline) throw new ControlPlaneError('WebhookClientCA', `could not publish ConfigMap kube-system/${Names.webhookClientConfigMap}: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    client.close();
   }
 }
 

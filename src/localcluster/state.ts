@@ -40,6 +40,12 @@ export interface ClusterState {
   apiUrl: string;
   kubeconfig: string;
   caCert: string;
+  /**
+   * CA of the client certificate this cluster's API server presents to admission webhooks (also in
+   * ConfigMap kube-system/kubepeer-webhook-client, where the agent reads it; absent in clusters
+   * started by earlier versions).
+   */
+  webhookClientCA?: string;
   dir: string;
   supervisorPid: number;
   pids: Record<string, number>;

@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     apiUrl: cp.info.apiUrl,
     kubeconfig: cp.info.kubeconfig,
     caCert: cp.info.caCert,
+    webhookClientCA: cp.info.webhookClientCA,
     dir: spec.dir,
     supervisorPid: process.pid,
     pids: { ...cp.info.pids, ...(realNode?.pids() ?? {}) },

@@ -1,4 +1,7 @@
 /**
+ * A user's cluster, whose API server kubepeer cannot configure (modelled by a local cluster without
+ * ConfigMap kube-system/kubepeer-webhook-client, so the agent does not ask for the API server's
+ * client certificate; local clusters proper: webhookCaller.test.ts).
  * Forged AdmissionReviews posted straight to the webhook port, from an address that is not the
  * API server's, take no pending slot: the cap counts what the API server stored, and only a caller
  * whose admissions become stored objects (the API server) holds slots during a burst. And one
@@ -11,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { request, Agent } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
-import { KubeClient, resourcePath } from '../../src/k8s/rest.js';
+import { Core, KubeClient, resourcePath } from '../../src/k8s/rest.js';
 import { GVR } from '../../src/api/crds.js';
 import { Names } from '../../src/api/constants.js';
 import { buildTokenKubeconfig } from '../../src/peering/kubeconfig.js';
@@ -98,6 +101,8 @@ beforeAll(async () => {
   caPem = readFileSync(b.caCert, 'utf8');
   requesterCA = (await createCA('requester-ca')).certPem;
   await admin.mergePatch(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig }), { spec: { peeringConfig: { maxPendingRequests: 2, acceptPolicy: 'Manual' } } });
+  // a user's cluster: nothing tells the agent who the API server is
+  await admin.delete(resourcePath(Core.configMaps, { namespace: 'kube-system', name: Names.webhookClientConfigMap }));
   agent = startAgent(b, ['--no-dashboard']);
   metricsUrl = await agentMetricsUrl(agent);
   webhookUrl = new URL(await waitFor('the agent to log its webhook URL', () => /"webhookUrl":"([^"]+)"/.exec(readFileSync(agent.logFile, 'utf8'))?.[1]));

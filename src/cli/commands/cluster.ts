@@ -40,6 +40,8 @@ export function registerClusterCommands(program: Command): void {
     .option('--webhook-listen <host:port>', 'admission webhook address (default 127.0.0.1:9443, or a free port if taken)')
     .option('--webhook-service <namespace/name>', 'register the webhook through this Service (in-cluster deployments)')
     .option('--webhook-host <host>', 'host to put in the registered webhook URL')
+    .option('--webhook-client-ca <file>', "only answer webhook callers with a client certificate of this CA: the API server's, where its admission configuration gives it one (local clusters do)")
+    .option('--webhook-client-name <cn>', 'common name that client certificate must carry (default kube-apiserver-webhook-client)')
     .option('--dashboard-listen <host:port>', 'dashboard address (default 127.0.0.1:8443 over HTTPS, or a free port if taken)')
     .option('--dashboard-http', 'serve the dashboard over plain HTTP (loopback only)')
     .option('--no-dashboard', 'do not serve the dashboard')
@@ -59,6 +61,8 @@ export function registerClusterCommands(program: Command): void {
         webhookListen: opts.webhookListen as string | undefined,
         webhookService: opts.webhookService as string | undefined,
         webhookHost: opts.webhookHost as string | undefined,
+        webhookClientCA: opts.webhookClientCa as string | undefined,
+        webhookClientName: opts.webhookClientName as string | undefined,
         dashboardListen: opts.dashboardListen as string | undefined,
         dashboardInsecureHttp: !!opts.dashboardHttp,
         ...(opts.metricsAuth ? { metricsAuth: true } : {}),

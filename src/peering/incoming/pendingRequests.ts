@@ -14,8 +14,9 @@
  * stored (the informer), and a reservation counts only when it comes from a source address that
  * has shown it is the API server, i.e. an admission from that address was followed by the object
  * appearing in the store. A forger's address never shows that (its calls store nothing), so its
- * calls reserve nothing. Where the forger shares the API server's address (loopback, in local
- * clusters), docs/design.md §5 says what holds.
+ * calls reserve nothing. Where the forger could share the API server's address (loopback, in
+ * local clusters), the caller is authenticated instead (webhookClientAuth.ts): a forger never gets
+ * past the TLS handshake, and the API server's admissions hold their reservations at once.
  */
 import type { PeeringRequest } from '../../api/crds.js';
 import type { Informer } from '../../k8s/informer.js';

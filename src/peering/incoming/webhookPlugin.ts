@@ -18,6 +18,7 @@ import { candidatesOf } from './candidates.js';
 import type { PeeringRequest } from '../../api/crds.js';
 import { LogBudget, WebhookServer, type AdmissionRoute, type WebhookPolicy } from './webhookServer.js';
 import { ensureServingSecret, materialOf, servingHosts, servingProblem, type ServingMaterial } from '../../trust/servingSecret.js';
+import { discoverWebhookClientAuth, loadWebhookClientAuth } from './webhookClientAuth.js';
 import { WebhookRegistration, parseServiceRef, registeredHost, webhookUrl, type WebhookTarget } from './webhookRegistration.js';
 
 /** How often each replica re-checks its certificate's expiry (it also reacts to Secret changes). */
@@ -74,7 +75,13 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
   const isKnownPeer = (id: string) => ctx.informers.foreignClusters.list().some((f) => f.spec.clusterID === id && f.spec.discoveryType !== 'IncomingPeering' && !!f.spec.apiUrl && !f.metadata.deletionTimestamp);
   const candidates = candidatesOf(ctx);
   const shared = sharedWebhook(ctx);
-  const server = new WebhookServer({ policy, pending, log, logBudget: new LogBudget(), admitted: (obj) => candidates.offer(obj as PeeringRequest) }, { listen, fallback: !opts.webhookListen, routes: shared.routes });
+  // Only the API server may call: where kubepeer configured it to present a client certificate
+  // (local clusters); otherwise any caller is answered and forged calls are made harmless.
+  const clientAuth = opts.webhookClientCA ? loadWebhookClientAuth(opts.webhookClientCA, opts.webhookClientName) : await discoverWebhookClientAuth(ctx.client, log);
+  const server = new WebhookServer(
+    { policy, pending, log, logBudget: new LogBudget(), admitted: (obj) => candidates.offer(obj as PeeringRequest) },
+    { listen, fallback: !opts.webhookListen, routes: shared.routes, ...(clientAuth ? { clientAuth } : {}) },
+  );
   let tls: ServingMaterial | undefined;
   let url: string | undefined;
   let stopped = false;
@@ -141,7 +148,10 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
       const addr = await server.start(tls);
       url = webhookUrl(host, addr.port);
       shared.changed();
-      log.info({ webhookUrl: url, listen: `${addr.host}:${addr.port}`, service: opts.webhookService }, 'serving the PeeringRequest admission webhook');
+      log.info(
+        { webhookUrl: url, listen: `${addr.host}:${addr.port}`, service: opts.webhookService, callerAuthenticated: !!clientAuth, ...(clientAuth ? { clientName: clientAuth.commonName } : {}) },
+        clientAuth ? 'serving the PeeringRequest admission webhook (to the API server only: its client certificate is required)' : 'serving the PeeringRequest admission webhook',
+      );
       ctx.informers.secrets.on('add', onSecret);
       ctx.informers.secrets.on('update', onSecretUpdate);
       ctx.informers.secrets.on('delete', onSecret);

@@ -15,7 +15,9 @@ import type { Logger } from '../../observability/logger.js';
 import type { PendingRequests } from './pendingRequests.js';
 import type { Socket } from 'node:net';
 import type { ServingMaterial } from '../../trust/servingSecret.js';
+import type { TLSSocket } from 'node:tls';
 import { validatePeeringRequest, type AdmissionDecision } from './admission.js';
+import { webhookCallerProblem, type WebhookClientAuth } from './webhookClientAuth.js';
 import { AdmissionDecodeError, MAX_ADMISSION_REVIEW_BYTES, admissionResponse, decodeAdmissionReview, isPeeringRequestReview } from './admissionReview.js';
 
 const requestsTotal = new Counter({
@@ -33,6 +35,12 @@ const deniedTotal = new Counter({
 const connectionsRefused = new Counter({
   name: 'kubepeer_webhook_connections_refused_total',
   help: 'Connections to the webhook closed at once because their source address already held its share.',
+  registers: [registry],
+});
+const callersRefused = new Counter({
+  name: 'kubepeer_webhook_callers_refused_total',
+  help: 'Callers of the webhook refused because they are not the API server (with --webhook-client-ca): at the TLS handshake (no certificate of the webhook client CA) or after it (another name).',
+  labelNames: ['stage'],
   registers: [registry],
 });
 const requestDuration = new Histogram({
@@ -60,6 +68,14 @@ export interface AdmissionHandlerDeps {
   logBudget?: LogBudget;
   /** Each admitted create (not dry-run): a newcomer that may supersede a stored request of its name (candidates.ts). */
   admitted?(object: unknown): void;
+}
+
+/** Where an admission request came from, as far as the socket tells. */
+export interface AdmissionCaller {
+  /** The peer address of the connection. */
+  address?: string;
+  /** The caller proved in the TLS handshake that it is the API server (webhookClientAuth.ts). */
+  authenticated?: boolean;
 }
 
 /** At most `perWindow` lines per window; the rest are counted and summed up in one line. */
@@ -107,7 +123,7 @@ export interface HandlerAnswer {
 }
 
 /** One admission request, from body bytes to the answer (no sockets: tests call it directly). */
-export function handleAdmission(body: Buffer, deps: AdmissionHandlerDeps, source?: string): HandlerAnswer {
+export function handleAdmission(body: Buffer, deps: AdmissionHandlerDeps, caller: AdmissionCaller = {}): HandlerAnswer {
   const review = decodeAdmissionReview(body);
   if (review instanceof AdmissionDecodeError) {
     requestsTotal.inc({ result: 'bad_request' });
@@ -130,8 +146,9 @@ export function handleAdmission(body: Buffer, deps: AdmissionHandlerDeps, source
     requesterUsername: req.userInfo.username,
   });
   if (decision.allowed) {
-    // a slot is reserved only for a caller known to be the API server (pendingRequests.ts)
-    if (req.operation === 'CREATE' && !req.dryRun && typeof name === 'string') deps.pending.reserve(name, source);
+    // a slot is reserved only for a caller known to be the API server (pendingRequests.ts): one
+    // that proved it with its client certificate, or whose admissions have become stored objects
+    if (req.operation === 'CREATE' && !req.dryRun && typeof name === 'string') deps.pending.reserve(name, caller.authenticated ? undefined : caller.address);
     if (req.operation === 'CREATE' && !req.dryRun) deps.admitted?.(req.object);
     requestsTotal.inc({ result: 'allowed' });
     // Real admissions are few (at most maxPendingRequests wait at once): each one is worth a line.
@@ -154,6 +171,12 @@ export interface WebhookServerOptions {
   maxConnections?: number;
   /** Open connections one source address may hold; more are closed at once (default 64). */
   maxConnectionsPerSource?: number;
+  /**
+   * Require the API server's client certificate (local clusters, where kubepeer sets the API
+   * server's admission configuration): other callers are refused in the TLS handshake, or with 403
+   * when their certificate names someone else. Without it, any caller is answered.
+   */
+  clientAuth?: WebhookClientAuth;
   /**
    * More admission paths served on the same HTTPS server (the offloading pod webhook), read at
    * each request; each gets the same bounds on body size and time as the PeeringRequest path.
@@ -197,10 +220,12 @@ export class WebhookServer {
 
   async start(tls: ServingMaterial): Promise<{ host: string; port: number }> {
     const timeout = this.opts.requestTimeoutMs ?? 10_000;
+    const clientAuth = this.opts.clientAuth;
     const server = createServer(
       {
         cert: tls.certPem,
         key: tls.keyPem,
+        ...(clientAuth ? { ca: clientAuth.caPem, requestCert: true, rejectUnauthorized: true } : {}),
         minVersion: 'TLSv1.2',
         handshakeTimeout: timeout,
         requestTimeout: timeout,
@@ -231,7 +256,11 @@ export class WebhookServer {
       });
     });
     server.on('clientError', (_err, socket) => socket.destroy());
-    server.on('tlsClientError', (err) => this.deps.log?.debug({ err: err.message }, 'TLS handshake with a webhook client failed'));
+    server.on('tlsClientError', (err) => {
+      // with client authentication, a caller without the API server's certificate ends here
+      if (clientAuth && /certificate/i.test(err.message)) callersRefused.inc({ stage: 'handshake' });
+      this.deps.log?.debug({ err: err.message }, 'TLS handshake with a webhook client failed');
+    });
     this.server = server;
     this.address = await listenWithFallback(server, this.opts.listen, this.opts.fallback);
     server.on('error', (err) => this.deps.log?.warn({ err: err.message }, 'webhook server error'));
@@ -240,7 +269,8 @@ export class WebhookServer {
 
   /** Serve a new certificate from the next connection on (the Secret changed). */
   setCertificate(tls: ServingMaterial): void {
-    this.server?.setSecureContext({ cert: tls.certPem, key: tls.keyPem });
+    // the whole context is replaced: the client CA goes with it
+    this.server?.setSecureContext({ cert: tls.certPem, key: tls.keyPem, ...(this.opts.clientAuth ? { ca: this.opts.clientAuth.caPem } : {}) });
   }
 
   async stop(): Promise<void> {
@@ -255,9 +285,18 @@ export class WebhookServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const clientAuth = this.opts.clientAuth;
+    if (clientAuth) {
+      const problem = webhookCallerProblem(req.socket as TLSSocket, clientAuth);
+      if (problem) {
+        callersRefused.inc({ stage: 'request' });
+        this.deps.log?.debug({ source: req.socket.remoteAddress, problem }, 'webhook caller refused: not the API server');
+        return reply(res, 403, `only the API server may call this webhook: ${problem}\n`, true);
+      }
+    }
     const path = (req.url ?? '').split('?', 1)[0] ?? '';
-    const source = req.socket.remoteAddress;
-    const route: AdmissionRoute | undefined = path === WEBHOOK_PATH ? (body) => handleAdmission(body, this.deps, source) : this.opts.routes?.get(path);
+    const caller: AdmissionCaller = { address: req.socket.remoteAddress, authenticated: !!clientAuth };
+    const route: AdmissionRoute | undefined = path === WEBHOOK_PATH ? (body) => handleAdmission(body, this.deps, caller) : this.opts.routes?.get(path);
     if (!route) return reply(res, 404, `not found: the admission webhook is at ${WEBHOOK_PATH}\n`);
     if (req.method !== 'POST') return reply(res, 405, 'POST an AdmissionReview\n');
     const declared = Number(req.headers['content-length']);
