@@ -18,7 +18,7 @@ import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { controlPlaneBinDir } from '../../src/localcluster/binaries.js';
 import { IDENTITY_CONFLICT } from '../../src/discovery/lan/lanController.js';
-import { agentMetricsUrl, kubectl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { agentMetricsUrl, kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { canUseNetns, createTestLab, execInNetns, NetnsJsonProcess, type NetnsHost, type NetnsLab } from '../support/netns.js';
 import { clusterIDOf, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
@@ -314,4 +314,48 @@ describe.skipIf(!canUseNetns)('LAN discovery and peering between network-namespa
     // the peering between a and b is unaffected by all this
     expect(await virtualNode(a.client, b.id)).not.toBeNull();
   }, 300_000);
+
+  it('a peer a person removes stays removed when the LAN sees it again; peer join connects it again, --forget forgets it', async () => {
+    const peered = (await fc(a, b.id))!;
+    const removed = kubepeer(['peer', 'remove', peered.metadata.name, '--kubeconfig', a.cluster.kubeconfig]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('kept as a record');
+    await waitFor('a: virtual node for b gone', async () => (await virtualNode(a.client, b.id)) === null, { timeoutMs: 90_000, describe: describeAll });
+
+    // b leaves the LAN and comes back: the record is kept while b is away, and its return (the
+    // sighting that joined it at first) does not join it again
+    await setClusterConfig(b.client, { discoveryConfig: { enableAdvertisement: false } });
+    const away = await waitFor('a: b no longer discovered, its record kept', async () => {
+      const f = await fc(a, b.id);
+      return cond(f, 'Discovered')?.status === 'False' ? f : undefined;
+    }, { timeoutMs: 60_000, describe: describeAll });
+    expect(away.metadata.uid).toBe(peered.metadata.uid);
+    await setClusterConfig(b.client, { discoveryConfig: { enableAdvertisement: true } });
+    const back = await waitFor('a: b discovered again', async () => {
+      const f = await fc(a, b.id);
+      return cond(f, 'Discovered')?.status === 'True' ? f : undefined;
+    }, { timeoutMs: 60_000, describe: describeAll });
+    expect(back.metadata.uid).toBe(peered.metadata.uid);
+    expect(back.spec.join).toBe(false);
+    expect(back.metadata.annotations?.['discovery.kubepeer.io/removed']).toBeTruthy();
+    expect(back.status?.outgoing).toMatchObject({ phase: 'None', reason: 'Removed' });
+    expect(await virtualNode(a.client, b.id)).toBeNull();
+    const row = kubepeer(['peer', 'list', '--kubeconfig', a.cluster.kubeconfig]).stdout.split('\n').find((l) => l.includes(b.id));
+    expect(row).toMatch(/Removed/);
+
+    // a person connects it again
+    const join = kubepeer(['peer', 'join', peered.metadata.name, '--kubeconfig', a.cluster.kubeconfig]);
+    expect(join.code, join.stderr).toBe(0);
+    await waitForReadyNode(a.client, b.id, 180_000, describeAll);
+    expect((await fc(a, b.id))?.metadata.annotations?.['discovery.kubepeer.io/removed']).toBeUndefined();
+
+    // --forget deletes the record: the LAN finds b again and, as at first, joins it (the peering secret)
+    const forgot = kubepeer(['peer', 'remove', '--forget', peered.metadata.name, '--kubeconfig', a.cluster.kubeconfig]);
+    expect(forgot.code, forgot.stderr).toBe(0);
+    const fresh = await waitFor('a: a new LAN ForeignCluster for b that joins', async () => {
+      const f = await fc(a, b.id);
+      return f && f.metadata.uid !== peered.metadata.uid && f.spec.discoveryType === 'LAN' && f.spec.join ? f : undefined;
+    }, { timeoutMs: 120_000, describe: describeAll });
+    expect(fresh.metadata.annotations?.['discovery.kubepeer.io/removed']).toBeUndefined();
+  }, 400_000);
 });
