@@ -49,6 +49,13 @@ export const Annotations = {
    */
   autojoin: 'discovery.kubepeer.io/autojoin',
   /**
+   * On our own namespace: the audiences this API server gives its service-account tokens
+   * (space-separated), recorded by the agent when it mints or upgrades a peer credential. The
+   * token-renewal admission policy reads it (its parameter is the namespace) and refuses every
+   * peer's token request while it is missing (src/install/manifests.ts).
+   */
+  tokenAudiences: 'discovery.kubepeer.io/token-audiences',
+  /**
    * On a discovered (LAN, WAN) ForeignCluster a person removed (`kubepeer peer remove`): when.
    * The record stays with join false so that discovery, which would join it again at once, leaves
    * it alone until a person connects it (`peer join`, `peer add`, the dashboard's Connect clear it);
@@ -68,7 +75,10 @@ export const Names = {
   virtualNodePrefix: 'liqo-',
   advertisementPrefix: 'advertisement-',
   remoteCredentialPrefix: 'liqo-remote-',
-  /** The audiences of this API server's service-account tokens, written by the agent; the token-renewal policy reads it. */
+  /**
+   * Where agents before credential revision 6 recorded the token audiences (now the namespace
+   * annotation Annotations.tokenAudiences): no longer read.
+   */
   tokenAudiencesConfigMap: 'kubepeer-token-audiences',
   /** What the leading agent actually runs (dashboard URL, LAN discovery and why not), written by it; `kubepeer status` reads it (src/agent/agentStatus.ts). */
   agentStatusConfigMap: 'kubepeer-agent-status',

@@ -4,7 +4,7 @@
  * who install with kubectl. A unit test fails when deploy/ is stale.
  */
 import { ALL_RESOURCES, GVR, apiVersionOf, toCRD } from '../api/crds.js';
-import { CONFIG_GROUP, DISCOVERY_GROUP, LIQO_NAMESPACE, Labels, MANAGED_BY, Names, SHARING_GROUP } from '../api/constants.js';
+import { Annotations, CONFIG_GROUP, DISCOVERY_GROUP, LIQO_NAMESPACE, Labels, MANAGED_BY, Names, SHARING_GROUP } from '../api/constants.js';
 import { tenantCredentialOnConsumer } from '../offloading/names.js';
 
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
@@ -268,8 +268,9 @@ export const PEER_TOKEN_MAX_SECONDS = 365 * 24 * 3600;
  * name only) so that it can renew its credential. This policy makes a renewal exactly what the
  * original credential was (docs/design.md §5 step 2): bound to the credential's Secret (same name as
  * the ServiceAccount; deleting it revokes every renewal), for this API server's own audiences only
- * (the API server fills in its defaults before admission; the agent records them in ConfigMap
- * kubepeer-token-audiences, the parameter of the second policy), and for at most the original
+ * (the API server fills in its defaults before admission; the agent records them on our
+ * namespace, the parameter of the second policy, which refuses every peer token request while
+ * they are not recorded), and for at most the original
  * lifetime. It matches every peer credential, whichever agent version minted it.
  */
 function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
@@ -311,24 +312,38 @@ function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
       metadata: { name, labels },
       spec: { policyName: name, validationActions: ['Deny'] },
     },
-    // The audiences, in a policy of their own: a missing parameter fails a policy before its match
-    // conditions are evaluated, so with 'Deny' every token request in the cluster (pods' too) would
-    // be refused until the agent records the audiences. 'Allow' leaves the audience unchecked only
-    // until the first credential is minted or upgraded, which records them.
+    // The audiences, in a policy of their own, with our namespace as its parameter: the agent
+    // records them there (annotation discovery.kubepeer.io/token-audiences) when it mints or
+    // upgrades a credential, and a peer's token request is refused while they are not recorded
+    // (fail closed). The parameter is the namespace because a missing parameter fails a policy
+    // before its match conditions are evaluated: with a ConfigMap that someone deleted,
+    // parameterNotFoundAction Deny would refuse every token request the binding sees, pods' and
+    // the agent's own too. The namespace cannot be missing while a token of one of its
+    // ServiceAccounts is asked for, and the binding sees only token requests in it, so Deny
+    // refuses nothing else even after the namespace is deleted with the policies left behind.
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicy',
       metadata: { name: audiences, labels },
       spec: {
         failurePolicy: 'Fail',
-        paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
+        paramKind: { apiVersion: 'v1', kind: 'Namespace' },
         matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['serviceaccounts/token'] }] },
         matchConditions: [{ name: 'asked-by-a-peer', expression: `request.userInfo.username.startsWith('${prefix}')` }],
-        variables: [{ name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` }],
+        variables: [
+          { name: 'peer', expression: `request.userInfo.username.substring(${prefix.length})` },
+          { name: 'audiences', expression: `has(params.metadata.annotations) && '${Annotations.tokenAudiences}' in params.metadata.annotations ? params.metadata.annotations['${Annotations.tokenAudiences}'] : ''` },
+          { name: 'recorded', expression: `variables.audiences.split(' ').filter(a, a != '')` },
+        ],
         validations: [
           {
-            expression: `!has(params.data) || !('audiences' in params.data) || (size(object.spec.audiences) > 0 && object.spec.audiences.all(a, a in params.data.audiences.split(' ')))`,
-            messageExpression: `'a token for cluster ' + variables.peer + ' may only be for this API server (audiences ' + params.data.audiences + ')'`,
+            expression: `size(variables.recorded) > 0`,
+            messageExpression: `'a token for cluster ' + variables.peer + ' is refused: the audiences of this API server are not recorded (annotation ${Annotations.tokenAudiences} on namespace ${ns}, which the kubepeer agent writes when it mints or upgrades a peer credential)'`,
+            reason: 'Forbidden',
+          },
+          {
+            expression: `size(variables.recorded) == 0 || (size(object.spec.audiences) > 0 && object.spec.audiences.all(a, a in variables.recorded))`,
+            messageExpression: `'a token for cluster ' + variables.peer + ' may only be for this API server (audiences ' + variables.audiences + ')'`,
             reason: 'Forbidden',
           },
         ],
@@ -340,7 +355,8 @@ function tokenRenewalPolicyManifests(ns: string, prefix: string): Manifest[] {
       metadata: { name: audiences, labels },
       spec: {
         policyName: audiences,
-        paramRef: { name: Names.tokenAudiencesConfigMap, namespace: ns, parameterNotFoundAction: 'Allow' },
+        paramRef: { name: ns, parameterNotFoundAction: 'Deny' },
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } },
         validationActions: ['Deny'],
       },
     },

@@ -3,7 +3,8 @@
  * policies `kubepeer install` applies, the renewal the peer's agent does is allowed, while an
  * unbound token, a token for another audience, one bound to another object or one of ten years
  * is refused; revoking the credential ends every token it minted; and a credential of an
- * earlier version (no recorded audiences, older revision) is upgraded in place.
+ * earlier version (no recorded audiences, older revision) is upgraded in place. While the
+ * audiences are not recorded, every token request of a peer is refused (fail closed).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { ApiError, Core, KubeClient, resourcePath } from '../../src/k8s/rest.js';
 import { GVR, apiVersionOf, type ForeignCluster } from '../../src/api/crds.js';
-import { Annotations, Names } from '../../src/api/constants.js';
+import { Annotations } from '../../src/api/constants.js';
 import type { AgentContext } from '../../src/agent/context.js';
 import { CREDENTIAL_REVISION, credentialName, ensureCredential, revokeCredential } from '../../src/peering/outgoing/credentials.js';
 import { renewPeerToken } from '../../src/peering/incoming/tokenRenewal.js';
@@ -112,27 +113,61 @@ describe("a peer's token requests", () => {
   });
 });
 
+/** Removes the recorded audiences from our namespace (what a person, or an agent before revision 6, leaves). */
+async function forgetAudiences(): Promise<void> {
+  await A.mergePatch(resourcePath(Core.namespaces, { name: ns }), { metadata: { annotations: { [Annotations.tokenAudiences]: null } } });
+}
+
+describe('the recorded audiences (the parameter of policy kubepeer-peer-token-audiences)', () => {
+  it("when missing, every token request of a peer is refused (fail closed), and no one else's is", async () => {
+    const { id, token, ctx, fc } = await peerCredential();
+    await waitFor('a renewal allowed', () => renewPeerToken(as(token), token).catch(() => undefined), { timeoutMs: 30_000 });
+    await forgetAudiences();
+    // the renewal the peer's agent does, for the API server's own audiences, is refused now
+    const refused = await waitFor('a renewal refused without recorded audiences', () => renewPeerToken(as(token), token).then(() => undefined, (e: ApiError) => e), { timeoutMs: 30_000 });
+    expect(refused.code, refused.message).toBe(403);
+    expect(refused.message).toContain('the audiences of this API server are not recorded');
+    // tokens of anyone else in the namespace (the kubelet's for pods, the agent minting a
+    // credential: here the admin) and elsewhere are not the policy's business
+    const admin = await A.create<{ status: { token: string } }>(resourcePath(Core.serviceAccounts, { namespace: ns, name: credentialName(id), subresource: 'token' }), { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } });
+    expect(admin.status.token).toBeTruthy();
+    const other = await peerCredential(); // mints a token in the namespace: records the audiences again
+    expect(other.token).toBeTruthy();
+    // recorded again (minting records them; so does upgrading a credential): renewals work again
+    await forgetAudiences();
+    await A.mergePatch(resourcePath(Core.secrets, { namespace: ns, name: credentialName(id) }), { metadata: { annotations: { [Annotations.credentialRevision]: '5' } } });
+    expect(await ensureCredential(ctx, fc)).toBe(token);
+    const ns0 = await A.get<{ metadata: { annotations?: Record<string, string> } }>(resourcePath(Core.namespaces, { name: ns }));
+    expect(ns0.metadata.annotations?.[Annotations.tokenAudiences]).toBe(`${a.apiUrl}`);
+    const renewed = await waitFor('a renewal allowed again', () => renewPeerToken(as(token), token).catch(() => undefined), { timeoutMs: 30_000 });
+    expect(await whoAmI(renewed.token)).toContain(credentialName(id));
+  });
+});
+
 describe('a credential minted by an earlier version', () => {
-  it('is upgraded in place: the audiences are recorded, and a token for another audience is refused from then on', async () => {
+  it('is upgraded in place: the audiences are recorded, renewal works again, and a token for another audience stays refused', async () => {
     const { id, token, ctx, fc } = await peerCredential();
     const secret = await A.get<{ metadata: { uid: string } }>(resourcePath(Core.secrets, { namespace: ns, name: credentialName(id) }));
     const otherAudience = { boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name: credentialName(id), uid: secret.metadata.uid }, expirationSeconds: 3600, audiences: ['vault'] };
-    // What an earlier agent left: no recorded audiences, an older revision. Its peer could still
-    // get a token for another audience.
-    await A.delete(resourcePath(Core.configMaps, { namespace: ns, name: Names.tokenAudiencesConfigMap }));
+    // What an earlier agent left: no audiences on the namespace (it kept them in a ConfigMap,
+    // which is no longer read), an older revision. Its peer gets no token at all until the upgrade.
+    await forgetAudiences();
     await A.mergePatch(resourcePath(Core.secrets, { namespace: ns, name: credentialName(id) }), { metadata: { annotations: { [Annotations.credentialRevision]: '3' } } });
-    await waitFor('the old rights: another audience allowed', async () => (await tokenRequest(token, id, otherAudience)).ok, { timeoutMs: 30_000 });
-
-    expect(await ensureCredential(ctx, fc)).toBe(token); // the token stays; what it may renew into changes
-    const upgraded = await A.get<{ metadata: { annotations: Record<string, string> } }>(resourcePath(Core.secrets, { namespace: ns, name: credentialName(id) }));
-    expect(upgraded.metadata.annotations[Annotations.credentialRevision]).toBe(CREDENTIAL_REVISION);
-    const refused = await waitFor('another audience refused', async () => {
+    const before = await waitFor('another audience refused before the upgrade', async () => {
       const r = await tokenRequest(token, id, otherAudience);
       return r.ok ? undefined : r;
     }, { timeoutMs: 30_000 });
+    expect(before.message).toContain('not recorded');
+
+    expect(await ensureCredential(ctx, fc)).toBe(token); // the token stays; what it may renew into is recorded
+    const upgraded = await A.get<{ metadata: { annotations: Record<string, string> } }>(resourcePath(Core.secrets, { namespace: ns, name: credentialName(id) }));
+    expect(upgraded.metadata.annotations[Annotations.credentialRevision]).toBe(CREDENTIAL_REVISION);
+    const refused = await waitFor('another audience refused for its audience', async () => {
+      const r = await tokenRequest(token, id, otherAudience);
+      return !r.ok && r.message.includes('may only be for this API server') ? r : undefined;
+    }, { timeoutMs: 30_000 });
     expect(refused).toMatchObject({ code: 403 });
-    expect(refused.message).toContain('may only be for this API server');
-    const renewed = await renewPeerToken(as(token), token);
+    const renewed = await waitFor('a renewal allowed', () => renewPeerToken(as(token), token).catch(() => undefined), { timeoutMs: 30_000 });
     expect(await whoAmI(renewed.token)).toContain(credentialName(id));
   });
 });

@@ -20,9 +20,10 @@ export const credentialName = (clusterID: string) => `${Names.remoteCredentialPr
  * credential of our tenancy on it, Secret kubepeer-tenant-<id>, bound to it by admission policy;
  * 4: the audiences of its token are recorded for the token-renewal policy, which otherwise denies
  * every renewal; 5: the peer answers in ConfigMap kubepeer-answer-<id> and may no longer create
- * Events, whose source a reader cannot verify).
+ * Events, whose source a reader cannot verify; 6: the audiences are recorded on our namespace, and
+ * the policy refuses every renewal while they are missing).
  */
-export const CREDENTIAL_REVISION = '5';
+export const CREDENTIAL_REVISION = '6';
 const TOKEN_SECONDS = 365 * 24 * 3600;
 
 interface Secret {
@@ -149,20 +150,14 @@ export function tokenAudiences(token: string): string | undefined {
 
 /**
  * Records the audiences this API server gives its tokens by default (read from a token it just
- * minted for a peer) in ConfigMap kubepeer-token-audiences: the token-renewal admission policy
- * (install/manifests.ts) lets a peer renew only for these.
+ * minted for a peer) on our namespace (annotation discovery.kubepeer.io/token-audiences): the
+ * token-renewal admission policy (install/manifests.ts) lets a peer renew only for these, and
+ * refuses every renewal while they are not recorded.
  */
 async function recordTokenAudiences(ctx: AgentContext, token: string): Promise<void> {
   const audiences = tokenAudiences(token);
   if (!audiences) return;
-  const path = resourcePath(Core.configMaps, { namespace: ctx.namespace, name: Names.tokenAudiencesConfigMap });
-  const body = {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: Names.tokenAudiencesConfigMap, namespace: ctx.namespace, labels: { [Labels.managedBy]: MANAGED_BY } },
-    data: { audiences },
-  };
-  await ctx.client.apply(path, body, 'kubepeer-credentials', true);
+  await ctx.client.mergePatch(resourcePath(Core.namespaces, { name: ctx.namespace }), { metadata: { annotations: { [Annotations.tokenAudiences]: audiences } } });
 }
 
 /**
