@@ -8,15 +8,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GVR, apiVersionOf } from '../src/api/crds.js';
 import { Core, resourcePath, type KubeClient, type ResourceRef } from '../src/k8s/rest.js';
 import { Informer } from '../src/k8s/informer.js';
-import type { LocalCluster } from '../src/localcluster/localCluster.js';
 import { NetnsLab } from '../src/localcluster/netns.js';
 import { Images } from '../src/localcluster/node/images.js';
 import { OFFLOADING_ENABLED_LABEL, tenantCredentialOnConsumer, tenantNamespace } from '../src/offloading/names.js';
-import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../test/support/clusters.js';
-import { clusterIDOf, describeFC, setClusterConfig, waitForReadyNode } from '../test/support/peering.js';
+import { startPeeredRealNodePair, type PeeredRealNodePair } from '../test/support/realNodePair.js';
 import { apiRequestCounts, diffCounts, ms, p50, p95, rssMiB, waitInformer, type BenchSection, type Figure } from './lib.js';
 
 interface Pod {
@@ -167,41 +164,16 @@ export async function benchOffloading(opts: { quick: boolean }): Promise<BenchSe
   const lifecycleRuns = opts.quick ? 10 : 20;
   const replicas = 50;
   const lab = NetnsLab.forTestRun();
-  let a: LocalCluster | undefined;
-  let b: LocalCluster | undefined;
-  const agents: AgentProcess[] = [];
+  let pair: PeeredRealNodePair | undefined;
   const informers: Array<Informer<any>> = [];
   const figures: Figure[] = [];
   try {
-    const [ha, hb] = await Promise.all([lab.addHost('boffa'), lab.addHost('boffb')]);
-    // allSettled: a cluster that started is stopped below even when the other one failed.
-    const [ra, rb] = await Promise.allSettled([
-      startCluster('bench-offa', { address: ha.address, netns: ha.netns, node: 'real' }),
-      startCluster('bench-offb', { address: hb.address, netns: hb.netns, node: 'real', maxPods: B_MAX_PODS }),
-    ]);
-    if (ra.status === 'fulfilled') a = ra.value;
-    if (rb.status === 'fulfilled') b = rb.value;
-    if (!a || !b) throw (ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason) as Error;
+    pair = await startPeeredRealNodePair(lab, { names: ['bench-offa', 'bench-offb'], maxPodsB: B_MAX_PODS, agentArgs: ['--no-dashboard'], foreignClusterName: 'bench-b' });
+    const { a, b, agentA, idA, idB } = pair;
     const A = a.client();
     const B = b.client();
-    await Promise.all([
-      setClusterConfig(A, { peeringConfig: { heartbeatSeconds: 2 } }),
-      setClusterConfig(B, { peeringConfig: { heartbeatSeconds: 2, acceptPolicy: 'AcceptAll', resourceSharingPercentage: 100 } }),
-    ]);
-    const agentA = startAgent({ ...a, netns: ha.netns }, ['--no-dashboard']);
-    agents.push(agentA);
-    agents.push(startAgent({ ...b, netns: hb.netns }, ['--no-dashboard']));
-    const [metricsUrlA] = await Promise.all(agents.map(agentMetricsUrl));
-    const metricsA = () => agentMetricsText(ha.netns, metricsUrlA!);
-    const [idA, idB] = await Promise.all([clusterIDOf(A), clusterIDOf(B)]);
+    const metricsA = () => agentMetricsText(pair!.hosts.a.netns, pair!.metricsUrlA);
     const tenantNs = tenantNamespace(idA);
-    await A.create(resourcePath(GVR.foreignCluster), {
-      apiVersion: apiVersionOf(GVR.foreignCluster),
-      kind: 'ForeignCluster',
-      metadata: { name: 'bench-b' },
-      spec: { clusterID: idB, clusterName: 'bench-offb', join: true, discoveryType: 'Manual', apiUrl: b.apiUrl, allowUntrustedCA: true },
-    });
-    await waitForReadyNode(A, idB, 120_000, describeFC(A, 'bench-b'));
     await A.create(resourcePath(Core.namespaces), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: HOME_NS, labels: { [OFFLOADING_ENABLED_LABEL]: 'true' } } });
     await B.create(resourcePath(Core.namespaces), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: DIRECT_NS } });
     // B's ServiceAccount admission wants the namespace's default ServiceAccount before any pod.
@@ -344,8 +316,7 @@ export async function benchOffloading(opts: { quick: boolean }): Promise<BenchSe
     phase('cleaning up');
   } finally {
     for (const i of informers) i.stop();
-    await Promise.all(agents.map((x) => x.stop().catch(() => undefined)));
-    await Promise.all([a?.stop(), b?.stop()].map((p) => p?.catch((e: Error) => process.stderr.write(`bench: offloading: stopping a cluster: ${e.message}\n`))));
+    await pair?.stop().catch((e: Error) => process.stderr.write(`bench: offloading: stopping the clusters: ${e.message}\n`));
     await lab.destroy();
   }
   return { figures };

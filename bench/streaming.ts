@@ -14,14 +14,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
-import { GVR, apiVersionOf } from '../src/api/crds.js';
 import { controlPlaneBinDir } from '../src/localcluster/binaries.js';
 import type { LocalCluster } from '../src/localcluster/localCluster.js';
 import { NetnsLab } from '../src/localcluster/netns.js';
 import { Images } from '../src/localcluster/node/images.js';
-import { resourcePath } from '../src/k8s/rest.js';
-import { startAgent, startCluster, type AgentProcess } from '../test/support/clusters.js';
-import { clusterIDOf, describeFC, setClusterConfig, waitForReadyNode } from '../test/support/peering.js';
+import { startPeeredRealNodePair, type PeeredRealNodePair } from '../test/support/realNodePair.js';
 import { p50, type BenchSection, type Figure } from './lib.js';
 
 const HOME_NS = 'bench-stream';
@@ -112,37 +109,15 @@ export async function benchStreaming(opts: { quick: boolean }): Promise<BenchSec
   const execRuns = opts.quick ? 10 : 20;
   const pfRuns = opts.quick ? 2 : 3;
   const lab = NetnsLab.forTestRun();
-  let a: LocalCluster | undefined;
-  let b: LocalCluster | undefined;
-  const agents: AgentProcess[] = [];
+  let pair: PeeredRealNodePair | undefined;
   try {
-    const [ha, hb] = await Promise.all([lab.addHost('bstra'), lab.addHost('bstrb')]);
-    const [ra, rb] = await Promise.allSettled([
-      startCluster('bench-stra', { address: ha.address, netns: ha.netns, node: 'real' }),
-      startCluster('bench-strb', { address: hb.address, netns: hb.netns, node: 'real' }),
-    ]);
-    if (ra.status === 'fulfilled') a = ra.value;
-    if (rb.status === 'fulfilled') b = rb.value;
-    if (!a || !b) throw (ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason) as Error;
-    const [A, B] = [a.client(), b.client()];
-    await Promise.all([
-      setClusterConfig(A, { peeringConfig: { heartbeatSeconds: 2 } }),
-      setClusterConfig(B, { peeringConfig: { heartbeatSeconds: 2, acceptPolicy: 'AcceptAll', resourceSharingPercentage: 100 } }),
-    ]);
-    agents.push(startAgent({ ...a, netns: ha.netns }, ['--no-dashboard']), startAgent({ ...b, netns: hb.netns }, ['--no-dashboard']));
-    const idB = await clusterIDOf(B);
-    await A.create(resourcePath(GVR.foreignCluster), {
-      apiVersion: apiVersionOf(GVR.foreignCluster),
-      kind: 'ForeignCluster',
-      metadata: { name: 'bench-b' },
-      spec: { clusterID: idB, clusterName: 'bench-strb', join: true, discoveryType: 'Manual', apiUrl: b.apiUrl, allowUntrustedCA: true },
-    });
-    await waitForReadyNode(A, idB, 120_000, describeFC(A, 'bench-b'));
+    pair = await startPeeredRealNodePair(lab, { names: ['bench-stra', 'bench-strb'], agentArgs: ['--no-dashboard'], foreignClusterName: 'bench-b' });
+    const { a, b, idB } = pair;
     k(a, ['create', 'namespace', HOME_NS]);
     k(a, ['label', 'namespace', HOME_NS, 'liqo.io/enabled=true']);
     k(b, ['create', 'namespace', DIRECT_NS]);
     // B's ServiceAccount admission wants the namespace's default ServiceAccount before any pod.
-    await until(() => (spawnSync(kubectlBin(), ['--kubeconfig', b!.kubeconfig, '-n', DIRECT_NS, 'get', 'sa', 'default']).status === 0 ? true : undefined), 'default ServiceAccount on B');
+    await until(() => (spawnSync(kubectlBin(), ['--kubeconfig', b.kubeconfig, '-n', DIRECT_NS, 'get', 'sa', 'default']).status === 0 ? true : undefined), 'default ServiceAccount on B');
     k(a, ['apply', '-f', '-'], JSON.stringify(pod(HOME_NS, idB)));
     k(b, ['apply', '-f', '-'], JSON.stringify(pod(DIRECT_NS)));
     // Ready to serve: the first exec through each path succeeds (the virtual kubelet's certificate is in place).
@@ -167,8 +142,7 @@ export async function benchStreaming(opts: { quick: boolean }): Promise<BenchSec
     ];
     return { figures };
   } finally {
-    await Promise.all(agents.map((x) => x.stop().catch(() => undefined)));
-    await Promise.all([a?.stop(), b?.stop()].map((p) => p?.catch((e: Error) => process.stderr.write(`bench: streaming: stopping a cluster: ${e.message}\n`))));
+    await pair?.stop().catch((e: Error) => process.stderr.write(`bench: streaming: stopping the clusters: ${e.message}\n`));
     await lab.destroy();
   }
 }

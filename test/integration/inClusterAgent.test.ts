@@ -9,17 +9,19 @@ import { resourcePath } from '../../src/k8s/rest.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { deployInClusterAgent } from '../../src/localcluster/inClusterAgent.js';
 import { kubectl, startCluster } from '../support/clusters.js';
-import { canUseNetns, createTestLab, waitUntil, type NetnsLab } from '../support/netns.js';
+import { canUseNetns, createTestLab, execInNetns, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
 import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
 
 describe.skipIf(!canUseNetns)('agents running in-cluster as pods', () => {
   let lab: NetnsLab;
   let a: LocalCluster;
   let b: LocalCluster;
+  let hostA: NetnsHost;
 
   beforeAll(async () => {
     lab = createTestLab();
     const [ha, hb] = await Promise.all([lab.addHost('ica'), lab.addHost('icb')]);
+    hostA = ha;
     [a, b] = await Promise.all([
       startCluster('ica', { address: ha.address, netns: ha.netns, node: 'real' }),
       startCluster('icb', { address: hb.address, netns: hb.netns, node: 'real' }),
@@ -45,6 +47,21 @@ describe.skipIf(!canUseNetns)('agents running in-cluster as pods', () => {
     }
     const leader = kubectl(a, ['-n', 'liqo', 'get', 'lease', 'kubepeer-agent', '-o', 'jsonpath={.spec.holderIdentity}']).stdout;
     expect(pods.items.map((p) => p.metadata.name)).toContain(leader);
+  });
+
+  it('every replica serves the dashboard with a certificate from the one CA in Secret kubepeer-dashboard-tls', async () => {
+    // Replicas once named their own pod in the certificate and replaced each other's
+    // name-constrained CA: one of them then served a CA the Secret no longer held.
+    const ca = Buffer.from(kubectl(a, ['-n', 'liqo', 'get', 'secret', 'kubepeer-dashboard-tls', '-o', 'jsonpath={.data.ca\\.crt}']).stdout, 'base64').toString('utf8');
+    expect(ca).toContain('BEGIN CERTIFICATE');
+    const ips = kubectl(a, ['-n', 'liqo', 'get', 'pods', '-l', 'app.kubernetes.io/name=kubepeer-agent', '-o', 'jsonpath={.items[*].status.podIP}']).stdout.split(' ').filter(Boolean);
+    expect(ips).toHaveLength(2);
+    for (const ip of ips) {
+      // From the node's host (the pod network is routed there), verified as "localhost": a name the CA permits.
+      const script = `require('https').get({ host: ${JSON.stringify(ip)}, port: 8443, path: '/healthz', servername: 'localhost', ca: process.env.CA, checkServerIdentity: (h, c) => require('tls').checkServerIdentity('localhost', c) }, (r) => { console.log(r.statusCode); r.resume(); }).on('error', (e) => { console.log('ERR ' + e.message); })`;
+      const { stdout } = await execInNetns(hostA, 'env', [`CA=${ca}`, process.execPath, '-e', script]);
+      expect(stdout.trim(), `replica ${ip}`).not.toMatch(/^ERR/);
+    }
   });
 
   it('peers two clusters whose agents are pods: the webhook through its Service, a Ready virtual node', async () => {

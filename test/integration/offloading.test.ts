@@ -6,16 +6,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GVR, apiVersionOf } from '../../src/api/crds.js';
 import { Core, KubeClient, resourcePath } from '../../src/k8s/rest.js';
 import { parseQuantity } from '../../src/k8s/quantity.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Images } from '../../src/localcluster/node/images.js';
 import { parseTokenKubeconfig } from '../../src/peering/kubeconfig.js';
 import { tenantCredentialOnConsumer, tenantNamespace } from '../../src/offloading/names.js';
-import { agentMetricsUrl, kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { kubectl, kubepeer, startAgent, type AgentProcess } from '../support/clusters.js';
 import { canUseNetns, createTestLab, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
-import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
+import { waitForReadyNode } from '../support/peering.js';
+import { startPeeredRealNodePair, type PeeredRealNodePair } from '../support/realNodePair.js';
 
 const busybox = Images.busybox();
 const NS = 'apps';
@@ -38,8 +38,9 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
   let lab: NetnsLab;
   let a: LocalCluster;
   let b: LocalCluster;
+  let pair: PeeredRealNodePair | undefined;
+  /** A's agent: the pair's, then the one restarted after a kill. */
   let agentA: AgentProcess;
-  let agentB: AgentProcess;
   let idA: string;
   let idB: string;
   let tenantNs: string;
@@ -77,29 +78,11 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
 
   beforeAll(async () => {
     lab = createTestLab();
-    const [ha, hb] = await Promise.all([lab.addHost('offa'), lab.addHost('offb')]);
-    hosts.a = ha;
-    hosts.b = hb;
-    [a, b] = await Promise.all([
-      startCluster('offa', { address: ha.address, netns: ha.netns, node: 'real' }),
-      startCluster('offb', { address: hb.address, netns: hb.netns, node: 'real' }),
-    ]);
-    await Promise.all([
-      setClusterConfig(a.client(), { peeringConfig: { heartbeatSeconds: 2 } }),
-      setClusterConfig(b.client(), { peeringConfig: { heartbeatSeconds: 2, acceptPolicy: 'AcceptAll', resourceSharingPercentage: 100 } }),
-    ]);
-    agentA = startAgent({ ...a, netns: ha.netns });
-    agentB = startAgent({ ...b, netns: hb.netns });
-    await Promise.all([agentMetricsUrl(agentA), agentMetricsUrl(agentB)]);
-    [idA, idB] = await Promise.all([clusterIDOf(a.client()), clusterIDOf(b.client())]);
+    pair = await startPeeredRealNodePair(lab, { names: ['offa', 'offb'] });
+    ({ a, b, idA, idB, agentA } = pair);
+    hosts.a = pair.hosts.a;
+    hosts.b = pair.hosts.b;
     tenantNs = tenantNamespace(idA);
-    await a.client().create(resourcePath(GVR.foreignCluster), {
-      apiVersion: apiVersionOf(GVR.foreignCluster),
-      kind: 'ForeignCluster',
-      metadata: { name: 'cluster-b' },
-      spec: { clusterID: idB, clusterName: 'offb', join: true, discoveryType: 'Manual', apiUrl: b.apiUrl, allowUntrustedCA: true },
-    });
-    await waitForReadyNode(a.client(), idB, 120_000);
     k(a, ['create', 'namespace', NS]);
     const enabled = kubepeer(['offload', 'namespace', NS, '--peer', idB, '--kubeconfig', a.kubeconfig]);
     expect(enabled.code, enabled.stderr).toBe(0);
@@ -108,8 +91,8 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
   });
 
   afterAll(async () => {
-    await Promise.all([agentA?.stop(), agentB?.stop()]);
-    await Promise.all([a?.stop(), b?.stop()]);
+    await agentA?.stop();
+    await pair?.stop();
     await lab?.destroy();
   });
 

@@ -17,15 +17,13 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GVR, apiVersionOf } from '../../src/api/crds.js';
-import { resourcePath } from '../../src/k8s/rest.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { controlPlaneBinDir } from '../../src/localcluster/binaries.js';
 import { Images } from '../../src/localcluster/node/images.js';
 import { createCA, issueCertificate } from '../../src/trust/pki.js';
-import { agentMetricsUrl, kubectl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { kubectl } from '../support/clusters.js';
 import { canUseNetns, createTestLab, execInNetns, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
-import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
+import { startPeeredRealNodePair, type PeeredRealNodePair } from '../support/realNodePair.js';
 
 const busybox = Images.busybox();
 const NS = 'shop';
@@ -69,8 +67,7 @@ describe.skipIf(!canUseNetns)('offloading: the pod webhook and the virtual node 
   let lab: NetnsLab;
   let a: LocalCluster;
   let b: LocalCluster;
-  let agentA: AgentProcess;
-  let agentB: AgentProcess;
+  let pair: PeeredRealNodePair | undefined;
   let idB: string;
   let nodeName: string;
   let endpoint: string;
@@ -80,41 +77,22 @@ describe.skipIf(!canUseNetns)('offloading: the pod webhook and the virtual node 
 
   beforeAll(async () => {
     lab = createTestLab();
-    const [ha, hb] = await Promise.all([lab.addHost('srva'), lab.addHost('srvb')]);
-    hosts.a = ha;
-    hosts.b = hb;
-    [a, b] = await Promise.all([
-      startCluster('srva', { address: ha.address, netns: ha.netns, node: 'real' }),
-      startCluster('srvb', { address: hb.address, netns: hb.netns, node: 'real' }),
-    ]);
+    pair = await startPeeredRealNodePair(lab, { names: ['srva', 'srvb'] });
+    ({ a, b, idB, metricsUrlA: metricsA } = pair);
+    hosts.a = pair.hosts.a;
+    hosts.b = pair.hosts.b;
     caA = readFileSync(a.caCert, 'utf8');
-    await Promise.all([
-      setClusterConfig(a.client(), { peeringConfig: { heartbeatSeconds: 2 } }),
-      setClusterConfig(b.client(), { peeringConfig: { heartbeatSeconds: 2, acceptPolicy: 'AcceptAll', resourceSharingPercentage: 100 } }),
-    ]);
-    agentA = startAgent({ ...a, netns: ha.netns });
-    agentB = startAgent({ ...b, netns: hb.netns });
-    [metricsA] = await Promise.all([agentMetricsUrl(agentA), agentMetricsUrl(agentB)]);
     openStreams = async () => {
-      const { stdout } = await execInNetns(ha, process.execPath, ['-e', `fetch(${JSON.stringify(`${metricsA}/metrics`)}).then((r) => r.text()).then((t) => process.stdout.write(t))`]);
+      const { stdout } = await execInNetns(hosts.a!, process.execPath, ['-e', `fetch(${JSON.stringify(`${metricsA}/metrics`)}).then((r) => r.text()).then((t) => process.stdout.write(t))`]);
       return Number(/^kubepeer_virtual_kubelet_log_streams (\S+)$/m.exec(stdout)?.[1] ?? NaN);
     };
-    idB = await clusterIDOf(b.client());
     nodeName = `liqo-${idB}`;
-    await a.client().create(resourcePath(GVR.foreignCluster), {
-      apiVersion: apiVersionOf(GVR.foreignCluster),
-      kind: 'ForeignCluster',
-      metadata: { name: 'cluster-b' },
-      spec: { clusterID: idB, clusterName: 'srvb', join: true, discoveryType: 'Manual', apiUrl: b.apiUrl, allowUntrustedCA: true },
-    });
-    await waitForReadyNode(a.client(), idB, 120_000);
     k(a, ['create', 'namespace', NS]);
     k(a, ['label', 'namespace', NS, 'liqo.io/enabled=true']);
   }, 300_000);
 
   afterAll(async () => {
-    await Promise.all([agentA?.stop(), agentB?.stop()]);
-    await Promise.all([a?.stop(), b?.stop()]);
+    await pair?.stop();
     await lab?.destroy();
   });
 

@@ -8,20 +8,18 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GVR, apiVersionOf } from '../../src/api/crds.js';
-import { resourcePath } from '../../src/k8s/rest.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { controlPlaneBinDir } from '../../src/localcluster/binaries.js';
 import { Images } from '../../src/localcluster/node/images.js';
-import { kubectl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
+import { kubectl } from '../support/clusters.js';
 import { canUseNetns, createTestLab, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
-import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
+import { startPeeredRealNodePair, type PeeredRealNodePair } from '../support/realNodePair.js';
+import { scratchDir } from '../support/scratch.js';
 
 const busybox = Images.busybox();
 const NS = 'tools';
@@ -58,39 +56,21 @@ function httpText(port: number, path = '/'): Promise<{ status: number; body: str
 
 describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded pod', () => {
   let lab: NetnsLab;
+  let pair: PeeredRealNodePair | undefined;
   let a: LocalCluster;
   let b: LocalCluster;
-  let agentA: AgentProcess;
-  let agentB: AgentProcess;
   let idB: string;
   let nodeName: string;
   const hosts: Record<string, NetnsHost> = {};
-  const tmp = mkdtempSync(join(tmpdir(), 'kubepeer-streaming-'));
+  const tmp = scratchDir('kubepeer-streaming-');
 
   beforeAll(async () => {
     lab = createTestLab();
-    const [ha, hb] = await Promise.all([lab.addHost('stra'), lab.addHost('strb')]);
-    hosts.a = ha;
-    hosts.b = hb;
-    [a, b] = await Promise.all([
-      startCluster('stra', { address: ha.address, netns: ha.netns, node: 'real' }),
-      startCluster('strb', { address: hb.address, netns: hb.netns, node: 'real' }),
-    ]);
-    await Promise.all([
-      setClusterConfig(a.client(), { peeringConfig: { heartbeatSeconds: 2 } }),
-      setClusterConfig(b.client(), { peeringConfig: { heartbeatSeconds: 2, acceptPolicy: 'AcceptAll', resourceSharingPercentage: 100 } }),
-    ]);
-    agentA = startAgent({ ...a, netns: ha.netns });
-    agentB = startAgent({ ...b, netns: hb.netns });
-    idB = await clusterIDOf(b.client());
+    pair = await startPeeredRealNodePair(lab, { names: ['stra', 'strb'] });
+    ({ a, b, idB } = pair);
+    hosts.a = pair.hosts.a;
+    hosts.b = pair.hosts.b;
     nodeName = `liqo-${idB}`;
-    await a.client().create(resourcePath(GVR.foreignCluster), {
-      apiVersion: apiVersionOf(GVR.foreignCluster),
-      kind: 'ForeignCluster',
-      metadata: { name: 'cluster-b' },
-      spec: { clusterID: idB, clusterName: 'strb', join: true, discoveryType: 'Manual', apiUrl: b.apiUrl, allowUntrustedCA: true },
-    });
-    await waitForReadyNode(a.client(), idB, 120_000);
     k(a, ['create', 'namespace', NS]);
     k(a, ['label', 'namespace', NS, 'liqo.io/enabled=true']);
     // One pod, two containers: `main` prints a tick a second (attach), `web` serves HTTP on 8080
@@ -129,10 +109,8 @@ describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded
   }, 300_000);
 
   afterAll(async () => {
-    await Promise.all([agentA?.stop(), agentB?.stop()]);
-    await Promise.all([a?.stop(), b?.stop()]);
+    await pair?.stop();
     await lab?.destroy();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('runs a command with kubectl exec and returns its output, its stderr and its exit code', () => {

@@ -37,19 +37,27 @@ async function readAgentStatusVersion(client: KubeClient): Promise<string | null
 
 /**
  * Returns when the agent leads: it then has written ConfigMap kubepeer-agent-status (after its
- * controllers started), so a command run next finds a working agent. Fails when the agent exits.
+ * controllers started), so a command run next finds a working agent. `gone()` says why the agent
+ * cannot come (its process exited), or undefined while it may.
  */
-async function waitForAgent(client: KubeClient, agent: { pid: number; logFile: string }, before: string | null, timeoutMs = 120_000): Promise<string | undefined> {
+async function waitForAgent(client: KubeClient, what: string, gone: () => string | undefined, before: string | null, timeoutMs = 120_000): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const cm = await client.getOrNull<{ metadata: { resourceVersion?: string }; data?: AgentStatusData }>(resourcePath(Core.configMaps, { namespace: LIQO_NAMESPACE, name: Names.agentStatusConfigMap }));
     if (cm && cm.metadata.resourceVersion !== before) return cm.data?.[AgentStatusKeys.dashboardUrl];
-    const tail = () => (existsSync(agent.logFile) ? readFileSync(agent.logFile, 'utf8').split('\n').slice(-15).join('\n') : '');
-    if (!isAlive(agent.pid)) throw new CliError(`the kubepeer agent (pid ${agent.pid}) exited while starting; its log ${agent.logFile} ends with:\n${tail()}`);
-    if (Date.now() > deadline) throw new CliError(`the kubepeer agent (pid ${agent.pid}) did not start leading within ${timeoutMs / 1000}s; see ${agent.logFile}`);
+    const why = gone();
+    if (why) throw new CliError(why);
+    if (Date.now() > deadline) throw new CliError(`${what} did not start leading within ${timeoutMs / 1000}s`);
     await sleep(250);
   }
 }
+
+/** For a process agent: it exited, with the end of its log. */
+const processGone = (agent: { pid: number; logFile: string }) => (): string | undefined => {
+  if (isAlive(agent.pid)) return undefined;
+  const tail = existsSync(agent.logFile) ? readFileSync(agent.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+  return `the kubepeer agent (pid ${agent.pid}) exited while starting; its log ${agent.logFile} ends with:\n${tail}`;
+};
 
 export function registerLocalCommands(program: Command): void {
   const local = program
@@ -95,9 +103,18 @@ export function registerLocalCommands(program: Command): void {
       let agentPid: number | undefined;
       let agentImage: string | undefined;
       let dashboardUrl: string | undefined;
+      let inClusterDashboard: string | undefined;
       if (agentMode === 'in-cluster') {
         progress(`building the agent image and running the agent as pods of "${name}"...`);
+        const before = await withClient({ kubeconfig: cluster.kubeconfig }, readAgentStatusVersion);
         agentImage = await deployInClusterAgent(cluster);
+        // Ready replicas answer /readyz; the cluster ID and the status a person reads next come from
+        // the leader, so return once it leads (a standby is ready too).
+        progress(`waiting for an agent pod of "${name}" to lead...`);
+        await withClient({ kubeconfig: cluster.kubeconfig }, (client) => waitForAgent(client, `the kubepeer agent pods of "${name}" (kubectl -n liqo get pods)`, () => undefined, before));
+        // The pods serve the dashboard on the pod network, which only the node reaches: through
+        // the API server's port-forward it is on this machine's loopback, a name its certificate holds.
+        inClusterDashboard = `kubectl --kubeconfig ${cluster.kubeconfig} -n ${LIQO_NAMESPACE} port-forward deploy/kubepeer-agent 8443:8443, then open https://127.0.0.1:8443/`;
       } else if (agentMode === 'process') {
         progress(`installing kubepeer into "${name}"...`);
         await withClient({ kubeconfig: cluster.kubeconfig }, (client) => install(client, { clusterName: name }));
@@ -108,7 +125,7 @@ export function registerLocalCommands(program: Command): void {
           recordAgent(name, agent);
           agentPid = agent.pid;
           progress(`waiting for the kubepeer agent of "${name}" to lead...`);
-          return waitForAgent(client, agent, before);
+          return waitForAgent(client, `the kubepeer agent (pid ${agent.pid}, log ${agent.logFile})`, processGone(agent), before);
         });
       }
       progressDone();
@@ -116,7 +133,8 @@ export function registerLocalCommands(program: Command): void {
         // stderr: stdout stays the kubeconfig path, for $(kubepeer local up ...).
         process.stderr.write(`note: "${name}" has a placeholder node: pods will not run on it. For a real node (kubelet, containerd, runc), run as root: kubepeer local up ${name} --netns\n`);
       }
-      if (dashboardUrl) process.stderr.write(`dashboard: ${dashboardUrl}  (a token to sign in: kubepeer dashboard token --kubeconfig ${cluster.kubeconfig})\n`);
+      const dashboard = dashboardUrl ?? inClusterDashboard;
+      if (dashboard) process.stderr.write(`dashboard: ${dashboard}  (a token to sign in: kubepeer dashboard token --kubeconfig ${cluster.kubeconfig})\n`);
       const kubeconfig = cluster.kubeconfig;
       printObject(
         g.output,
