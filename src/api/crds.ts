@@ -115,6 +115,19 @@ const foreignClusterStatus = object({
   outgoing: optional(peeringDirection),
   incoming: optional(peeringDirection),
   lastSeen: optional(stringMap({ description: 'Last time each discovery source (LAN, WAN, Manual, IncomingPeering) saw this cluster.' })),
+  dnsAddresses: optional(
+    object(
+      {
+        host: string({ description: 'The apiUrl host these addresses are for.', maxLength: 253 }),
+        addresses: array(string({ maxLength: 45 }), { maxItems: 16 }),
+        server: string({ description: 'The DNS server that answered (ClusterConfig discoveryConfig.dnsServer), host:port.', maxLength: 300 }),
+      },
+      {
+        description:
+          "Addresses the SearchDomain's DNS server gave for the apiUrl host, refreshed at every resync. The agent connects to them (the host name stays for TLS verification and SNI): the system resolver may not know a name only that server serves.",
+      },
+    ),
+  ),
   conditions: conditions(),
 });
 

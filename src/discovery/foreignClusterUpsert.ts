@@ -8,7 +8,7 @@
  * answers are hints: identity and trust are settled by the handshake.
  */
 import { Annotations, Labels, MANAGED_BY } from '../api/constants.js';
-import { GVR, apiVersionOf, type DiscoveryType, type ForeignCluster } from '../api/crds.js';
+import { GVR, apiVersionOf, type DiscoveryType, type ForeignCluster, type ForeignClusterStatus } from '../api/crds.js';
 import { isAlreadyExists, isNotFound, resourcePath } from '../k8s/rest.js';
 import type { AgentContext } from '../agent/context.js';
 import { applyForeignClusterStatus } from '../k8s/foreignClusterStatus.js';
@@ -43,6 +43,12 @@ export interface Sighting {
   owner?: { apiVersion: string; kind: string; name: string; uid: string };
   /** Free-form origin for messages, e.g. "SearchDomain example.com" or "mDNS on eth0". */
   via: string;
+  /**
+   * What the DNS server that listed the cluster resolved the apiUrl host to: recorded in status
+   * (dnsAddresses) for the outgoing peering, which connects there, as the system resolver may not
+   * know a name only that server serves. Only on a ForeignCluster whose apiUrl is this sighting's.
+   */
+  dnsAddresses?: NonNullable<ForeignClusterStatus['dnsAddresses']>;
 }
 
 /** `refused`: the announced URL breaks the outbound address policy (src/net/addressPolicy.ts); nothing written. */
@@ -112,7 +118,7 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
       if (isAlreadyExists(e)) return 'unchanged'; // a concurrent sighting won; the next one updates
       throw e;
     }
-    await applyForeignClusterStatus(ctx, created, managerFor(s.source), { lastSeen: { [s.source]: nowIso } }, [
+    await applyForeignClusterStatus(ctx, created, managerFor(s.source), { lastSeen: { [s.source]: nowIso }, ...(s.dnsAddresses ? { dnsAddresses: s.dnsAddresses } : {}) }, [
       { type: 'Discovered', status: 'True', reason: `${s.source}Discovery`, message: `seen via ${s.via} at ${s.apiUrl}` },
     ], now);
     void ctx.events.record(created, 'Normal', 'Discovered', `cluster ${s.clusterName ?? s.clusterID} discovered via ${s.via} at ${s.apiUrl} (join: ${s.join})`);
@@ -126,7 +132,7 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
   if (urlDiffers && (!sameSource || isPeered(fc))) {
     // Never redirect a person's or a peered ForeignCluster on the word of a discovery answer.
     const msg = `${s.via} announces cluster ${s.clusterID} at ${s.apiUrl}, but this ForeignCluster uses ${fc.spec.apiUrl}; not followed (if the cluster really moved, edit spec.apiUrl)`;
-    const changed = await applyForeignClusterStatus(ctx, fc, managerFor(s.source), { lastSeen: { ...(fc.status?.lastSeen ?? {}), [s.source]: lastSeenValue(fc, s.source, now) } }, [
+    const changed = await applyForeignClusterStatus(ctx, fc, managerFor(s.source), { lastSeen: { ...(fc.status?.lastSeen ?? {}), [s.source]: lastSeenValue(fc, s.source, now) }, ...keptAddresses(fc, s.source) }, [
       { type: 'Discovered', status: 'True', reason: 'URLConflict', message: msg },
     ], now);
     if (changed) void ctx.events.record(fc, 'Warning', 'URLConflict', msg);
@@ -177,10 +183,22 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
     }
     result = 'updated';
   }
-  const changed = await applyForeignClusterStatus(ctx, fc, managerFor(s.source), { lastSeen: { ...(fc.status?.lastSeen ?? {}), [s.source]: lastSeenValue(fc, s.source, now) } }, [
+  // The addresses go with the URL they resolve: only where this sighting's URL is the one in use.
+  const urlInUse = (specPatch.apiUrl as string | undefined) ?? fc.spec.apiUrl;
+  const addresses = s.dnsAddresses && urlInUse === s.apiUrl ? { dnsAddresses: s.dnsAddresses } : keptAddresses(fc, s.source);
+  const changed = await applyForeignClusterStatus(ctx, fc, managerFor(s.source), { lastSeen: { ...(fc.status?.lastSeen ?? {}), [s.source]: lastSeenValue(fc, s.source, now) }, ...addresses }, [
     { type: 'Discovered', status: 'True', reason: `${s.source}Discovery`, message: `seen via ${s.via} at ${s.apiUrl}` },
   ], now);
   return changed && result === 'unchanged' ? 'updated' : result;
+}
+
+/**
+ * The addresses DNS discovery recorded before, for a status apply that brings no new ones: the
+ * apply would otherwise drop them (DNS discovery owns the field), and a peered cluster that the
+ * server stopped listing, or that is flagged for a URL conflict, would turn to the system resolver.
+ */
+function keptAddresses(fc: ForeignCluster, source: DiscoverySource): Pick<ForeignClusterStatus, 'dnsAddresses'> {
+  return source === 'WAN' && fc.status?.dnsAddresses ? { dnsAddresses: fc.status.dnsAddresses } : {};
 }
 
 function lastSeenValue(fc: ForeignCluster, source: DiscoverySource, now: Date): string {
@@ -203,7 +221,7 @@ export async function retireDiscovered(ctx: AgentContext, clusterID: string, sou
   }
   const conds = [{ type: 'Discovered', status: 'False' as const, reason: 'NoLongerSeen', message: why }];
   if (source === 'LAN') conds.push({ type: 'Reachable', status: 'False' as const, reason: 'LeftTheLAN', message: why });
-  const changed = await applyForeignClusterStatus(ctx, fc, managerFor(source), { lastSeen: fc.status?.lastSeen ?? {} }, conds, now);
+  const changed = await applyForeignClusterStatus(ctx, fc, managerFor(source), { lastSeen: fc.status?.lastSeen ?? {}, ...keptAddresses(fc, source) }, conds, now);
   if (changed) void ctx.events.record(fc, 'Warning', 'NoLongerSeen', why);
   return 'marked';
 }

@@ -185,9 +185,11 @@ export class KubeClient {
   /**
    * An anonymous client (no credentials) for `server`, verifying TLS against `caPem` unless
    * insecure. Only other clusters are called anonymously, so answers are read under RemotePartyLimits.
+   * `pinnedAddress`: where to connect (an address checked by src/net/peerAddress.ts); TLS still
+   * verifies the URL's host name.
    */
-  static anonymous(server: string, caPem?: string, insecure = false, limits: ResponseLimits = RemotePartyLimits): KubeClient {
-    return new KubeClient(new ClusterAccess({ server, caPem, skipTLSVerify: insecure }), 'kubepeer', limits);
+  static anonymous(server: string, caPem?: string, insecure = false, limits: ResponseLimits = RemotePartyLimits, pinnedAddress?: string): KubeClient {
+    return new KubeClient(new ClusterAccess({ server, caPem, skipTLSVerify: insecure, pinnedAddress }), 'kubepeer', limits);
   }
 
   private count(verb: string, path: string): void {

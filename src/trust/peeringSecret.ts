@@ -75,9 +75,9 @@ export function joinedByPeeringSecret(fc: Pick<ForeignCluster, 'metadata'>): boo
 
 /**
  * Whether a requester with this ForeignCluster is known without a proof: a person made it
- * (Manual) or a person or a person's SearchDomain set join on it. A LAN ForeignCluster that
- * discovery created carries the autojoin mark until a person decides, so it is never known by
- * being seen (a proof or a trusted CA is then what makes the requester known).
+ * (Manual) or a person set join on it. A ForeignCluster that LAN or DNS discovery created carries
+ * the autojoin mark until a person decides, so it is never known by being seen (a proof, a trusted
+ * CA or a SearchDomain's matching `ca=` pin is then what makes the requester known).
  */
 export function knownWithoutProof(fc: Pick<ForeignCluster, 'metadata' | 'spec'> | undefined): boolean {
   if (!fc || fc.spec.discoveryType === 'IncomingPeering' || fc.metadata.annotations?.[Annotations.removed]) return false;
@@ -97,14 +97,16 @@ export function ownRequestProof(ctx: Pick<AgentContext, 'config' | 'informers' |
 /**
  * The patch of a person's "connect" or "disconnect" (`kubepeer peer join|leave`, the dashboard):
  * it is the person's decision from then on, so the autojoin mark goes; connecting a cluster that
- * LAN discovery only listed also accepts its CA on first use, as joining an open Wi-Fi network
- * does (it is pinned, and a later change stops the peering).
+ * LAN discovery, or a SearchDomain with autojoin (no `ca=` pin), only listed also accepts its CA
+ * on first use, as joining an open Wi-Fi network does (it is pinned, and a later change stops the
+ * peering).
  */
 export function joinPatch(fc: Pick<ForeignCluster, 'metadata' | 'spec'> | undefined, join: boolean): Record<string, unknown> {
-  const listedByLan = fc?.spec.discoveryType === 'LAN' && !!fc.metadata.annotations?.[Annotations.autojoin];
+  const mark = fc?.metadata.annotations?.[Annotations.autojoin];
+  const listedOnly = (fc?.spec.discoveryType === 'LAN' && !!mark) || (fc?.spec.discoveryType === 'WAN' && mark === AUTOJOIN_NOT_PROVEN);
   return {
     // Connecting also ends a removal (src/peering/peerRecords.ts): the person wants the peer back.
     metadata: { annotations: { [Annotations.autojoin]: null, ...(join ? { [Annotations.removed]: null } : {}) } },
-    spec: { join, ...(join && listedByLan ? { allowUntrustedCA: true } : {}) },
+    spec: { join, ...(join && listedOnly ? { allowUntrustedCA: true } : {}) },
   };
 }

@@ -2,7 +2,7 @@
  * The network edge of trust: a TLS handshake against a peer's API server verified with a given
  * set of CAs, and the anonymous read of the peer's public `liqo-cluster-info` ConfigMap.
  */
-import { connect } from 'node:tls';
+import { checkServerIdentity, connect } from 'node:tls';
 import { isIP } from 'node:net';
 import { Names } from '../api/constants.js';
 import { ApiError, Core, KubeClient, resourcePath } from '../k8s/rest.js';
@@ -26,13 +26,27 @@ export function isCertificateError(code?: string): boolean {
   return !!code && CERT_CODES.has(code);
 }
 
-/** Does the server at `url` present a certificate that chains to `ca` and matches its host name? */
-export function probeTLS(url: string, ca: string[], timeoutMs = 5000): Promise<ProbeResult> {
+/**
+ * Does the server at `url` present a certificate that chains to `ca` and matches its host name?
+ * `address`: where to connect (checked by src/net/peerAddress.ts); the host name is still what
+ * the certificate must match, and the SNI sent.
+ */
+export function probeTLS(url: string, ca: string[], timeoutMs = 5000, address?: string): Promise<ProbeResult> {
   const u = new URL(url);
   const host = urlHost(u);
   const port = Number(u.port || 443);
   return new Promise((resolve) => {
-    const socket = connect({ host, port, ca, servername: isIP(host) ? undefined : host, rejectUnauthorized: true, timeout: timeoutMs, ALPNProtocols: ['http/1.1'] });
+    const socket = connect({
+      host: address ?? host,
+      port,
+      ca,
+      servername: isIP(host) ? undefined : host,
+      // without `servername` (an address in the URL) Node checks the certificate against `host`: the URL's
+      checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+      rejectUnauthorized: true,
+      timeout: timeoutMs,
+      ALPNProtocols: ['http/1.1'],
+    });
     const done = (r: ProbeResult) => {
       clearTimeout(deadline);
       socket.destroy();
@@ -61,10 +75,11 @@ export interface RemoteClusterInfo {
 
 /**
  * Reads the peer's public liqo-cluster-info anonymously. With `ca` the TLS is verified; with
- * `insecure` it is not (trust on first use: the caller must pin what it gets).
+ * `insecure` it is not (trust on first use: the caller must pin what it gets). `address`: where to
+ * connect, as for probeTLS.
  */
-export async function fetchClusterInfo(apiUrl: string, namespace: string, tls: { ca?: string; insecure?: boolean }): Promise<RemoteClusterInfo> {
-  const client = KubeClient.anonymous(apiUrl, tls.ca, !!tls.insecure);
+export async function fetchClusterInfo(apiUrl: string, namespace: string, tls: { ca?: string; insecure?: boolean; address?: string | undefined }): Promise<RemoteClusterInfo> {
+  const client = KubeClient.anonymous(apiUrl, tls.ca, !!tls.insecure, undefined, tls.address);
   try {
     const cm = await client.get<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace, name: Names.clusterInfoConfigMap }), { timeoutMs: 8000 });
     return { clusterID: cm.data?.['cluster-id'], clusterName: cm.data?.['cluster-name'], namespace: cm.data?.namespace, caPem: cm.data?.['ca.crt'], peeringProof: cm.data?.['peering-proof'] };

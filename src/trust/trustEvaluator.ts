@@ -18,6 +18,8 @@ import { certificateFingerprint } from './pki.js';
 import { configuredCAs, trustedCABundle } from './trustStore.js';
 import { clusterInfoProof, joinedByPeeringSecret, peeringSecret, proofMatches } from './peeringSecret.js';
 import { fetchClusterInfo, probeTLS, type RemoteClusterInfo } from './tlsProbe.js';
+import { policyFor } from '../net/addressPolicy.js';
+import { resolvePeerTarget } from '../net/peerAddress.js';
 
 export interface TrustOutcome {
   mode: TrustMode;
@@ -29,6 +31,11 @@ export interface TrustOutcome {
   reason: 'TrustedCA' | 'PinnedCA' | 'TrustOnFirstUse' | 'PinnedOnFirstUse';
   /** The cluster name the peer publishes in liqo-cluster-info, when read. */
   remoteName?: string;
+  /**
+   * The checked address of the apiUrl host that the evaluation connected to, and later calls must
+   * connect to (src/net/peerAddress.ts); absent when the apiUrl names an address.
+   */
+  address?: string;
 }
 
 export const remoteCAConfigMapName = (clusterID: string) => `liqo-remote-ca-${clusterID}`;
@@ -57,7 +64,7 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
       `${url} was joined because it proved our LAN peering secret, but ${why}; nothing was sent. If this cluster belongs with us, connect it: kubepeer peer join ${fc.metadata.name}`,
     );
   if (!secret) throw notProven('this cluster has no peering secret now (discoveryConfig.peeringSecretRef)');
-  const info = await fetchClusterInfo(url, fc.spec.namespace || 'liqo', { ca: outcome.ca.join('\n') });
+  const info = await fetchClusterInfo(url, fc.spec.namespace || 'liqo', { ca: outcome.ca.join('\n'), address: outcome.address });
   if (info.clusterID !== fc.spec.clusterID || !outcome.fingerprint) throw notProven('its liqo-cluster-info does not name it');
   if (!proofMatches(clusterInfoProof(secret, fc.spec.clusterID, outcome.fingerprint), info.peeringProof)) {
     throw notProven(`its liqo-cluster-info, read over TLS verified with CA ${outcome.fingerprint}, carries no valid proof of it`);
@@ -65,20 +72,45 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
   return { ...outcome, message: `${outcome.message}; proved the LAN peering secret` };
 }
 
+/** The peer's API server as the evaluation calls it: at the checked address, TLS still naming the URL's host. */
+interface PeerEndpoint {
+  /** The URL, and the address it is reached at, for messages. */
+  where: string;
+  probe(ca: string[]): ReturnType<typeof probeTLS>;
+  clusterInfo(namespace: string, tls: { ca?: string; insecure?: boolean }): Promise<RemoteClusterInfo>;
+}
+
 async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustOutcome> {
   const url = fc.spec.apiUrl;
   if (!url) throw new PeeringError('MissingApiUrl', 'spec.apiUrl is empty: set the https URL of the remote API server');
   // typed by a person or written by discovery: the one outbound address policy all the same
-  const problem = apiUrlProblem(url, 'spec.apiUrl', ctx.apiUrl, ctx.config().peeringConfig.allowedPeerCIDRs);
+  const allowedCIDRs = ctx.config().peeringConfig.allowedPeerCIDRs;
+  const problem = apiUrlProblem(url, 'spec.apiUrl', ctx.apiUrl, allowedCIDRs);
   if (problem) throw new PeeringError('ForbiddenApiUrl', `${problem}; nothing was sent`);
+  // A host name is resolved once (by the DNS server that listed the cluster, when discovery
+  // recorded its answer) and every address checked; every call then goes to the checked address.
+  const target = await resolvePeerTarget(url, policyFor(ctx.apiUrl, allowedCIDRs), { known: fc.status?.dnsAddresses });
+  if (!target.ok) throw new PeeringError(target.reason === 'ForbiddenApiUrl' ? 'ForbiddenApiUrl' : 'Unreachable', `${target.message}; nothing was sent`);
+  const address = target.address;
+  const peer: PeerEndpoint = {
+    where: address ? `${url} (at ${address}, from ${target.via})` : url,
+    probe: (ca) => probeTLS(url, ca, 5000, address),
+    clusterInfo: (namespace, tls) => fetchClusterInfo(url, namespace, { ...tls, address }),
+  };
+  const outcome = await evaluateCAAt(ctx, fc, peer);
+  return address ? { ...outcome, address } : outcome;
+}
+
+async function evaluateCAAt(ctx: AgentContext, fc: ForeignCluster, peer: PeerEndpoint): Promise<TrustOutcome> {
+  const url = fc.spec.apiUrl!;
   const id = fc.spec.clusterID;
   const ns = fc.spec.namespace || 'liqo';
   const pin = fc.spec.caFingerprint;
   const store = trustedCABundle(ctx);
 
-  const first = await probeTLS(url, store);
+  const first = await peer.probe(store);
   if (!first.ok && !first.certificateProblem) {
-    throw new PeeringError('Unreachable', `${url} is not reachable: ${first.message ?? first.code}. Check the address and that the API server is up; retrying with backoff.`);
+    throw new PeeringError('Unreachable', `${peer.where} is not reachable: ${first.message ?? first.code}. Check the address and that the API server is up; retrying with backoff.`);
   }
 
   const checkIdentity = (info: RemoteClusterInfo, how: string) => {
@@ -91,12 +123,12 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
   };
 
   if (first.ok) {
-    const info = await fetchClusterInfo(url, ns, { ca: store.join('\n') });
+    const info = await peer.clusterInfo(ns, { ca: store.join('\n') });
     checkIdentity(info, 'read over TLS verified by a trusted CA');
     if (!pin) return { mode: 'Trusted', ca: store, reason: 'TrustedCA', message: `the certificate of ${url} chains to a trusted CA`, remoteName: info.clusterName };
     const candidates = [...configuredCAs(ctx).cas.map((c) => c.pem), ...(info.caPem ? [info.caPem] : [])];
     const match = candidates.find((pem) => fp(pem) === pin);
-    if (match && (await probeTLS(url, [match])).ok) {
+    if (match && (await peer.probe([match])).ok) {
       return { mode: 'Pinned', fingerprint: pin, ca: [match], reason: 'PinnedCA', message: `the certificate of ${url} chains to the pinned CA ${pin}`, remoteName: info.clusterName };
     }
     throw new PeeringError('CAPinMismatch', `${url} is trusted, but its CA does not match the pin ${pin} in spec.caFingerprint; fix or remove the pin`);
@@ -114,10 +146,10 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
   const pinned = pin ?? fc.status?.caFingerprint;
 
   if (pinned && stored && fp(stored) === pinned) {
-    const probe = await probeTLS(url, [stored]);
+    const probe = await peer.probe([stored]);
     if (probe.ok) return pinnedOutcome(pin ? 'Pinned' : 'Untrusted', pinned, stored, url);
     // The pinned CA no longer validates the server: has the CA changed under us?
-    const info = await fetchClusterInfo(url, ns, { insecure: true });
+    const info = await peer.clusterInfo(ns, { insecure: true });
     const now = fp(info.caPem);
     if (now && now !== pinned) {
       throw new PeeringError(
@@ -130,7 +162,7 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
 
   if (pinned && !pin && !stored) {
     // TOFU pin recorded but the stored CA was deleted: re-read and compare, never re-pin silently.
-    const info = await fetchClusterInfo(url, ns, { insecure: true });
+    const info = await peer.clusterInfo(ns, { insecure: true });
     const now = fp(info.caPem);
     if (now !== pinned) {
       throw new PeeringError('CAChanged', `the CA of ${url} (${now ?? 'none'}) is not the one pinned on first use (${pinned}); re-approve with: kubepeer trust reset ${id}`);
@@ -141,14 +173,14 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
   }
 
   if (pin || fc.spec.allowUntrustedCA) {
-    const info = await fetchClusterInfo(url, ns, { insecure: true });
+    const info = await peer.clusterInfo(ns, { insecure: true });
     checkIdentity(info, 'liqo-cluster-info read without TLS verification');
     const got = fp(info.caPem);
     if (!got) throw new PeeringError('NoPublishedCA', `${url} publishes no valid ca.crt in ${ns}/${Names.clusterInfoConfigMap}`);
     if (pin && got !== pin) {
       throw new PeeringError('CAPinMismatch', `the CA published by ${url} has fingerprint ${got}, not the pinned ${pin}; nothing was sent`);
     }
-    const probe = await probeTLS(url, [info.caPem!]);
+    const probe = await peer.probe([info.caPem!]);
     if (!probe.ok) {
       throw new PeeringError('CertificateInvalid', `${url} presents a certificate that its own published CA does not validate (${probe.code}: ${probe.message})`);
     }

@@ -3,14 +3,17 @@
  * B and C are published in the zone of mydomain.com with the records `kubepeer dns records` prints
  * for them (B in the seed layout `PTR mydomain.com.` with its CA pin, C in the RFC 6763 layout
  * `PTR _liqo._tcp.mydomain.com.` without one), next to the first seed's broken example. The seed
- * SearchDomain (autojoin switched on) applied on A discovers both and peers with them.
+ * SearchDomain (autojoin switched on) applied on A discovers both, peers with B (its TXT pins its
+ * CA) and lists C (no pin) for a person to connect.
  *
- * Local API servers listen on 127.0.0.1 with random ports and their certificates name `localhost`,
- * so the SRV targets are `localhost.` (served by named with A 127.0.0.1): the apiUrl A derives is
- * one the agent's own resolver and TLS checks accept, the way a published name would be for real.
+ * Local API servers listen on 127.0.0.1 with random ports. B's API server is published under a
+ * name only named knows (api-b.kubepeer.test, in B's serving certificate): A must connect to the
+ * address named gave, with the name kept for TLS, since its system resolver does not know it. C's
+ * certificate names `localhost`, so its SRV target is `localhost.` (served by named with A 127.0.0.1).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { GVR, type ForeignCluster, type SearchDomain } from '../../src/api/crds.js';
 import { Labels } from '../../src/api/constants.js';
@@ -27,6 +30,9 @@ import { clusterIDOf, describeFC, foreignClusterByID, setClusterConfig, virtualN
 import { waitFor } from '../support/wait.js';
 
 const DOMAIN = 'mydomain.com';
+const AUTOJOIN = 'discovery.kubepeer.io/autojoin';
+/** B's API server name: only named knows it (a zone of its own, under the .test TLD of RFC 6761). */
+const B_HOST = 'api-b.kubepeer.test';
 const OTHER = 'other.test';
 /** The first seed's example: its SRV target (…api.server…) is not the name of its A record. */
 const BROKEN_ID = 'ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55';
@@ -42,7 +48,7 @@ let dns: NamedServer | undefined;
 let recordsB: string, recordsBOther: string, recordsC: string;
 
 const port = (cluster: LocalCluster) => new URL(cluster.apiUrl).port;
-const localUrl = (cluster: LocalCluster) => `https://localhost:${port(cluster)}`;
+const localUrl = (cluster: LocalCluster) => (cluster === b ? `https://${B_HOST}:${port(cluster)}` : `https://localhost:${port(cluster)}`);
 
 /** Drops the PTR record at `owner` from `kubepeer dns records` output (to publish one layout only). */
 function withoutPtrAt(records: string, owner: string): string {
@@ -69,7 +75,7 @@ liqo-cluster._liqo._tcp.${DOMAIN}.    TXT     ( "id=${BROKEN_ID}"
 liqo-cluster-api-server.${DOMAIN}.    A       127.0.0.1
 `;
 
-function zones(o: { withC: boolean; dPort: number | null }): ZoneSpec[] {
+function zones(o: { withC: boolean; dPort: number | null; bAddress?: string }): ZoneSpec[] {
   const mine = [withoutPtrAt(recordsB, `_liqo._tcp.${DOMAIN}.`), brokenSeed];
   if (o.withC) mine.push(withoutPtrAt(recordsC, `${DOMAIN}.`));
   const other = [recordsBOther];
@@ -78,6 +84,7 @@ function zones(o: { withC: boolean; dPort: number | null }): ZoneSpec[] {
     { origin: DOMAIN, records: mine.join('\n') },
     { origin: OTHER, records: other.join('\n') },
     { origin: 'localhost', records: 'localhost. IN A 127.0.0.1' },
+    { origin: 'kubepeer.test', records: `${B_HOST}. IN A ${o.bAddress ?? '127.0.0.1'}` },
   ];
 }
 
@@ -94,7 +101,7 @@ async function metric(name: string, labels = ''): Promise<number> {
 }
 
 beforeAll(async () => {
-  [a, b, c] = await Promise.all([startCluster('dns-a'), startCluster('dns-b'), startCluster('dns-c')]);
+  [a, b, c] = await Promise.all([startCluster('dns-a'), startCluster('dns-b', { extraSANs: [B_HOST] }), startCluster('dns-c')]);
   A = a.client();
   await Promise.all([
     setClusterConfig(b.client(), { peeringConfig: { acceptPolicy: 'AcceptAll', heartbeatSeconds: 2 } }),
@@ -123,7 +130,7 @@ describe('kubepeer dns records', () => {
     const ca = certificateFingerprint(readFileSync(b.caCert, 'utf8'));
     expect(recordsB).toMatch(new RegExp(`^mydomain\\.com\\.\\s+300 IN PTR\\s+liqo-b\\._liqo\\._tcp\\.mydomain\\.com\\.$`, 'm'));
     expect(recordsB).toMatch(new RegExp(`^_liqo\\._tcp\\.mydomain\\.com\\.\\s+300 IN PTR\\s+liqo-b\\._liqo\\._tcp\\.mydomain\\.com\\.$`, 'm'));
-    expect(recordsB).toMatch(new RegExp(`IN SRV\\s+0 0 ${port(b)} localhost\\.$`, 'm'));
+    expect(recordsB).toMatch(new RegExp(`IN SRV\\s+0 0 ${port(b)} ${B_HOST.replaceAll('.', '\\.')}\\.$`, 'm'));
     expect(recordsB).toContain(`"id=${idB}" "namespace=liqo" "name=dns-b" "ca=${ca}"`);
     expect(recordsC).not.toContain('ca=');
   });
@@ -140,7 +147,9 @@ describe('kubepeer dns records', () => {
 });
 
 describe('the seed SearchDomain with autojoin', () => {
-  it('discovers B and C as WAN ForeignClusters owned by the SearchDomain, and peers with both (virtual nodes Ready)', async () => {
+  it("discovers B and C as WAN ForeignClusters owned by the SearchDomain, and peers with B (its TXT pins its CA) at the address named gave for a name the system resolver does not know", async () => {
+    // the premise: only named knows B's API server name
+    await expect(lookup(B_HOST)).rejects.toMatchObject({ code: expect.stringMatching(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/) });
     const seed = seedManifests().find((s) => s.kind === 'SearchDomain')!;
     expect(seed.apiVersion).toBe('discovery.liqo.io/v1');
     const applied = kubectl(a, ['apply', '-f', '-'], seed.yaml.replace('autojoin: false', 'autojoin: true'));
@@ -151,21 +160,48 @@ describe('the seed SearchDomain with autojoin', () => {
       [idB, idC].map((id) => waitFor(`ForeignCluster for ${id}`, () => foreignClusterByID(A, id), { timeoutMs: 60_000, describe: describeSD(DOMAIN) })),
     );
     for (const [fc, cluster] of [[fcB!, b], [fcC!, c]] as const) {
-      expect(fc.spec).toMatchObject({ discoveryType: 'WAN', join: true, apiUrl: localUrl(cluster), namespace: 'liqo', clusterName: cluster.name });
+      expect(fc.spec).toMatchObject({ discoveryType: 'WAN', apiUrl: localUrl(cluster), namespace: 'liqo', clusterName: cluster.name });
       expect(fc.metadata.labels).toMatchObject({ [Labels.searchDomain]: DOMAIN, [Labels.discoveryType]: 'WAN' });
       expect(fc.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'SearchDomain', name: DOMAIN, uid: sd.metadata.uid })]);
     }
-    // B's TXT pin goes to spec.caFingerprint (the trust step checks it); C has none, so autojoin
-    // with ClusterConfig autojoinUntrusted (default true) pins its CA on first use.
-    expect(fcB!.spec.caFingerprint).toBe(certificateFingerprint(readFileSync(b.caCert, 'utf8')));
-    expect(fcB!.spec.allowUntrustedCA).toBe(false);
-    expect(fcC!.spec.caFingerprint).toBeUndefined();
-    expect(fcC!.spec.allowUntrustedCA).toBe(true);
+    // B's TXT pin goes to spec.caFingerprint (the trust step checks it against the CA B presents)
+    // and is why B is joined.
+    expect(fcB!.spec).toMatchObject({ join: true, allowUntrustedCA: false, caFingerprint: certificateFingerprint(readFileSync(b.caCert, 'utf8')) });
+    expect(fcB!.metadata.annotations?.[AUTOJOIN]).toBe('CAPin');
     expect(await foreignClusterByID(A, idA)).toBeUndefined();
 
-    await Promise.all([waitForReadyNode(A, idB, 150_000, describeFC(A, idB)), waitForReadyNode(A, idC, 150_000, describeFC(A, idC))]);
-    expect((await foreignClusterByID(A, idB))!.status?.trustMode).toBe('Pinned');
-    expect((await foreignClusterByID(A, idC))!.status?.trustMode).toBe('Untrusted');
+    // What named resolved B's name to is on the ForeignCluster: the peering connects there.
+    const withAddresses = await waitFor("B's addresses from named", async () => {
+      const f = await foreignClusterByID(A, idB);
+      return f?.status?.dnsAddresses ? f : undefined;
+    });
+    expect(withAddresses.status!.dnsAddresses).toEqual({ host: B_HOST, addresses: ['127.0.0.1'], server: dns!.address });
+    await waitForReadyNode(A, idB, 150_000, describeFC(A, idB));
+    const peered = (await foreignClusterByID(A, idB))!;
+    expect(peered.status?.trustMode).toBe('Pinned');
+    expect(peered.status?.apiUrl).toBe(localUrl(b));
+  });
+
+  it('lists C, whose TXT has no CA pin, for a person to connect: no request, no virtual node, until kubepeer peer join', async () => {
+    const fcC = await waitFor('C listed (join: false)', async () => {
+      const f = await foreignClusterByID(A, idC);
+      return f?.status?.outgoing?.reason === 'JoinDisabled' ? f : undefined;
+    }, { describe: describeFC(A, idC) });
+    expect(fcC.spec).toMatchObject({ join: false, allowUntrustedCA: false });
+    expect(fcC.spec.caFingerprint).toBeUndefined();
+    expect(fcC.metadata.annotations?.[AUTOJOIN]).toBe('NotProven');
+    expect(await c.client().getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))).toBeNull();
+    expect(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idC}` }))).toBeNull();
+    expect(await virtualNode(A, idC)).toBeNull();
+
+    // A person's connect trusts its CA on first use, as connecting a LAN stranger does.
+    const joined = kubepeer(['peer', 'join', idC, '--kubeconfig', a.kubeconfig]);
+    expect(joined.code, joined.stderr).toBe(0);
+    await waitForReadyNode(A, idC, 150_000, describeFC(A, idC));
+    const peered = (await foreignClusterByID(A, idC))!;
+    expect(peered.spec).toMatchObject({ join: true, allowUntrustedCA: true });
+    expect(peered.metadata.annotations?.[AUTOJOIN]).toBeUndefined();
+    expect(peered.status?.trustMode).toBe('Untrusted');
   });
 
   it('reports the clusters found and fails only the broken seed instance, with the reason in status', async () => {
@@ -275,6 +311,24 @@ describe('a second SearchDomain and zone changes', () => {
     await Promise.all(watches);
     expect(writes, `writes seen during unchanged resyncs (refreshes allowed: ${allowedRefreshes.join(', ')})`).toEqual([]);
     expect(await metric('kubepeer_discovery_dns_queries_total')).toBeGreaterThan(0);
+  });
+
+  it("follows B's address when named changes it: the peering is checked again at the new address, from the same server", async () => {
+    const reachable = (f: ForeignCluster | undefined) => getCondition(f?.status?.conditions, 'Reachable');
+    await dns!.reload(zones({ withC: false, dPort: null, bAddress: '127.0.0.9' }));
+    const moved = await waitFor('B unreachable at 127.0.0.9', async () => {
+      const f = await foreignClusterByID(A, idB);
+      return f?.status?.dnsAddresses?.addresses.join() === '127.0.0.9' && reachable(f)?.status === 'False' ? f : undefined;
+    }, { timeoutMs: 120_000, describe: describeFC(A, idB) });
+    expect(reachable(moved)).toMatchObject({ reason: 'Unreachable', message: expect.stringContaining(`${localUrl(b)} (at 127.0.0.9, from DNS server ${dns!.address}) is not reachable`) });
+
+    await dns!.reload(zones({ withC: false, dPort: null }));
+    await waitFor('B reachable again at 127.0.0.1', async () => {
+      const f = await foreignClusterByID(A, idB);
+      return f?.status?.dnsAddresses?.addresses.join() === '127.0.0.1' && reachable(f)?.status === 'True' ? f : undefined;
+    }, { timeoutMs: 120_000, describe: describeFC(A, idB) });
+    await waitForReadyNode(A, idB, 120_000, describeFC(A, idB));
+    expect((await foreignClusterByID(A, idB))!.status?.outgoing?.phase).toBe('Established');
   });
 
   it('a DNS server that does not answer sets Synced=False naming the failing query, and keeps every ForeignCluster', async () => {

@@ -1,6 +1,6 @@
 /**
  * The dns-discovery controller (docs/design.md §4, "DNS"): for each SearchDomain, on create, on a
- * spec change, on a change of ClusterConfig's dnsServer/resyncSeconds/autojoinUntrusted and every
+ * spec change, on a change of ClusterConfig's dnsServer/resyncSeconds and every
  * resyncSeconds, browse the domain on ClusterConfig's dnsServer and make the ForeignClusters match
  * what it lists, through upsertDiscovered / retireDiscovered like every discovery source.
  *
@@ -121,7 +121,6 @@ export function searchDomainController(ctx: Ctx, opts: SearchDomainControllerOpt
       foreignClusters: informers.foreignClusters.list(),
       find: (id) => findForeignCluster(ctx, id),
       otherDomains: informers.searchDomains.list().filter((o) => o.metadata.uid !== sd.metadata.uid),
-      autojoinUntrusted: config.autojoinUntrusted,
     });
 
     const rejected = new Map<string, string>();
@@ -176,13 +175,13 @@ export function searchDomainController(ctx: Ctx, opts: SearchDomainControllerOpt
     updateFilter: (old, sd) => old.metadata.generation !== sd.metadata.generation || !!old.metadata.deletionTimestamp !== !!sd.metadata.deletionTimestamp,
   });
 
-  // Where and how often we ask, and whether untrusted peers may be joined, are ClusterConfig's.
+  // Where and how often we ask are ClusterConfig's.
   controller.watch(informers.clusterConfigs, (_cc, change) => (change === 'update' ? sds.list().map((sd) => sd.metadata.name) : null), {
     updateFilter: (old: ClusterConfig, cc: ClusterConfig) => {
       if (cc.metadata?.name !== Names.clusterConfig) return false;
       const a = clusterConfigWithDefaults(old.spec).discoveryConfig;
       const b = clusterConfigWithDefaults(cc.spec).discoveryConfig;
-      return a.dnsServer !== b.dnsServer || a.resyncSeconds !== b.resyncSeconds || a.autojoinUntrusted !== b.autojoinUntrusted;
+      return a.dnsServer !== b.dnsServer || a.resyncSeconds !== b.resyncSeconds;
     },
   });
   return controller;

@@ -15,6 +15,8 @@ import { GVR, apiVersionOf, type Condition, type ForeignCluster, type SearchDoma
 import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
 import type { Sighting } from '../foreignClusterUpsert.js';
 import { stripTrailingDot } from '../../mdns/index.js';
+import { urlHost } from '../../net/hosts.js';
+import { autojoinDecision } from './caPin.js';
 import type { BrowseResult, DiscoveredCluster, InstanceFailure, InstanceFailureReason } from './types.js';
 import { isoSeconds } from '../../k8s/time.js';
 
@@ -41,8 +43,6 @@ export interface SyncInput {
   find: (clusterID: string) => ForeignCluster | undefined;
   /** The other SearchDomains in the cache. */
   otherDomains: readonly SearchDomain[];
-  /** ClusterConfig discoveryConfig.autojoinUntrusted. */
-  autojoinUntrusted: boolean;
 }
 
 export interface PlannedSighting {
@@ -85,6 +85,14 @@ export function stableApiUrl(found: DiscoveredCluster, currentUrl: string | unde
   return same ? currentUrl : found.apiUrl;
 }
 
+/** What the DNS server resolved the chosen SRV target to, when that target is the host of `apiUrl`. */
+function resolvedFor(found: DiscoveredCluster, apiUrl: string, server: string, current: ForeignCluster | undefined): Sighting['dnsAddresses'] {
+  if (apiUrl === found.apiUrl) return { host: stripTrailingDot(found.target), addresses: [...found.addresses].sort(), server };
+  // The URL kept for stability is another SRV target of this browse: what was recorded for it stays.
+  const kept = current?.status?.dnsAddresses;
+  return kept && kept.host === urlHost(apiUrl) ? kept : undefined;
+}
+
 export function planSync(input: SyncInput): SyncPlan {
   const { sd, result, otherDomains } = input;
   const name = sd.metadata.name;
@@ -97,20 +105,21 @@ export function planSync(input: SyncInput): SyncPlan {
     // cluster, so two SearchDomains listing one cluster do not relabel it at every resync.
     const holder = fc?.metadata.labels?.[Labels.searchDomain];
     const labelOwner = holder && holder !== name && listsCluster(byName.get(holder), found.clusterID) ? holder : name;
+    const apiUrl = stableApiUrl(found, fc?.spec.apiUrl);
     const sighting: Sighting = {
       clusterID: found.clusterID,
-      apiUrl: stableApiUrl(found, fc?.spec.apiUrl),
+      apiUrl,
       namespace: found.namespace,
       source: 'WAN',
-      join: sd.spec.autojoin,
+      ...autojoinDecision(sd, found.caFingerprint),
       labels: labelOwner === name ? { [Labels.searchDomain]: name } : {},
       owner,
       via: `SearchDomain ${labelOwner}`,
     };
     if (found.clusterName !== undefined) sighting.clusterName = found.clusterName;
     if (found.caFingerprint !== undefined) sighting.caFingerprint = found.caFingerprint;
-    // Joining an untrusted peer needs trust on first use; a `ca=` pin is the better anchor.
-    else if (sd.spec.autojoin && input.autojoinUntrusted) sighting.allowUntrustedCA = true;
+    const addresses = resolvedFor(found, apiUrl, result.server, fc);
+    if (addresses) sighting.dnsAddresses = addresses;
     return { sighting, instance: found.instance, foreignCluster: fc?.metadata.name ?? found.clusterID };
   });
 

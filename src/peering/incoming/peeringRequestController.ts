@@ -23,6 +23,7 @@ import { peerAnswerBody, peerAnswerName } from '../outgoing/peerAnswers.js';
 import { planIncoming, peerCredentialSecret, type Answer, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
 import { offerFor } from '../../offloading/provider/offer.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
+import { lookupWith, type LookupAll } from '../../net/peerAddress.js';
 import { renewPeerToken } from './tokenRenewal.js';
 import { candidatesOf } from './candidates.js';
 import { isoSeconds } from '../../k8s/time.js';
@@ -93,6 +94,14 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     return c;
   }
 
+  /**
+   * How the callback resolves a URL's host: a peer we discovered through a SearchDomain is called
+   * at the addresses that SearchDomain's DNS server gave (the system resolver may not know a name
+   * only that server serves); anything else through the system resolver.
+   */
+  const callbackLookup = (apiUrl: string): LookupAll =>
+    lookupWith(informers.foreignClusters.list().find((f) => f.spec.apiUrl === apiUrl && f.status?.dnsAddresses)?.status?.dnsAddresses);
+
   const failure = (e: unknown) => {
     if (!(e instanceof PeeringError)) throw e;
     return { ok: false as const, reason: e.reason, message: e.message };
@@ -130,7 +139,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     },
     resolveCallback: async ({ apiUrl }) => {
       try {
-        const pinnedAddress = await resolveCallbackAddress(apiUrl, ctx.apiUrl, undefined, ctx.config().peeringConfig.allowedPeerCIDRs);
+        const pinnedAddress = await resolveCallbackAddress(apiUrl, ctx.apiUrl, callbackLookup(apiUrl), ctx.config().peeringConfig.allowedPeerCIDRs);
         return { callback: { ok: true, ...(pinnedAddress ? { pinnedAddress } : {}) } };
       } catch (e) {
         return { callback: failure(e) };
@@ -191,7 +200,7 @@ export function peeringRequestController(ctx: AgentContext): Controller {
       let peer: KubeClient | undefined;
       try {
         const kubeconfig = parseTokenKubeconfig(candidate.spec.kubeconfig ?? '');
-        peer = requesterClient(apiUrl, kubeconfig, await resolveCallbackAddress(apiUrl, ctx.apiUrl));
+        peer = requesterClient(apiUrl, kubeconfig, await resolveCallbackAddress(apiUrl, ctx.apiUrl, callbackLookup(apiUrl), ctx.config().peeringConfig.allowedPeerCIDRs));
         const clusterID = await readRequesterClusterID(peer, candidate.spec.namespace);
         if (clusterID !== candidate.spec.clusterID) candidates.forget(name, atMs);
         return { candidateCheck: { ok: true, ...(clusterID !== undefined ? { clusterID } : {}) } };

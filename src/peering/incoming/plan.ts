@@ -19,6 +19,7 @@ import { conditionOf } from '../reasons.js';
 import { tokenRenewalDue } from './tokenRenewal.js';
 import { certificateFingerprint } from '../../trust/pki.js';
 import { knownWithoutProof, proofMatches, requestProof } from '../../trust/peeringSecret.js';
+import { knownByCAPin } from '../../discovery/dns/caPin.js';
 import { isRemoved, madeBeforeRemoval } from '../peerRecords.js';
 
 export const FIELD_MANAGER = 'kubepeer-incoming';
@@ -186,7 +187,8 @@ function forget(o: IncomingObserved): Action[] {
  * "Known" for AutoAcceptKnown (docs/design.md §5): the request proves our peering secret for this
  * requester, us and the CA of its credential (which the identity callback then verifies its API
  * server with); or that CA is in our trust store; or a person made or joined its ForeignCluster
- * (a Manual one, or join set outside LAN autojoin). Being seen on the LAN is not enough.
+ * (a Manual one, or join set outside discovery's autojoin); or a SearchDomain with autojoin lists
+ * it with a `ca=` pin that is that CA. Being seen on the LAN or in DNS is not enough.
  */
 export function isKnownRequester(o: Pick<IncomingObserved, 'own' | 'request' | 'foreignCluster' | 'peeringSecret' | 'trustedCAFingerprints'>, kubeconfig: TokenKubeconfig): boolean {
   // A peer a person removed stays removed until a person connects it: nothing makes it known.
@@ -199,6 +201,7 @@ export function isKnownRequester(o: Pick<IncomingObserved, 'own' | 'request' | '
     return false;
   }
   if (o.trustedCAFingerprints?.includes(ca)) return true;
+  if (knownByCAPin(o.foreignCluster, ca)) return true;
   const pr = o.request;
   if (!o.peeringSecret || !pr?.spec.peeringProof) return false;
   return proofMatches(requestProof(o.peeringSecret, pr.spec.clusterID, o.own.clusterID, ca), pr.spec.peeringProof);

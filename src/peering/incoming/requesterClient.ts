@@ -5,7 +5,6 @@
  * resolved and every address it gives is checked; the connection then goes to the checked address
  * (pinned), so a DNS answer that changes between the check and the call (rebinding) cannot redirect it.
  */
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { forbiddenHost, policyFor, type AddressPolicy } from '../../net/addressPolicy.js';
 import { ApiError, BadResponseReasons, Core, KubeClient, resourcePath } from '../../k8s/rest.js';
@@ -14,6 +13,7 @@ import { PeeringError } from '../errors.js';
 import type { TokenKubeconfig } from '../kubeconfig.js';
 import { urlHost } from '../../net/hosts.js';
 import { sameApiServer } from '../../mdns/index.js';
+import { systemLookup, type LookupAll } from '../../net/peerAddress.js';
 
 function checkCallbackURL(apiUrl: string, ownApiUrl: string, policy: AddressPolicy): URL {
   let u: URL;
@@ -36,8 +36,7 @@ function checkCallbackURL(apiUrl: string, ownApiUrl: string, policy: AddressPoli
   return u;
 }
 
-export type LookupAll = (host: string) => Promise<string[]>;
-const systemLookup: LookupAll = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+export type { LookupAll } from '../../net/peerAddress.js';
 
 /**
  * The URL's own checks (https, not our API server, no forbidden host), then for a host name: the

@@ -60,6 +60,12 @@ export function foreignClusterController(ctx: AgentContext): Controller {
    * peer, so a result is reused while the plan deems it fresh (a restart evaluates again).
    */
   const trustResults = new Map<string, Extract<TrustResult, { ok: true }>>();
+  /**
+   * The DNS answer (status.dnsAddresses) each remembered trust result connected by: when a
+   * SearchDomain resync records other addresses, trust is evaluated again at the new ones.
+   */
+  const trustAddresses = new Map<string, string>();
+  const addressesKey = (fc: ForeignCluster) => JSON.stringify(fc.status?.dnsAddresses ?? null);
 
   function observe(name: string): OutgoingObserved | undefined {
     const fc = informers.foreignClusters.get(name);
@@ -69,7 +75,8 @@ export function foreignClusterController(ctx: AgentContext): Controller {
     const answer = peerAnswers.latest(id);
     const incoming = informers.peeringRequests.get(id);
     const sentAt = lastSent.get(fc.metadata.uid ?? '');
-    const trust = trustResults.get(fc.metadata.uid ?? '');
+    const remembered = trustResults.get(fc.metadata.uid ?? '');
+    const trust = remembered && trustAddresses.get(fc.metadata.uid ?? '') === addressesKey(fc) ? remembered : undefined;
     return {
       now: ctx.now(),
       ownClusterID: ctx.clusterID,
@@ -93,6 +100,7 @@ export function foreignClusterController(ctx: AgentContext): Controller {
           const outcome = await evaluateTrust(ctx, fc);
           const ok = { ok: true as const, outcome, key: trustKey(fc), atMs: ctx.now().getTime() };
           trustResults.set(uid, ok);
+          trustAddresses.set(uid, addressesKey(fc));
           return { trust: ok };
         } catch (e) {
           if (!(e instanceof PeeringError)) throw e;
@@ -102,13 +110,15 @@ export function foreignClusterController(ctx: AgentContext): Controller {
       ensureCredential: async () => ({ credential: { token: await ensureCredential(ctx, fc) } }),
       sendRequest: async (a) => {
         lastSent.set(uid, ctx.now().getTime());
-        return { sent: await sendPeeringRequest(fc, a.token, a.ca) };
+        // to the address trust was established at (checked, never resolved again)
+        return { sent: await sendPeeringRequest(fc, a.token, a.ca, trustResults.get(uid)?.outcome.address) };
       },
       revokeCredential: async (a) => {
         await revokeCredential(ctx, a.clusterID);
       },
       forgetTrust: async () => {
         trustResults.delete(uid);
+        trustAddresses.delete(uid);
         // a new join is a new first request, not a re-send
         lastSent.delete(uid);
       },
@@ -118,9 +128,12 @@ export function foreignClusterController(ctx: AgentContext): Controller {
     };
   }
 
-  /** Creates PeeringRequest `<our-id>` on the peer as the anonymous user, over TLS verified with the CA trust settled on. */
-  async function sendPeeringRequest(fc: ForeignCluster, token: string, ca: string[]): Promise<NonNullable<OutgoingObserved['sent']>> {
-    const remote = KubeClient.anonymous(fc.spec.apiUrl!, ca.join('\n'));
+  /**
+   * Creates PeeringRequest `<our-id>` on the peer as the anonymous user, over TLS verified with the
+   * CA trust settled on, at the address trust was established at (`address`; TLS names the URL's host).
+   */
+  async function sendPeeringRequest(fc: ForeignCluster, token: string, ca: string[], address: string | undefined): Promise<NonNullable<OutgoingObserved['sent']>> {
+    const remote = KubeClient.anonymous(fc.spec.apiUrl!, ca.join('\n'), false, undefined, address);
     // proves the LAN peering secret to this peer only (it names the peer and our CA)
     const proof = ownRequestProof(ctx, fc.spec.clusterID);
     try {

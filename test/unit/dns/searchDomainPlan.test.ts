@@ -63,12 +63,14 @@ function fc(clusterID: string, o: { discoveryType?: ForeignCluster['spec']['disc
   };
 }
 
-function input(domain: SearchDomain, result: BrowseResult, fcs: ForeignCluster[] = [], others: SearchDomain[] = [], autojoinUntrusted = true): SyncInput {
-  return { sd: domain, result, foreignClusters: fcs, find: (id) => fcs.find((f) => f.spec.clusterID === id), otherDomains: others, autojoinUntrusted };
+function input(domain: SearchDomain, result: BrowseResult, fcs: ForeignCluster[] = [], others: SearchDomain[] = []): SyncInput {
+  return { sd: domain, result, foreignClusters: fcs, find: (id) => fcs.find((f) => f.spec.clusterID === id), otherDomains: others };
 }
 
+const AUTOJOIN = 'discovery.kubepeer.io/autojoin';
+
 describe('planSync: found clusters', () => {
-  it('creates WAN sightings labelled and owned by the SearchDomain, join from autojoin, the ca= pin instead of trust on first use', () => {
+  it('creates WAN sightings labelled and owned by the SearchDomain; autojoin joins only a cluster whose TXT pins its CA, the others are listed', () => {
     const domain = sd('mydomain.com');
     const plan = planSync(input(domain, browse([found(B, 'b._liqo._tcp.mydomain.com.', { caFingerprint: PIN, clusterName: 'bee' }), found(C, 'c._liqo._tcp.mydomain.com.')])));
     expect(plan.sightings.map((p) => p.sighting)).toEqual([
@@ -80,24 +82,49 @@ describe('planSync: found clusters', () => {
         caFingerprint: PIN,
         source: 'WAN',
         join: true,
+        annotations: { [AUTOJOIN]: 'CAPin' },
         labels: { [LABEL]: 'mydomain.com' },
         owner: { apiVersion: 'discovery.liqo.io/v1', kind: 'SearchDomain', name: 'mydomain.com', uid: 'uid-mydomain.com' },
         via: 'SearchDomain mydomain.com',
+        dnsAddresses: { host: 'api-b.mydomain.com', addresses: ['127.0.0.1'], server: '127.0.0.1:5300' },
       },
-      expect.objectContaining({ clusterID: C, join: true, allowUntrustedCA: true }),
+      // no pin: a hint like a LAN sighting, listed for a person to connect, never trusted on first use by itself
+      expect.objectContaining({ clusterID: C, join: false, annotations: { [AUTOJOIN]: 'NotProven' } }),
     ]);
     expect(plan.sightings[0]!.sighting.allowUntrustedCA).toBeUndefined();
+    expect(plan.sightings[1]!.sighting.allowUntrustedCA).toBeUndefined();
     expect(plan.sightings.map((p) => p.foreignCluster)).toEqual([B, C]);
     expect(plan.releases).toEqual([]);
   });
 
-  it('neither joins nor trusts on first use without autojoin, nor when ClusterConfig autojoinUntrusted is false', () => {
-    const off = planSync(input(sd('x', undefined, { autojoin: false }), browse([found(C, 'c._liqo._tcp.mydomain.com.')])));
-    expect(off.sightings[0]!.sighting).toMatchObject({ join: false });
-    expect(off.sightings[0]!.sighting.allowUntrustedCA).toBeUndefined();
-    const strict = planSync(input(sd('x'), browse([found(C, 'c._liqo._tcp.mydomain.com.')]), [], [], false));
-    expect(strict.sightings[0]!.sighting).toMatchObject({ join: true });
-    expect(strict.sightings[0]!.sighting.allowUntrustedCA).toBeUndefined();
+  it('without autojoin neither joins nor marks anything, pin or not', () => {
+    const off = planSync(input(sd('x', undefined, { autojoin: false }), browse([found(C, 'c._liqo._tcp.mydomain.com.'), found(B, 'b._liqo._tcp.mydomain.com.', { caFingerprint: PIN })])));
+    for (const p of off.sightings) {
+      expect(p.sighting.join).toBe(false);
+      expect(p.sighting.annotations).toBeUndefined();
+      expect(p.sighting.allowUntrustedCA).toBeUndefined();
+    }
+  });
+
+  it('records the addresses the DNS server gave for the URL host (sorted), and keeps the recorded ones when the URL kept for stability is another target', () => {
+    const two = found(B, 'b._liqo._tcp.mydomain.com.', {
+      apiUrl: 'https://api1.mydomain.com:6443',
+      target: 'api1.mydomain.com.',
+      addresses: ['192.0.2.9', '192.0.2.1'],
+      endpoints: [
+        { target: 'api1.mydomain.com.', port: 6443, priority: 10, weight: 50 },
+        { target: 'api2.mydomain.com.', port: 6443, priority: 10, weight: 50 },
+      ],
+    });
+    const fresh = planSync(input(sd('x'), browse([two])));
+    expect(fresh.sightings[0]!.sighting.dnsAddresses).toEqual({ host: 'api1.mydomain.com', addresses: ['192.0.2.1', '192.0.2.9'], server: '127.0.0.1:5300' });
+    const recorded = { host: 'api2.mydomain.com', addresses: ['192.0.2.2'], server: '127.0.0.1:5300' };
+    const onApi2 = { ...fc(B, { apiUrl: 'https://api2.mydomain.com:6443' }), status: { trustMode: 'Unknown' as const, dnsAddresses: recorded } };
+    const kept = planSync(input(sd('x'), browse([two]), [onApi2]));
+    expect(kept.sightings[0]!.sighting.apiUrl).toBe('https://api2.mydomain.com:6443');
+    expect(kept.sightings[0]!.sighting.dnsAddresses).toEqual(recorded);
+    const stale = { ...onApi2, status: { trustMode: 'Unknown' as const, dnsAddresses: { ...recorded, host: 'old.mydomain.com' } } };
+    expect(planSync(input(sd('x'), browse([two]), [stale])).sightings[0]!.sighting.dnsAddresses).toBeUndefined();
   });
 
   it('leaves the label with another SearchDomain that still lists the cluster, so two domains never relabel it back and forth', () => {

@@ -1,18 +1,13 @@
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { resolveCallbackAddress, type LookupAll } from '../../../src/peering/incoming/requesterClient.js';
+import { lookupTable } from '../../support/lookupTable.js';
+import { resolveCallbackAddress } from '../../../src/peering/incoming/requesterClient.js';
 import { KubeClient } from '../../../src/k8s/rest.js';
 import { createCA, issueCertificate } from '../../../src/trust/pki.js';
 
 const OWN = 'https://198.18.0.1:6443';
-const dns =
-  (table: Record<string, string[]>): LookupAll =>
-  async (host) => {
-    const a = table[host];
-    if (!a) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-    return a;
-  };
+const dns = lookupTable;
 
 async function reason(p: Promise<unknown>): Promise<string> {
   try {
