@@ -44,7 +44,7 @@ export function lookupWith(known: KnownAddresses | undefined, fallback: LookupAl
 export type PeerTarget =
   /** `address` is absent when the URL's host is an address itself (checked with the URL). */
   | { ok: true; address?: string; via?: string }
-  | { ok: false; reason: 'ForbiddenApiUrl' | 'Unresolvable'; message: string };
+  | { ok: false; reason: 'ForbiddenAddress' | 'Unresolvable'; message: string };
 
 const sameName = (a: string, b: string) => a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
 
@@ -74,7 +74,7 @@ export async function resolvePeerTarget(apiUrl: string, policy: AddressPolicy, o
   const choice = chooseAddress(addresses, policy);
   if (!choice) return { ok: false, reason: 'Unresolvable', message: `${host} of ${apiUrl} resolves to no address (${via})` };
   if (!choice.ok) {
-    return { ok: false, reason: 'ForbiddenApiUrl', message: `${host} of ${apiUrl} resolves (${via}) to ${choice.address}, ${choice.problem}; refusing to connect to it` };
+    return { ok: false, reason: 'ForbiddenAddress', message: `${host} of ${apiUrl} resolves (${via}) to ${choice.address}, ${choice.problem}; refusing to connect to it` };
   }
   return { ok: true, address: choice.address, via };
 }

@@ -9,6 +9,8 @@ export type PeeringConditionType = 'Reachable' | 'TrustEstablished' | 'PeeringRe
 const conditionByReason: Record<string, PeeringConditionType> = {
   // trust in the peer's API server (trust/trustEvaluator.ts)
   Unreachable: 'Reachable',
+  // the apiUrl, or an address its host resolves to, breaks the address policy: never called
+  ForbiddenAddress: 'Reachable',
   MissingApiUrl: 'TrustEstablished',
   IdentityMismatch: 'TrustEstablished',
   CAPinMismatch: 'TrustEstablished',

@@ -86,11 +86,11 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
   // typed by a person or written by discovery: the one outbound address policy all the same
   const allowedCIDRs = ctx.config().peeringConfig.allowedPeerCIDRs;
   const problem = apiUrlProblem(url, 'spec.apiUrl', ctx.apiUrl, allowedCIDRs);
-  if (problem) throw new PeeringError('ForbiddenApiUrl', `${problem}; nothing was sent`);
+  if (problem) throw new PeeringError('ForbiddenAddress', `${problem}; nothing was sent`);
   // A host name is resolved once (by the DNS server that listed the cluster, when discovery
   // recorded its answer) and every address checked; every call then goes to the checked address.
   const target = await resolvePeerTarget(url, policyFor(ctx.apiUrl, allowedCIDRs), { known: fc.status?.dnsAddresses });
-  if (!target.ok) throw new PeeringError(target.reason === 'ForbiddenApiUrl' ? 'ForbiddenApiUrl' : 'Unreachable', `${target.message}; nothing was sent`);
+  if (!target.ok) throw new PeeringError(target.reason === 'ForbiddenAddress' ? 'ForbiddenAddress' : 'Unreachable', `${target.message}; nothing was sent`);
   const address = target.address;
   const peer: PeerEndpoint = {
     where: address ? `${url} (at ${address}, from ${target.via})` : url,

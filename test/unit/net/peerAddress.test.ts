@@ -50,11 +50,11 @@ describe('resolvePeerTarget: where an outbound call to a peer connects', () => {
     const meta = await resolvePeerTarget('https://meta.example:6443', policyFor(REMOTE_OWN), { lookupAll });
     expect(meta).toEqual({
       ok: false,
-      reason: 'ForbiddenApiUrl',
+      reason: 'ForbiddenAddress',
       message: 'meta.example of https://meta.example:6443 resolves (the system resolver) to 169.254.169.254, a link-local address (where cloud metadata services live); refusing to connect to it',
     });
     // loopback only when our own API server is on loopback
-    expect(await resolvePeerTarget('https://lo.example:6443', policyFor(REMOTE_OWN), { lookupAll })).toMatchObject({ ok: false, reason: 'ForbiddenApiUrl', message: expect.stringContaining('a loopback address') });
+    expect(await resolvePeerTarget('https://lo.example:6443', policyFor(REMOTE_OWN), { lookupAll })).toMatchObject({ ok: false, reason: 'ForbiddenAddress', message: expect.stringContaining('a loopback address') });
     expect(await resolvePeerTarget('https://lo.example:6443', policyFor(LOOPBACK_OWN), { lookupAll })).toMatchObject({ ok: true, address: '127.0.0.1' });
     // ClusterConfig allowedPeerCIDRs
     expect(await resolvePeerTarget('https://ten.example:6443', policyFor(REMOTE_OWN, ['198.18.0.0/15']), { lookupAll })).toMatchObject({ ok: false, message: expect.stringContaining('outside the allowed CIDRs') });
@@ -65,7 +65,7 @@ describe('resolvePeerTarget: where an outbound call to a peer connects', () => {
     const known = { host: 'api.evil.test', addresses: ['fd00:ec2::254'], server: '127.0.0.1:5353' };
     expect(await resolvePeerTarget('https://api.evil.test:6443', policyFor(REMOTE_OWN), { known })).toMatchObject({
       ok: false,
-      reason: 'ForbiddenApiUrl',
+      reason: 'ForbiddenAddress',
       message: expect.stringContaining('resolves (DNS server 127.0.0.1:5353) to fd00:ec2::254, a cloud metadata address'),
     });
   });

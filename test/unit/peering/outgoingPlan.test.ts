@@ -240,6 +240,18 @@ describe('planOutgoing: trust failures', () => {
     expect(types(a)).not.toContain('revokeCredential');
   });
 
+  it("refuses a host name that resolves to a forbidden address: Reachable=False/ForbiddenAddress and a Warning Event with the address, nothing sent", () => {
+    const message = 'peer.example of https://peer.example:6443 resolves (the system resolver) to 169.254.169.254, a link-local address (where cloud metadata services live); refusing to connect to it; nothing was sent';
+    const a = planOutgoing(observed(fc(), { trust: { ok: false, reason: 'ForbiddenAddress', message } }));
+    const st = a.find((x) => x.type === 'foreignClusterStatus');
+    expect(st).toMatchObject({ outgoing: { phase: 'Pending', reason: 'ForbiddenAddress', message }, conditions: [{ type: 'Reachable', status: 'False', reason: 'ForbiddenAddress', message }] });
+    // it was never called, so nothing may say it answered
+    expect((st as { conditions: unknown[] }).conditions).toHaveLength(1);
+    expect(a).toContainEqual(expect.objectContaining({ type: 'event', eventType: 'Warning', reason: 'ForbiddenAddress', message }));
+    expect(types(a)).not.toContain('sendRequest');
+    expect(types(a)).not.toContain('ensureCredential');
+  });
+
   it('stops the peering on a changed CA: Pending, TrustEstablished=False/CAChanged, credential revoked, checked again later', () => {
     const f = fc({ status: { outgoing: { phase: 'Established', reason: 'VirtualNodeReady', message: '' } } as ForeignCluster['status'] });
     const a = planOutgoing(observed(f, { trust: { ok: false, reason: 'CAChanged', message: 'the CA changed; kubepeer trust reset' } }));
