@@ -157,6 +157,24 @@ describe('truthful status, with an agent whose API server URL is loopback', () =
     expect(table.split('\n')[0]).toMatch(/SYNCED +REASON/);
     expect(table).toContain(reason);
   });
+
+  it('with the agent stopped: status says since when, and what it last published (dashboard URL, LAN state) is no longer shown as current', async () => {
+    await agent!.stop();
+    agent = undefined;
+    const r = kp('status');
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/Agent: +NOT RUNNING since \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+s ago\): what it last published is from then/);
+    expect(r.stdout).toMatch(/Dashboard: +not served: the agent that served it at http:\/\/127\.0\.0\.1:\d+\/? is not running since/);
+    expect(r.stdout).not.toContain('LAN INACTIVE');
+    expect(r.stdout).toMatch(/no agent has run since .*; LAN discovery was Inactive then/);
+    const json = JSON.parse(kp('status', '-o', 'json').stdout) as { dashboardUrl: string | null; agent: { notRunningSince: string | null } };
+    expect(json.dashboardUrl).toBeNull();
+    expect(json.agent.notRunningSince).toMatch(/^\d{4}-/);
+    const token = kp('dashboard', 'token', '--duration', '10m');
+    expect(token.code, token.stderr).toBe(0);
+    expect(token.stderr).toContain('the kubepeer agent is not running since');
+    expect(token.stderr).not.toContain('dashboard: http');
+  });
 });
 
 describe('kubepeer local up --agent', () => {

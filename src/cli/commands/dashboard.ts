@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { Names } from '../../api/constants.js';
 import { ApiError, Core, resourcePath } from '../../k8s/rest.js';
-import { readAgentStatus, AgentStatusKeys } from '../../agent/agentStatus.js';
+import { readAgentStatus, AgentStatusKeys, agentLiveness, readAgentLease } from '../../agent/agentStatus.js';
 import { CliError, printObject } from '../output.js';
 import { globals, withClient } from '../globals.js';
 
@@ -36,7 +36,7 @@ export function registerDashboardCommands(program: Command): void {
       const seconds = parseDuration(opts.duration);
       if (seconds < MIN_SECONDS) throw new CliError(`--duration must be at least 10m (the API server refuses shorter tokens), not "${opts.duration}"`, 2);
       const serviceAccount = opts.readOnly ? Names.dashboardViewerServiceAccount : Names.dashboardServiceAccount;
-      const { token, expires, dashboardUrl } = await withClient(g, async (client) => {
+      const { token, expires, dashboardUrl, agentDown } = await withClient(g, async (client) => {
         let tr: { status: { token: string; expirationTimestamp?: string } };
         try {
           tr = await client.create(resourcePath(Core.serviceAccounts, { namespace: g.namespace, name: serviceAccount, subresource: 'token' }), {
@@ -48,11 +48,13 @@ export function registerDashboardCommands(program: Command): void {
           if (e instanceof ApiError && e.code === 404) throw new CliError(`there is no ServiceAccount ${g.namespace}/${serviceAccount}: install (or upgrade) kubepeer first: kubepeer install`);
           throw e;
         }
-        const status = await readAgentStatus(client, g.namespace).catch(() => null);
-        return { token: tr.status.token, expires: tr.status.expirationTimestamp, dashboardUrl: status?.[AgentStatusKeys.dashboardUrl] };
+        const [status, lease] = await Promise.all([readAgentStatus(client, g.namespace).catch(() => null), readAgentLease(client, g.namespace).catch(() => null)]);
+        // The URL is the last leader's word: with no agent running nothing answers there.
+        const agent = agentLiveness(lease, Date.now());
+        return { token: tr.status.token, expires: tr.status.expirationTimestamp, dashboardUrl: agent.running ? status?.[AgentStatusKeys.dashboardUrl] : undefined, agentDown: agent.running ? undefined : agent.text };
       });
       printObject(g.output, { serviceAccount: `${g.namespace}/${serviceAccount}`, token, expirationTimestamp: expires ?? null, dashboardUrl: dashboardUrl ?? null }, { text: () => `${token}\n` });
       // stderr: stdout is only the token, for $(kubepeer dashboard token).
-      process.stderr.write(`token for ${g.namespace}/${serviceAccount}${opts.readOnly ? ' (read only)' : ''}, valid until ${expires ?? `${seconds}s from now`}${dashboardUrl ? `; dashboard: ${dashboardUrl}` : ''}\n`);
+      process.stderr.write(`token for ${g.namespace}/${serviceAccount}${opts.readOnly ? ' (read only)' : ''}, valid until ${expires ?? `${seconds}s from now`}${dashboardUrl ? `; dashboard: ${dashboardUrl}` : ''}${agentDown ? `; the kubepeer agent is ${agentDown}, so no dashboard answers` : ''}\n`);
     });
 }

@@ -1,18 +1,14 @@
 import type { Command } from 'commander';
 import { Names } from '../../api/constants.js';
 import { GVR, clusterConfigWithDefaults, type ClusterConfig, type ForeignCluster, type PeeringRequest } from '../../api/crds.js';
-import { ApiError, Core, resourcePath } from '../../k8s/rest.js';
+import { ApiError, resourcePath } from '../../k8s/rest.js';
 import { readClusterID } from '../../identity/clusterID.js';
-import { AgentStatusKeys, readAgentStatus, type AgentStatusData } from '../../agent/agentStatus.js';
+import { AgentStatusKeys, agentLiveness, readAgentLease, readAgentStatus, type AgentLease, type AgentStatusData } from '../../agent/agentStatus.js';
 import type { Direction, PeerOffloading } from '../../offloading/usage.js';
 import { CliError, printObject } from '../output.js';
 import { globals, withClient } from '../globals.js';
 import { readOffloading } from './offload.js';
 import { isRemoved, requestOnlyPeers } from '../../peering/peerRecords.js';
-
-interface AgentLease {
-  spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
-}
 
 /** What `kubepeer status` reads from the cluster. */
 export interface StatusObserved {
@@ -48,7 +44,10 @@ export type StatusReport = ReturnType<typeof statusReport>;
 /** The status summary (also what -o json|yaml|jsonpath print). */
 export function statusReport(o: StatusObserved, now = Date.now()) {
   const cfg = clusterConfigWithDefaults(o.clusterConfig?.spec);
-  const ageS = o.lease?.spec.renewTime ? (now - Date.parse(o.lease.spec.renewTime)) / 1000 : Infinity;
+  const live = agentLiveness(o.lease, now);
+  // kubepeer-agent-status is the last leader's word: while no agent runs, it is history.
+  const lastWord = live.running ? o.agentStatus : null;
+  const stale = !live.running && o.agentStatus?.[AgentStatusKeys.lanDiscovery] ? `no agent has run since ${live.lastRenew ?? '(never)'}; LAN discovery was ${o.agentStatus[AgentStatusKeys.lanDiscovery]} then` : null;
   // An incoming-only peering is a peer too, also before (or without) its ForeignCluster.
   const requestOnly = requestOnlyPeers(o.foreignClusters, o.peeringRequests);
   const peers = [...o.foreignClusters, ...requestOnly];
@@ -58,12 +57,16 @@ export function statusReport(o: StatusObserved, now = Date.now()) {
     clusterName: cfg.discoveryConfig.clusterName ?? o.clusterID,
     apiServer: o.server,
     agent: {
-      healthy: !!o.lease?.spec.holderIdentity && ageS < (o.lease.spec.leaseDurationSeconds ?? 15),
-      leader: o.lease?.spec.holderIdentity || null,
-      lastRenewSecondsAgo: Number.isFinite(ageS) ? Math.round(ageS) : null,
+      healthy: live.running,
+      leader: live.leader,
+      lastRenewSecondsAgo: live.renewedSecondsAgo,
+      /** When the last agent stopped (its last Lease renewal); null while one runs. */
+      notRunningSince: live.running ? null : live.lastRenew,
     },
     /** The leading agent's dashboard (null: none, or the agent has not said). */
-    dashboardUrl: o.agentStatus?.[AgentStatusKeys.dashboardUrl] ?? null,
+    dashboardUrl: lastWord?.[AgentStatusKeys.dashboardUrl] ?? null,
+    /** The URL the last agent served its dashboard at, when no agent runs now (it answers again once one runs). */
+    lastDashboardUrl: live.running ? null : (o.agentStatus?.[AgentStatusKeys.dashboardUrl] ?? null),
     discovery: {
       lan: cfg.discoveryConfig.enableDiscovery,
       advertise: cfg.discoveryConfig.enableAdvertisement,
@@ -71,8 +74,8 @@ export function statusReport(o: StatusObserved, now = Date.now()) {
        * What runs, as the leading agent says: Running, Inactive (with lanReason), Off (ClusterConfig
        * wants neither browsing nor advertising) or Unknown (the agent has not said).
        */
-      lanState: !cfg.discoveryConfig.enableDiscovery && !cfg.discoveryConfig.enableAdvertisement ? 'Off' : (o.agentStatus?.[AgentStatusKeys.lanDiscovery] ?? 'Unknown'),
-      lanReason: o.agentStatus?.[AgentStatusKeys.lanDiscoveryReason] ?? null,
+      lanState: !cfg.discoveryConfig.enableDiscovery && !cfg.discoveryConfig.enableAdvertisement ? 'Off' : (lastWord?.[AgentStatusKeys.lanDiscovery] ?? 'Unknown'),
+      lanReason: stale ?? lastWord?.[AgentStatusKeys.lanDiscoveryReason] ?? null,
       autojoin: cfg.discoveryConfig.autojoin,
       autojoinUntrusted: cfg.discoveryConfig.autojoinUntrusted,
       dnsServer: cfg.discoveryConfig.dnsServer || '(system resolver)',
@@ -105,15 +108,27 @@ export function statusText(s: StatusReport): string {
   return [
     `Cluster:     ${s.clusterName} (${s.clusterID})`,
     `API server:  ${s.apiServer}`,
-    `Agent:       ${s.agent.healthy ? 'healthy' : 'NOT RUNNING'}${s.agent.leader ? ` (leader ${s.agent.leader}, renewed ${s.agent.lastRenewSecondsAgo}s ago)` : ''}`,
+    `Agent:       ${
+      s.agent.healthy
+        ? `healthy (leader ${s.agent.leader}, renewed ${s.agent.lastRenewSecondsAgo}s ago)`
+        : `NOT RUNNING${s.agent.notRunningSince ? ` since ${s.agent.notRunningSince} (${s.agent.lastRenewSecondsAgo}s ago): what it last published is from then` : ''}`
+    }`,
     `Discovery:   ${lanText(s.discovery)}, autojoin ${s.discovery.autojoin}/${s.discovery.autojoinUntrusted} (trusted/untrusted), DNS ${s.discovery.dnsServer}`,
-    ...(s.discovery.lanState === 'Inactive' && s.discovery.lanReason ? [`             ${s.discovery.lanReason}`] : []),
+    ...((s.discovery.lanState === 'Inactive' || s.discovery.lanState === 'Unknown') && s.discovery.lanReason ? [`             ${s.discovery.lanReason}`] : []),
     `Accepting:   ${s.discovery.acceptPolicy}`,
     `Trust mode:  ${s.discovery.trustMode === 'Trusted' ? 'Trusted (our CA is not published; peers only with CAs trusted or pinned by a person)' : 'Untrusted (our CA is published; untrusted peers may be pinned on first use)'}`,
     `Peers:       ${s.peers.total} known; outgoing ${fmt(s.peers.outgoing)}; incoming ${fmt(s.peers.incoming)}; ${s.peers.requestsWaiting} request(s) waiting`,
     ...(s.peers.incomingOnly.length ? [`             incoming only, no ForeignCluster yet: ${s.peers.incomingOnly.map((p) => `${p.name} (${p.incoming})`).join(', ')}`] : []),
     ...offloadingText(s.offloading),
-    `Dashboard:   ${s.dashboardUrl ? `${s.dashboardUrl}  (sign in with a token: kubepeer dashboard token)` : s.agent.healthy ? 'not served (agent started with --no-dashboard?)' : 'unknown (no agent running)'}`,
+    `Dashboard:   ${
+      s.dashboardUrl
+        ? `${s.dashboardUrl}  (sign in with a token: kubepeer dashboard token)`
+        : s.agent.healthy
+          ? 'not served (agent started with --no-dashboard?)'
+          : s.lastDashboardUrl
+            ? `not served: the agent that served it at ${s.lastDashboardUrl} is not running since ${s.agent.notRunningSince}`
+            : 'unknown (no agent running)'
+    }`,
   ].join('\n');
 }
 
@@ -145,7 +160,7 @@ export function registerStatusCommand(program: Command): void {
           clusterID,
           server: client.server,
           clusterConfig: await client.getOrNull<ClusterConfig>(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig })),
-          lease: await client.getOrNull<AgentLease>(resourcePath(Core.leases, { namespace: g.namespace, name: Names.agentLease })),
+          lease: await readAgentLease(client, g.namespace),
           agentStatus: await readAgentStatus(client, g.namespace).catch((e: unknown) => {
             if (e instanceof ApiError && e.code === 403) return null;
             throw e;

@@ -4,6 +4,7 @@ import { choosePluginDir, pluginScript } from '../../../src/cli/commands/plugin.
 import { parseDuration } from '../../../src/cli/commands/dashboard.js';
 import { statusReport, statusText } from '../../../src/cli/commands/status.js';
 import { CliError } from '../../../src/cli/output.js';
+import { agentLiveness } from '../../../src/agent/agentStatus.js';
 
 describe('kubectl peer (the plugin)', () => {
   const program = buildProgram('kubectl-peer');
@@ -67,5 +68,36 @@ describe('status tells what runs, not what is asked for', () => {
   it('says "on" only when the agent confirms it runs', () => {
     expect(statusText(statusReport({ ...base, agentStatus: { 'lan-discovery': 'Running' } }, 1_004_000))).toContain('Discovery:   LAN on, advertise on, autojoin');
     expect(statusText(statusReport({ ...base, agentStatus: null }, 1_004_000))).toContain('LAN on, advertise on (not confirmed by the agent)');
+  });
+
+  it('with the agent stopped, says since when, and treats what it last published (dashboard URL, LAN state) as history', () => {
+    const published = { 'lan-discovery': 'Running', 'dashboard-url': 'https://127.0.0.1:8443' };
+    // Not renewed for 5 minutes (its lease lasts 15 s): the agent stopped at 1_000_000.
+    const s = statusReport({ ...base, agentStatus: published }, 1_300_000);
+    expect(s.agent).toEqual({ healthy: false, leader: 'agent-1', lastRenewSecondsAgo: 300, notRunningSince: new Date(1_000_000).toISOString() });
+    expect(s.dashboardUrl).toBeNull();
+    expect(s.lastDashboardUrl).toBe('https://127.0.0.1:8443');
+    expect(s.discovery.lanState).toBe('Unknown');
+    const text = statusText(s);
+    expect(text).toContain(`Agent:       NOT RUNNING since ${new Date(1_000_000).toISOString()} (300s ago): what it last published is from then`);
+    expect(text).toContain('LAN on, advertise on (not confirmed by the agent)');
+    expect(text).toContain(`no agent has run since ${new Date(1_000_000).toISOString()}; LAN discovery was Running then`);
+    expect(text).toContain(`Dashboard:   not served: the agent that served it at https://127.0.0.1:8443 is not running since ${new Date(1_000_000).toISOString()}`);
+    // A graceful stop releases the lease (no holder): not running at once.
+    const released = statusReport({ ...base, lease: { spec: { holderIdentity: '', renewTime: new Date(1_000_000).toISOString(), leaseDurationSeconds: 1 } }, agentStatus: published }, 1_002_000);
+    expect(released.agent.healthy).toBe(false);
+    expect(released.dashboardUrl).toBeNull();
+  });
+});
+
+describe('agentLiveness: the agent\'s heartbeat is its Lease', () => {
+  const lease = (holderIdentity: string, renewTime: number) => ({ spec: { holderIdentity, renewTime: new Date(renewTime).toISOString(), leaseDurationSeconds: 15 } });
+  it('runs while the Lease is renewed within its duration', () => {
+    expect(agentLiveness(lease('agent-1', 1_000_000), 1_010_000)).toMatchObject({ running: true, leader: 'agent-1', renewedSecondsAgo: 10, text: 'running (leader agent-1, renewed 10s ago)' });
+  });
+  it('is not running once the Lease is older than its duration, or released, or absent', () => {
+    expect(agentLiveness(lease('agent-1', 1_000_000), 1_600_000).text).toBe(`not running since ${new Date(1_000_000).toISOString()} (10 min ago; last leader agent-1)`);
+    expect(agentLiveness(lease('', 1_000_000), 1_001_000)).toMatchObject({ running: false, lastRenew: new Date(1_000_000).toISOString() });
+    expect(agentLiveness(null, 1_000_000)).toMatchObject({ running: false, lastRenew: null, text: 'not running (no agent has led yet)' });
   });
 });

@@ -88,7 +88,7 @@ describe('status', () => {
   });
 
   it('says the agent is healthy while its lease is fresh', () => {
-    expect(report.agent).toEqual({ healthy: true, leader: 'agent-1', lastRenewSecondsAgo: 4 });
+    expect(report.agent).toEqual({ healthy: true, leader: 'agent-1', lastRenewSecondsAgo: 4, notRunningSince: null });
     expect(statusText(report)).toContain('Agent:       healthy (leader agent-1, renewed 4s ago)');
   });
 });
