@@ -31,8 +31,7 @@ let webhookUrl: URL;
 let metricsUrl: string;
 const httpsAgent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-function peeringRequest(id: string = randomUUID()) {
-  const apiUrl = 'https://127.0.0.1:1';
+function peeringRequest(id: string = randomUUID(), apiUrl = 'https://127.0.0.1:1') {
   return {
     apiVersion: 'discovery.liqo.io/v1alpha1',
     kind: 'PeeringRequest',
@@ -66,7 +65,7 @@ function post(url: URL, payload: string, opts: { ca?: string; agent?: Agent; rej
   });
 }
 
-const anonymousCreate = (obj: unknown) => post(new URL(`${b.apiUrl}${resourcePath(GVR.peeringRequest)}`), JSON.stringify(obj), { ca: caPem, agent: httpsAgent });
+const anonymousCreate = (obj: unknown, dryRun = false) => post(new URL(`${b.apiUrl}${resourcePath(GVR.peeringRequest)}${dryRun ? '?dryRun=All' : ''}`), JSON.stringify(obj), { ca: caPem, agent: httpsAgent });
 
 /** A CREATE review posted straight to the webhook (from loopback, the API server's address too). */
 function forgedReview(client?: KeyPairPem): Promise<Answer> {
@@ -159,5 +158,23 @@ describe('a local cluster: only the API server calls the webhook', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/OwnClusterID|own ID|cannot peer with itself/);
     await deleteAllPRs();
+  });
+
+  it("refuses an apiUrl outside the ClusterConfig's allowedPeerCIDRs, as the identity callback would", async () => {
+    const clusterConfig = resourcePath(GVR.clusterConfig, { name: Names.clusterConfig });
+    const outside = () => peeringRequest(randomUUID(), 'https://203.0.113.10:6443');
+    expect((await anonymousCreate(outside(), true)).status).toBe(201);
+    await admin.mergePatch(clusterConfig, { spec: { peeringConfig: { allowedPeerCIDRs: ['198.18.0.0/15'] } } });
+    try {
+      const refused = await waitFor('the allowlist applied by the webhook', async () => {
+        const r = await anonymousCreate(outside(), true);
+        return r.status === 400 ? r : undefined;
+      });
+      expect(refused.body.reason).toBe('InvalidApiUrl');
+      expect(refused.body.message).toContain('outside the allowed CIDRs (peeringConfig.allowedPeerCIDRs: 198.18.0.0/15)');
+      expect((await anonymousCreate(peeringRequest(randomUUID(), 'https://198.18.3.4:6443'), true)).status).toBe(201);
+    } finally {
+      await admin.mergePatch(clusterConfig, { spec: { peeringConfig: { allowedPeerCIDRs: null } } });
+    }
   });
 });

@@ -54,6 +54,11 @@ export interface AdmissionSnapshot {
   /** This cluster's own API server URL: a kubeconfig pointing there is refused. */
   ownApiUrl?: string;
   /**
+   * ClusterConfig `peeringConfig.allowedPeerCIDRs`: an apiUrl whose address is outside is refused
+   * here, as the identity callback would refuse to call it (src/net/addressPolicy.ts).
+   */
+  allowedPeerCIDRs?: readonly string[];
+  /**
    * Whether a cluster ID is a peer we already know at an address of our own (a ForeignCluster not
    * made from a request): its request passes the pending cap, because the identity callback goes
    * to the address we know, so a request that squats the name gains nothing, and unverified
@@ -132,7 +137,7 @@ function decide(obj: unknown, s: AdmissionSnapshot): AdmissionDecision {
 
   const apiUrl = spec.apiUrl;
   if (changed('apiUrl')) {
-    const problem = apiUrlProblem(apiUrl, 'spec.apiUrl', s.ownApiUrl);
+    const problem = apiUrlProblem(apiUrl, 'spec.apiUrl', s.ownApiUrl, s.allowedPeerCIDRs);
     if (problem) return invalid(DenyReasons.invalidApiUrl, problem);
   }
 

@@ -68,8 +68,10 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
 
   const pending = new PendingRequests();
   const policy = (): WebhookPolicy => {
-    const { acceptPolicy, maxPendingRequests } = ctx.config().peeringConfig;
-    return { ownClusterID: ctx.clusterID, ownApiUrl: ctx.apiUrl, acceptPolicy, maxPendingRequests, isKnownPeer };
+    const { acceptPolicy, maxPendingRequests, allowedPeerCIDRs } = ctx.config().peeringConfig;
+    // the same allowlist as the identity callback's (requesterClient.ts): an apiUrl we would
+    // never call is refused before it is stored
+    return { ownClusterID: ctx.clusterID, ownApiUrl: ctx.apiUrl, acceptPolicy, maxPendingRequests, allowedPeerCIDRs, isKnownPeer };
   };
   // Known at an address of our own: the identity callback goes there, not to the request's apiUrl.
   const isKnownPeer = (id: string) => ctx.informers.foreignClusters.list().some((f) => f.spec.clusterID === id && f.spec.discoveryType !== 'IncomingPeering' && !!f.spec.apiUrl && !f.metadata.deletionTimestamp);

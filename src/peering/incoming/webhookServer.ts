@@ -56,6 +56,8 @@ export interface WebhookPolicy {
   ownApiUrl?: string;
   acceptPolicy: AcceptPolicy;
   maxPendingRequests: number;
+  /** ClusterConfig peeringConfig.allowedPeerCIDRs, the allowlist of the one address policy. */
+  allowedPeerCIDRs?: readonly string[];
   /** A peer we know at an address of our own passes the pending cap (admission.ts). */
   isKnownPeer?(clusterID: string): boolean;
 }

@@ -10,6 +10,7 @@ import { PendingRequests, RESERVATION_TTL_MS } from '../../../src/peering/incomi
 import { LogBudget, handleAdmission } from '../../../src/peering/incoming/webhookServer.js';
 import { isSubset, registrationUpToDate, desiredWebhookConfiguration, parseServiceRef, registeredHost, webhookUrl } from '../../../src/peering/incoming/webhookRegistration.js';
 import { servingHosts, servingProblem } from '../../../src/trust/servingSecret.js';
+import { resolveCallbackAddress } from '../../../src/peering/incoming/requesterClient.js';
 import { issueCertificate } from '../../../src/trust/pki.js';
 
 const OWN_ID = '11111111-2222-4333-8444-555555555555';
@@ -235,6 +236,42 @@ describe('decodeAdmissionReview', () => {
     const r = decodeAdmissionReview(body);
     expect(r).toBeInstanceOf(AdmissionDecodeError);
     expect((r as AdmissionDecodeError).message).toMatch(message);
+  });
+});
+
+describe('validatePeeringRequest: the ClusterConfig allowlist (peeringConfig.allowedPeerCIDRs)', () => {
+  const OWN_URL = 'https://198.18.0.1:6443';
+  const allowed = ['198.18.0.0/16', '2001:db8::/32'];
+  const at = (apiUrl: string) => request({ apiUrl, kubeconfig: yamlKC({ cluster: { server: apiUrl } }) });
+  const decide = (apiUrl: string, cidrs?: readonly string[]) => validatePeeringRequest(at(apiUrl), snap({ ownApiUrl: OWN_URL, ...(cidrs ? { allowedPeerCIDRs: cidrs } : {}) }));
+
+  it('refuses an apiUrl outside the allowlist, in every form of the address, and admits one inside', () => {
+    expect(decide('https://198.18.7.7:6443', allowed)).toEqual({ allowed: true });
+    expect(decide('https://[2001:db8::7]:6443', allowed)).toEqual({ allowed: true });
+    for (const outside of ['https://203.0.113.10:6443', 'https://[::ffff:203.0.113.10]:6443', 'https://[64:ff9b::cb00:710a]:6443', 'https://3405803786:6443', 'https://[2001:db9::1]:6443']) {
+      const r = refused(decide(outside, allowed));
+      expect(r.reason, outside).toBe('InvalidApiUrl');
+      expect(r.message, outside).toContain('outside the allowed CIDRs (peeringConfig.allowedPeerCIDRs: 198.18.0.0/16, 2001:db8::/32)');
+    }
+  });
+
+  it('keeps the default (everything but the fixed refusals) when the ClusterConfig names none', () => {
+    expect(decide('https://203.0.113.10:6443')).toEqual({ allowed: true });
+    expect(refused(decide('https://169.254.169.254:443')).message).toMatch(/link-local/);
+  });
+
+  it('never lets the allowlist override a fixed refusal', () => {
+    expect(refused(decide('https://169.254.169.254:443', ['0.0.0.0/0', '169.254.0.0/16'])).message).toMatch(/link-local/);
+  });
+
+  it('decides as the identity callback does, for the same allowlist (one address policy)', async () => {
+    const noDns = async () => [] as string[];
+    const urls = ['https://198.18.7.7:6443', 'https://203.0.113.10:6443', 'https://[::ffff:203.0.113.10]:6443', 'https://[2001:db8::7]:6443', 'https://[2001:db9::1]:6443', 'https://169.254.169.254:443', 'https://127.0.0.1:6443'];
+    for (const url of urls) {
+      const webhook = decide(url, allowed).allowed;
+      const callback = await resolveCallbackAddress(url, OWN_URL, noDns, allowed).then(() => true, () => false);
+      expect(webhook, url).toBe(callback);
+    }
   });
 });
 
