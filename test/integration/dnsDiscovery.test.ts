@@ -45,7 +45,9 @@ let agents: AgentProcess[] = [];
 let metricsA: string;
 let idA: string, idB: string, idC: string;
 let dns: NamedServer | undefined;
-let recordsB: string, recordsBOther: string, recordsC: string;
+let recordsB: string, recordsBOther: string, recordsC: string, recordsA: string;
+/** A domain that only C browses (autojoin on): it lists A without a CA pin. */
+const STRANGERS = 'strangers.test';
 
 const port = (cluster: LocalCluster) => new URL(cluster.apiUrl).port;
 const localUrl = (cluster: LocalCluster) => (cluster === b ? `https://${B_HOST}:${port(cluster)}` : `https://localhost:${port(cluster)}`);
@@ -85,6 +87,7 @@ function zones(o: { withC: boolean; dPort: number | null; bAddress?: string }): 
     { origin: OTHER, records: other.join('\n') },
     { origin: 'localhost', records: 'localhost. IN A 127.0.0.1' },
     { origin: 'kubepeer.test', records: `${B_HOST}. IN A ${o.bAddress ?? '127.0.0.1'}` },
+    { origin: STRANGERS, records: recordsA },
   ];
 }
 
@@ -105,7 +108,8 @@ beforeAll(async () => {
   A = a.client();
   await Promise.all([
     setClusterConfig(b.client(), { peeringConfig: { acceptPolicy: 'AcceptAll', heartbeatSeconds: 2 } }),
-    setClusterConfig(c.client(), { peeringConfig: { acceptPolicy: 'AcceptAll', heartbeatSeconds: 2 } }),
+    // C accepts only requesters it knows: its SearchDomain listing A without a pin must not make A known
+    setClusterConfig(c.client(), { peeringConfig: { acceptPolicy: 'AutoAcceptKnown', heartbeatSeconds: 2 } }),
   ]);
   agents = [startAgent(a), startAgent(b), startAgent(c)];
   [metricsA] = await Promise.all(agents.map(agentMetricsUrl));
@@ -115,8 +119,14 @@ beforeAll(async () => {
   recordsB = recordsOf(b, DOMAIN, 'liqo-b');
   recordsBOther = recordsOf(b, OTHER, 'liqo-b');
   recordsC = recordsOf(c, DOMAIN, 'liqo-c', ['--no-ca-pin']);
+  recordsA = recordsOf(a, STRANGERS, 'liqo-a', ['--no-ca-pin']);
   dns = await startNamed({ zones: zones({ withC: true, dPort: 1 }) });
-  await setClusterConfig(A, { discoveryConfig: { dnsServer: dns.address, resyncSeconds: 3 } });
+  await Promise.all([
+    setClusterConfig(A, { discoveryConfig: { dnsServer: dns.address, resyncSeconds: 3 } }),
+    setClusterConfig(c.client(), { discoveryConfig: { dnsServer: dns.address, resyncSeconds: 3 } }),
+  ]);
+  const onC = kubepeer(['domain', 'add', STRANGERS, '--autojoin', '--kubeconfig', c.kubeconfig]);
+  if (onC.code !== 0) throw new Error(`kubepeer domain add on C failed: ${onC.stderr}`);
 });
 
 afterAll(async () => {
@@ -193,10 +203,22 @@ describe('the seed SearchDomain with autojoin', () => {
     expect(await c.client().getOrNull(resourcePath(GVR.peeringRequest, { name: idA }))).toBeNull();
     expect(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idC}` }))).toBeNull();
     expect(await virtualNode(A, idC)).toBeNull();
+    // C's own SearchDomain lists A without a pin, with autojoin: C lists A too, and does not join it.
+    const aOnC = await waitFor('A listed on C', () => foreignClusterByID(c.client(), idA), { describe: describeFC(c.client(), idA) });
+    expect(aOnC.spec).toMatchObject({ discoveryType: 'WAN', join: false, allowUntrustedCA: false });
+    expect(aOnC.metadata.annotations?.[AUTOJOIN]).toBe('NotProven');
 
-    // A person's connect trusts its CA on first use, as connecting a LAN stranger does.
+    // A person's connect trusts C's CA on first use, as connecting a LAN stranger does.
     const joined = kubepeer(['peer', 'join', idC, '--kubeconfig', a.kubeconfig]);
     expect(joined.code, joined.stderr).toBe(0);
+    // C (AutoAcceptKnown) does not know A by a DNS listing without a pin: A's request waits for a person on C.
+    await waitFor("A's request waiting for approval on C", async () => (await foreignClusterByID(A, idC))?.status?.outgoing?.reason === 'WaitingForApproval', {
+      timeoutMs: 120_000,
+      describe: describeFC(A, idC),
+    });
+    expect(await virtualNode(A, idC)).toBeNull();
+    const accepted = kubepeer(['peer', 'accept', idA, '--kubeconfig', c.kubeconfig]);
+    expect(accepted.code, accepted.stderr).toBe(0);
     await waitForReadyNode(A, idC, 150_000, describeFC(A, idC));
     const peered = (await foreignClusterByID(A, idC))!;
     expect(peered.spec).toMatchObject({ join: true, allowUntrustedCA: true });
