@@ -152,7 +152,13 @@ const searchDomainSpec = object({
       },
     ],
   }),
-  autojoin: withDefault(boolean({ description: 'Set join: true on the ForeignClusters this domain creates.' }), false),
+  autojoin: withDefault(
+    boolean({
+      description:
+        'Join, with no person involved, the clusters this domain lists with a CA pin (TXT ca=sha256:<hex>, checked against the CA their API server presents); the others are listed (join: false) for a person to connect.',
+    }),
+    false,
+  ),
 });
 const searchDomainStatus = object({
   clusters: optional(

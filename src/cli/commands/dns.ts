@@ -92,7 +92,7 @@ lists becomes a ForeignCluster with discoveryType WAN. Publish a cluster with: k
     .command('add <domain>')
     .description('Watch a DNS domain for clusters (creates a SearchDomain).')
     .option('--name <name>', 'SearchDomain name (default: the domain)')
-    .option('--autojoin', 'peer with every cluster found (join: true on the ForeignClusters it creates)')
+    .option('--autojoin', 'peer by itself with every cluster found whose TXT record pins its CA (ca=sha256:...); the others are listed for you to connect (kubepeer peer join)')
     .option('--wait', 'wait for the first sync and print what it found')
     .option('--timeout <seconds>', 'how long --wait waits', '60')
     .addHelpText(
