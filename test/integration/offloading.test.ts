@@ -11,7 +11,7 @@ import { parseQuantity } from '../../src/k8s/quantity.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Images } from '../../src/localcluster/node/images.js';
 import { parseTokenKubeconfig } from '../../src/peering/kubeconfig.js';
-import { tenantCredentialOnConsumer, tenantNamespace } from '../../src/offloading/names.js';
+import { remoteName, tenantCredentialOnConsumer, tenantNamespace } from '../../src/offloading/names.js';
 import { kubectl, kubepeer, startAgent, type AgentProcess } from '../support/clusters.js';
 import { canUseNetns, createTestLab, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
 import { waitForReadyNode } from '../support/peering.js';
@@ -139,6 +139,24 @@ describe.skipIf(!canUseNetns)('workload offloading between two clusters with rea
     expect(mine.items.find((r) => r.peerID === idB)?.outgoing).toMatchObject({ pods: 3, running: 3 });
     const theirs = JSON.parse(kubepeer(['offload', 'status', '-o', 'json', '--kubeconfig', b.kubeconfig]).stdout) as { items: Array<{ peerID: string; incoming?: { pods: number; podsLimit?: string } }> };
     expect(theirs.items.find((r) => r.peerID === idA)?.incoming).toMatchObject({ pods: 3 });
+  });
+
+  it('follows a change of a ConfigMap at home: its copy on B is updated and the running pods read the new value', async () => {
+    const copy = remoteName(NS, 'greeting');
+    k(a, ['-n', NS, 'apply', '-f', '-'], k(a, ['-n', NS, 'create', 'configmap', 'greeting', '--from-literal=msg=changed at home', '--dry-run=client', '-o', 'yaml']));
+    await waitUntil(() => kubectl(b, ['-n', tenantNs, 'get', 'configmap', copy, '-o', 'jsonpath={.data.msg}']).stdout === 'changed at home' || undefined, {
+      timeoutMs: 60_000,
+      what: `copy ${tenantNs}/${copy} on B updated`,
+      describe: () => kubectl(b, ['-n', tenantNs, 'get', 'configmap', copy, '-o', 'yaml']).stdout,
+    });
+    // B's kubelet refreshes the mounted file at its next sync of the pod (about a minute).
+    const pod = pods(a, NS, 'app=web').items[0]!.metadata.name;
+    await waitUntil(() => kubectl(a, ['-n', NS, 'exec', pod, '--', 'cat', '/cfg/msg']).stdout === 'changed at home' || undefined, {
+      timeoutMs: 180_000,
+      what: 'the mounted ConfigMap of an offloaded pod shows the new value',
+      describe: () => kubectl(a, ['-n', NS, 'exec', pod, '--', 'cat', '/cfg/msg']),
+    });
+    k(a, ['-n', NS, 'apply', '-f', '-'], k(a, ['-n', NS, 'create', 'configmap', 'greeting', '--from-literal=msg=hello from A', '--dry-run=client', '-o', 'yaml']));
   });
 
   it("refuses A's credential outside A's tenant namespace on B", async () => {

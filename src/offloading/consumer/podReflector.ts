@@ -14,6 +14,8 @@ import { OffloadingAnnotations, OffloadingLabels, remoteName } from '../names.js
 import { homeStatusNotOffloaded, type Pod, type PodStatus } from './podMapping.js';
 import { planPod, type PodAction, type PodObserved } from './podPlan.js';
 import { offloadMetrics } from './metrics.js';
+import { ObjectReflector } from './objectReflector.js';
+import { reflectedObjectBody, type ReflectableObject, type ReflectedKind } from './reflectedObjects.js';
 
 const STRATEGIC = 'application/strategic-merge-patch+json';
 
@@ -28,6 +30,8 @@ export interface ReflectorTarget {
 export class PodReflector {
   readonly controller: Controller;
   readonly remotePods: Informer<KubernetesObject>;
+  /** Keeps the copies of the ConfigMaps and Secrets the pods use in step with home. */
+  readonly objects: ObjectReflector;
   /** Home pods seen bound to our node, for the create -> Running figure. */
   private readonly createdAt = new Map<string, number>();
 
@@ -37,6 +41,7 @@ export class PodReflector {
   ) {
     this.remotePods = new Informer(target.client, Core.pods, { namespace: target.tenantNamespace, labelSelector: `${OffloadingLabels.consumer}=${ctx.clusterID}` });
     this.controller = new Controller({ name: `offload-${target.providerID.slice(0, 8)}`, reconcile: (key) => this.reconcile(key), workers: 4 });
+    this.objects = new ObjectReflector(ctx, target);
     const nodeName = target.nodeName;
     this.controller.watch(ctx.informers.pods, (p) => ((p.spec as { nodeName?: string } | undefined)?.nodeName === nodeName ? keyOf(p) : null));
     this.controller.watch(this.remotePods, (rp) => {
@@ -50,10 +55,12 @@ export class PodReflector {
   start(): void {
     this.remotePods.start();
     this.controller.start();
+    this.objects.start();
   }
 
   async stop(): Promise<void> {
     await this.controller.stop();
+    await this.objects.stop();
     this.remotePods.stop();
   }
 
@@ -171,26 +178,16 @@ export class PodReflector {
     }
   }
 
-  /** Copies ConfigMap/Secret `name` of home namespace `ns` to the tenant namespace (created or replaced). */
-  private async reflectObject(kind: 'configmaps' | 'secrets', ns: string, name: string): Promise<void> {
+  /**
+   * Copies ConfigMap/Secret `name` of home namespace `ns` to the tenant namespace (created or
+   * replaced); from then on the object reflector keeps the copy in step with its home object.
+   */
+  private async reflectObject(kind: ReflectedKind, ns: string, name: string): Promise<void> {
     const ref = kind === 'configmaps' ? Core.configMaps : Core.secrets;
-    const src = await this.ctx.client.getOrNull<{ data?: Record<string, string>; binaryData?: Record<string, string>; type?: string; immutable?: boolean }>(resourcePath(ref, { namespace: ns, name }));
+    const src = await this.ctx.client.getOrNull<ReflectableObject>(resourcePath(ref, { namespace: ns, name }));
     if (!src) throw new ApiError(404, 'NotFound', `${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${ns}/${name}, which the pod references, does not exist`);
-    const remote = remoteName(ns, name);
-    const body = {
-      apiVersion: 'v1',
-      kind: kind === 'configmaps' ? 'ConfigMap' : 'Secret',
-      metadata: {
-        name: remote,
-        namespace: this.target.tenantNamespace,
-        labels: { [OffloadingLabels.consumer]: this.ctx.clusterID },
-        annotations: { [OffloadingAnnotations.homeNamespace]: ns, [OffloadingAnnotations.homeName]: name },
-      },
-      ...(src.data ? { data: src.data } : {}),
-      ...(src.binaryData ? { binaryData: src.binaryData } : {}),
-      ...(kind === 'secrets' && src.type && !src.type.startsWith('kubernetes.io/service-account') ? { type: src.type } : {}),
-    };
-    await this.target.client.apply(resourcePath(ref, { namespace: this.target.tenantNamespace, name: remote }), body, 'kubepeer-offloading');
+    const body = reflectedObjectBody(kind, ns, src, this.target.tenantNamespace, this.ctx.clusterID);
+    await this.target.client.apply(resourcePath(ref, { namespace: this.target.tenantNamespace, name: body.metadata.name }), body, 'kubepeer-offloading');
   }
 
   private recordStartup(key: string, o: PodObserved): void {
