@@ -128,7 +128,7 @@ export const Defaults = {
   mdnsDomain: 'local.',
   mdnsName: 'MyLiqo',
   dnsServer: '8.8.8.8:53',
-  ttlSeconds: 90,
+  ttlSeconds: 120,
   resyncSeconds: 30,
   heartbeatSeconds: 10,
   maxPendingRequests: 50,

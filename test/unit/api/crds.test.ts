@@ -47,7 +47,7 @@ describe('CRD definitions', () => {
       allowedPeerCIDRs: ['0.0.0.0/0', '::/0'],
     });
     expect(spec.offloadingConfig).toEqual({ enabled: true, podSecurity: 'baseline', abandonedTenancySeconds: 3600 });
-    expect(spec.discoveryConfig).toMatchObject({ name: 'MyLiqo', service: '_liqo._tcp', domain: 'local.', port: 6443, ttl: 90, dnsServer: Defaults.dnsServer, resyncSeconds: 30, autojoin: true, autojoinUntrusted: true, interfaces: [] });
+    expect(spec.discoveryConfig).toMatchObject({ name: 'MyLiqo', service: '_liqo._tcp', domain: 'local.', port: 6443, ttl: 120, dnsServer: Defaults.dnsServer, resyncSeconds: 30, autojoin: true, autojoinUntrusted: true, interfaces: [] });
     expect(clusterConfigWithDefaults(undefined).discoveryConfig.enableDiscovery).toBe(true);
   });
 });
