@@ -42,7 +42,7 @@ export function lookupWith(known: KnownAddresses | undefined, fallback: LookupAl
 }
 
 export type PeerTarget =
-  /** `address` is absent when the URL's host is an address itself (checked with the URL). */
+  /** `address` is absent when the URL's host is an address itself. */
   | { ok: true; address?: string; via?: string }
   | { ok: false; reason: 'ForbiddenAddress' | 'Unresolvable'; message: string };
 
@@ -50,11 +50,16 @@ const sameName = (a: string, b: string) => a.toLowerCase().replace(/\.$/, '') ==
 
 /**
  * The address to connect to for `apiUrl` (whose scheme, host and port the caller has checked):
- * from `known` when it is about the URL's host, otherwise from `lookupAll` (the system resolver).
+ * none for an address in the URL (checked here too), else from `known` when it is about the URL's
+ * host, otherwise from `lookupAll` (the system resolver).
  */
 export async function resolvePeerTarget(apiUrl: string, policy: AddressPolicy, opts: { known?: KnownAddresses | undefined; lookupAll?: LookupAll } = {}): Promise<PeerTarget> {
   const host = urlHost(apiUrl);
-  if (isIP(host)) return { ok: true };
+  if (isIP(host)) {
+    // the caller checked the URL already; checked again so that no caller can skip it
+    const problem = forbiddenHost(host, policy);
+    return problem ? { ok: false, reason: 'ForbiddenAddress', message: `${apiUrl} points at ${problem}; refusing to connect to it` } : { ok: true };
+  }
   const known = opts.known && sameName(opts.known.host, host) && opts.known.addresses.length > 0 ? opts.known : undefined;
   const via = known ? `DNS server ${known.server}` : 'the system resolver';
   let addresses: readonly string[];

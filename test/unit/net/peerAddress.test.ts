@@ -27,9 +27,10 @@ describe('chooseAddress', () => {
 });
 
 describe('resolvePeerTarget: where an outbound call to a peer connects', () => {
-  it('connects to an address in the URL as it is, resolving nothing', async () => {
+  it('connects to an address in the URL as it is, resolving nothing, when the policy allows it', async () => {
     expect(await resolvePeerTarget('https://198.18.5.5:6443', policyFor(REMOTE_OWN), { lookupAll: neverAsked })).toEqual({ ok: true });
     expect(await resolvePeerTarget('https://[2001:db8::1]:6443', policyFor(REMOTE_OWN), { lookupAll: neverAsked })).toEqual({ ok: true });
+    expect(await resolvePeerTarget('https://[::ffff:169.254.169.254]:6443', policyFor(REMOTE_OWN), { lookupAll: neverAsked })).toMatchObject({ ok: false, reason: 'ForbiddenAddress' });
   });
 
   it("uses the addresses the SearchDomain's DNS server gave for the URL host, never the system resolver", async () => {
