@@ -190,6 +190,11 @@ export interface Overview {
   acceptPolicy?: string;
   /** ClusterConfig peeringConfig.trustMode: Untrusted (default) or Trusted. */
   trustMode?: string;
+  /**
+   * Whether a kubepeer agent leads (its Lease is renewed): while none does, nothing is reconciled
+   * and what the last one published is old. Absent when this token may not read the Lease.
+   */
+  agent?: { running: boolean; text: string; since?: string };
   counts: { available: number; connecting: number; connected: number; requests: number; domains: number };
 }
 

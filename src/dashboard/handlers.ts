@@ -20,6 +20,7 @@ import { checkNewDomain, checkNewPeer } from './validation.js';
 import { OffloadingLabels, tenantNamespace } from '../offloading/names.js';
 import { offloadingByPeer, type PeerOffloading } from '../offloading/usage.js';
 import { EndPeeringError, endBothDirections, type EndedPeering } from '../peering/endPeering.js';
+import { agentLiveness, readAgentLease } from '../agent/agentStatus.js';
 
 /** Who this agent is: only public facts (also published anonymously in liqo-cluster-info). */
 export interface DashboardIdentity {
@@ -106,10 +107,13 @@ export async function snapshot(kube: KubeClient, warnings: string[]): Promise<Sn
 type ConfigMap = { data?: Record<string, string> };
 
 export async function overviewOf(kube: KubeClient, id: DashboardIdentity, s: Snapshot, warnings: string[], now: Date): Promise<Overview> {
-  const [info, config] = await Promise.all([
+  const [info, config, lease] = await Promise.all([
     optional(kube.getOrNull<ConfigMap>(resourcePath(Core.configMaps, { namespace: id.namespace, name: Names.clusterInfoConfigMap })), null, warnings, 'get', Core.configMaps, 'the cluster ID is shown from the agent'),
     optional(kube.getOrNull<ClusterConfig>(resourcePath(GVR.clusterConfig, { name: Names.clusterConfig })), null, [], 'get', GVR.clusterConfig, ''),
+    // Not every token may read the Lease; then the agent's liveness is simply not shown.
+    readAgentLease(kube, id.namespace).then((l) => l ?? ('none' as const), () => undefined),
   ]);
+  const agent = lease === undefined ? undefined : agentLiveness(lease === 'none' ? null : lease, now.getTime());
   const peers = peerViews(s, now);
   const requests = s.requests.map((r) => requestView(r, s.fcs));
   const clusterID = info?.data?.[ClusterInfoKeys.clusterID];
@@ -119,6 +123,7 @@ export async function overviewOf(kube: KubeClient, id: DashboardIdentity, s: Sna
     identitySource: clusterID ? 'api' : 'agent',
     acceptPolicy: config?.spec?.peeringConfig?.acceptPolicy,
     trustMode: config?.spec?.peeringConfig?.trustMode ?? 'Untrusted',
+    ...(agent ? { agent: { running: agent.running, text: agent.text, ...(agent.running || !agent.lastRenew ? {} : { since: agent.lastRenew }) } } : {}),
     counts: counts(peers, requests, s.domains.map(domainView)),
   };
 }

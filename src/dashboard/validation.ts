@@ -4,6 +4,7 @@
  * (the CRDs' CEL rules) still has the last word. The patterns come from the CRD definitions.
  */
 import { API_URL_PATTERN, CLUSTER_ID_PATTERN } from '../api/crds.js';
+import { damagedUUID } from '../api/clusterIDInput.js';
 import type { NewDomain, NewPeer } from './api.js';
 
 export type FieldErrors = Record<string, string>;
@@ -25,6 +26,9 @@ const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
 export function checkClusterID(id: string): string | undefined {
   if (!id) return "Cluster ID is required. On the remote cluster: kubectl get configmap -n liqo cluster-id -o jsonpath='{.data.cluster-id}'";
   if (id.length > 63 || !CLUSTER_ID.test(id)) return 'Not a cluster ID: expected a UUID such as ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55 (or a lowercase DNS label).';
+  // The form asks for a UUID: one damaged in a copy is refused here (the CLI only warns).
+  const damaged = damagedUUID(id);
+  if (damaged) return `${damaged}: copy the whole ID again. On the remote cluster: kubepeer cluster-id`;
   return undefined;
 }
 

@@ -354,6 +354,15 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
             </div>
           </div>
         )}
+        {state?.overview.agent && !state.overview.agent.running && (
+          <div class="banner error" role="alert" data-agent-down>
+            <Alert />
+            <div>
+              <p>The kubepeer agent of this cluster is {state.overview.agent.text}.</p>
+              <p class="small">Until one runs again nothing is reconciled: peerings do not progress or heal, and what it last published is from then. Start it (kubepeer agent, or the kubepeer Deployment in the cluster) and check: kubepeer status.</p>
+            </div>
+          </div>
+        )}
         {warnings.length > 0 && (
           <div class="banner forbidden" role="status">
             <Lock />

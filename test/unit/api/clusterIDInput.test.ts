@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { damagedUUID, isClusterID } from '../../../src/cli/clusterIDInput.js';
+import { damagedUUID, isClusterID } from '../../../src/api/clusterIDInput.js';
 
 const uuid = 'ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55';
 
