@@ -41,6 +41,9 @@ import {
 } from '../../mdns/index.js';
 import { addLanMetricsSource, addSnapshots, discoveryDuration, zeroSnapshot } from './lanMetrics.js';
 import { urlHost } from '../../net/hosts.js';
+import { policyFor } from '../../net/addressPolicy.js';
+import { resolvePeerTarget } from '../../net/peerAddress.js';
+import { apiUrlProblem } from '../../peering/apiUrl.js';
 
 const log = logger('controller', { controller: 'lan-discovery' });
 
@@ -459,9 +462,18 @@ export class LanController {
     const previous = this.probeAttempts.get(id);
     const attempts = (previous?.url === url ? previous.attempts : 0) + 1;
     this.probeAttempts.set(id, { url, attempts });
-    const r = await probeTLS(url, trustedCABundle(this.ctx), 5000);
+    // An announced URL is someone else's word: its host is resolved once and every address
+    // checked with the outbound policy before anything connects to it (src/net/peerAddress.ts).
+    const allowedCIDRs = this.ctx.config().peeringConfig.allowedPeerCIDRs;
+    const problem = apiUrlProblem(url, 'the announced URL', this.ctx.apiUrl, allowedCIDRs);
+    const target = problem ? { ok: false as const, message: problem } : await resolvePeerTarget(url, policyFor(this.ctx.apiUrl, allowedCIDRs));
+    if (!target.ok) {
+      log.debug({ clusterID: id, url, why: target.message }, 'LAN peer: not probed');
+      return { url, mode: 'Unreachable', attempts, message: `not probed: ${target.message}` };
+    }
+    const r = await probeTLS(url, trustedCABundle(this.ctx), 5000, target.address);
     const mode: TrustMode = r.ok ? 'Trusted' : r.certificateProblem ? 'Untrusted' : 'Unreachable';
-    const proven = mode === 'Untrusted' ? await this.provesSecret(id, url) : undefined;
+    const proven = mode === 'Untrusted' ? await this.provesSecret(id, url, target.address) : undefined;
     log.debug({ clusterID: id, url, mode, code: r.code, attempts, proven }, 'LAN peer: TLS probe');
     return { url, mode, attempts, ...(proven !== undefined ? { proven } : {}), ...(r.message ? { message: r.message } : {}) };
   }
@@ -471,15 +483,15 @@ export class LanController {
    * publishes, and that CA validates its API server. A hint for join only: the outgoing peering
    * checks the proof again over TLS verified with the CA it pins, before it sends anything.
    */
-  private async provesSecret(id: string, url: string): Promise<boolean> {
+  private async provesSecret(id: string, url: string, address: string | undefined): Promise<boolean> {
     const secret = peeringSecret(this.ctx);
     if (!secret) return false;
     try {
-      const info = await fetchClusterInfo(url, this.peers.get(id)?.namespace ?? 'liqo', { insecure: true });
+      const info = await fetchClusterInfo(url, this.peers.get(id)?.namespace ?? 'liqo', { insecure: true, address });
       if (info.clusterID !== id || !info.caPem) return false;
       const expected = clusterInfoProof(secret, id, certificateFingerprint(info.caPem));
       if (!proofMatches(expected, info.peeringProof)) return false;
-      return (await probeTLS(url, [info.caPem], 5000)).ok;
+      return (await probeTLS(url, [info.caPem], 5000, address)).ok;
     } catch (e) {
       log.debug({ clusterID: id, url, err: (e as Error).message }, 'LAN peer: no proof of the peering secret');
       return false;
