@@ -140,6 +140,8 @@ export interface PeerView {
   offloading?: OffloadingView;
   /** An incoming PeeringRequest from this cluster is waiting for approval. */
   requestWaiting: boolean;
+  /** When a person removed this discovered peer: a record that keeps discovery from joining it again (Connect clears it, Forget deletes it). */
+  removedAt?: string;
   lastSeen?: Record<string, string>;
   createdAt?: string;
   deleting: boolean;

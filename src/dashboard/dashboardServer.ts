@@ -161,6 +161,8 @@ export class DashboardServer {
       { method: 'POST', pattern: /^\/api\/peers$/, run: (c) => addPeer(c.kube, id(), c.body), status: 201 },
       { method: 'PATCH', pattern: /^\/api\/peers\/([^/]+)$/, run: (c) => setJoin(c.kube, param(c.params[0]!, 'peer name'), c.body) },
       { method: 'DELETE', pattern: /^\/api\/peers\/([^/]+)$/, run: async (c) => ({ ok: true, ended: await removePeer(c.kube, param(c.params[0]!, 'peer name')) }) },
+      // Also the record a removed discovered peer leaves: discovery may then find and join it again.
+      { method: 'DELETE', pattern: /^\/api\/peers\/([^/]+)\/forget$/, run: async (c) => ({ ok: true, ended: await removePeer(c.kube, param(c.params[0]!, 'peer name'), { forget: true }) }) },
       { method: 'POST', pattern: /^\/api\/domains$/, run: (c) => addDomain(c.kube, c.body), status: 201 },
       { method: 'DELETE', pattern: /^\/api\/domains\/([^/]+)$/, run: async (c) => (await removeDomain(c.kube, param(c.params[0]!, 'domain name')), { ok: true }) },
       {

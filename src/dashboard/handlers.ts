@@ -293,13 +293,16 @@ async function getPeerFor(kube: KubeClient, name: string, doing: string): Promis
   }
 }
 
-/** Removes a peer: both directions end (as `kubepeer peer remove`), see endBothDirections. */
-export async function removePeer(kube: KubeClient, name: string): Promise<EndedPeering> {
+/**
+ * Removes a peer: both directions end (as `kubepeer peer remove`, see endBothDirections); a
+ * discovered one stays as a removal record unless `forget`.
+ */
+export async function removePeer(kube: KubeClient, name: string, opts: { forget?: boolean } = {}): Promise<EndedPeering> {
   const doing = `remove peer "${name}"`;
   const fc = await required(kube.getOrNull<ForeignCluster>(resourcePath(GVR.foreignCluster, { name })), 'get', GVR.foreignCluster, doing);
   if (!fc) throw new HttpError(404, 'NotFound', `Cannot ${doing}: there is no peer named "${name}".`);
   try {
-    return await endBothDirections(kube, { name, clusterID: fc.spec.clusterID });
+    return await endBothDirections(kube, { name, clusterID: fc.spec.clusterID, discoveryType: fc.spec.discoveryType }, opts);
   } catch (e) {
     throw e instanceof EndPeeringError ? fromApiError(e, { verb: e.step.verb, resource: res(e.step.resource), doing }) : fromApiError(e, { verb: 'delete', resource: res(GVR.foreignCluster), doing });
   }

@@ -8,6 +8,7 @@ import type { Advertisement, Condition, ForeignCluster, PeeringRequest, SearchDo
 import { parseQuantity } from '../k8s/quantity.js';
 import type { NodeLike } from '../virtualnode/virtualNode.js';
 import { memoryText, type Direction, type PeerOffloading } from '../offloading/usage.js';
+import { allPeers, removedAt } from '../peering/peerRecords.js';
 import type {
   AdvertisementView, ConditionView, DirectionStateView, DirectionTone, DiscoveryKind, DomainView, EventView, Health, OffloadingDirectionView, OffloadingView, Overview, PeerView, PhaseView,
   RequestView, Resources, UnreachableView, VirtualNodeView,
@@ -233,6 +234,7 @@ export function peerView({ fc, advertisement, node, request, offloading, now }: 
   const outgoingSilent = outgoingUp ? outgoingSilence(vnode, adv, reachable && conditionView(reachable)) : undefined;
   const incomingSilent = incomingUp && incoming.reason === INCOMING_WRITE_FAILED ? (incoming.message ?? 'we cannot write our Advertisement on it') : undefined;
   const displayName = spec.clusterName || fc.metadata.name || spec.clusterID;
+  const removed = removedAt(fc);
   const unreachable: UnreachableView | undefined =
     outgoingSilent || incomingSilent
       ? {
@@ -281,6 +283,8 @@ export function peerView({ fc, advertisement, node, request, offloading, now }: 
     summary = problem?.message ?? outgoing.message ?? (outgoing.phase === 'None' ? 'Connecting…' : `${outgoing.phase}…`);
   } else if (requestWaiting) {
     summary = 'Asks to peer with this cluster: see Incoming requests';
+  } else if (removed) {
+    summary = 'Removed by a person: discovery does not connect it again. Connect peers with it again; Forget (in Details) deletes this record.';
   } else {
     summary = discoveryType === 'WAN' && searchDomain ? `Discovered through DNS (${searchDomain})` : sourceLabel[discoveryType];
   }
@@ -315,6 +319,7 @@ export function peerView({ fc, advertisement, node, request, offloading, now }: 
     advertisement: adv,
     offloading: offloadingView(offloading),
     requestWaiting,
+    ...(removed ? { removedAt: removed } : {}),
     lastSeen: fc.status?.lastSeen,
     createdAt: fc.metadata.creationTimestamp ? new Date(fc.metadata.creationTimestamp as unknown as string).toISOString() : undefined,
     deleting: !!fc.metadata.deletionTimestamp,
@@ -391,13 +396,13 @@ export function virtualNodeNameFor(clusterID: string): string {
   return `${Names.virtualNodePrefix}${clusterID}`;
 }
 
-/** Every peer of a snapshot, sorted by name. */
+/** Every peer of a snapshot (also those known only by their request to us), sorted by name. */
 export function peerViews(s: Snapshot, now: Date): PeerView[] {
   const advs = new Map(s.advertisements.map((a) => [a.metadata.name, a]));
   const nodes = new Map(s.nodes.map((n) => [n.metadata.name, n]));
   const prs = new Map(s.requests.map((p) => [p.spec.clusterID, p]));
   const offloading = new Map((s.offloading ?? []).map((o) => [o.peerID, o]));
-  return s.fcs
+  return allPeers(s.fcs, s.requests)
     .map((fc) =>
       peerView({
         fc,

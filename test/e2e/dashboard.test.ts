@@ -114,6 +114,12 @@ describe('the dashboard API without a browser', () => {
     expect(body.error.fields.apiUrl).toContain('https://');
     expect((await A.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items).toHaveLength(0);
   });
+
+  it('says whether the agent runs, from its Lease (the agent\'s heartbeat)', async () => {
+    const r = await fetch(`${urlA}api/state`, { headers: { Authorization: `Bearer ${adminA}` } });
+    const { overview } = (await r.json()) as { overview: { agent?: { running: boolean; text: string } } };
+    expect(overview.agent).toMatchObject({ running: true, text: expect.stringMatching(/^running \(leader .+, renewed \d+s ago\)$/) });
+  });
 });
 
 describe('the dashboard in a browser', () => {
@@ -142,6 +148,8 @@ describe('the dashboard in a browser', () => {
     await page.getByText('Copied').waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(idA);
     await page.locator('.live-live').waitFor();
+    // The agent leads (its Lease is fresh): no "agent not running" banner.
+    expect(await page.locator('[data-agent-down]').count()).toBe(0);
     await screenshot(page, '02-home-empty');
     // The token stays in the tab, never in a cookie.
     expect(await context.cookies()).toHaveLength(0);
@@ -189,6 +197,15 @@ describe('the dashboard in a browser', () => {
     await dialog.getByText('The API URL must start with https://').waitFor();
     await screenshot(page, '05-add-peer-invalid');
     expect(await foreignClusterByID(A, idB)).toBeUndefined();
+
+    // A UUID cut off in a copy is still a DNS label, but the form asks for a UUID: refused, with
+    // the check the CLI warns with (src/api/clusterIDInput.ts).
+    await dialog.getByLabel('Cluster ID').fill(idB.slice(0, 35));
+    await dialog.getByLabel('API server URL').fill(b.apiUrl);
+    await dialog.getByRole('button', { name: 'Add peer' }).click();
+    await dialog.getByText('looks like a UUID cut short (35 of 36 characters)').waitFor();
+    await screenshot(page, '05b-add-peer-cut-uuid');
+    expect(await foreignClusterByID(A, idB.slice(0, 35))).toBeUndefined();
 
     // Our own cluster ID passes the form's checks but not the server's.
     await dialog.getByLabel('Cluster ID').fill(idA);
@@ -390,6 +407,30 @@ describe('the dashboard in a browser', () => {
     await agentMetricsUrl(agentB);
     urlB = await dashboardUrlOf(agentB);
     expect((await servedCert(urlB)).fingerprint256).toBe(cert.fingerprint256);
+  });
+
+  it('removes a discovered peer: kept as a removal record (discovery does not connect it again) until Forget deletes it', async () => {
+    await signIn(adminA);
+    const card = available().locator('[data-peer]').filter({ hasText: 'lan-neighbour' });
+    const name = (await card.getAttribute('data-peer'))!;
+    await card.getByRole('button', { name: 'Details' }).click();
+    const drawer = page.getByRole('dialog');
+    await drawer.getByRole('button', { name: 'Remove', exact: true }).click();
+    await drawer.getByRole('button', { name: 'Yes, remove' }).click();
+    await page.locator('.toast-success', { hasText: 'kept as a record so that discovery does not connect it again' }).waitFor();
+    const record = await foreignCluster(A, name);
+    expect(record?.spec.join).toBe(false);
+    expect(record?.metadata.annotations?.['discovery.kubepeer.io/removed']).toMatch(/^\d{4}-/);
+    await card.locator('[data-removed]').waitFor();
+    expect(await card.textContent()).toContain('Removed by a person: discovery does not connect it again');
+    await screenshot(page, '13-removed-discovered-peer', { hideToasts: true });
+
+    await card.getByRole('button', { name: 'Details' }).click();
+    await drawer.getByRole('button', { name: 'Forget', exact: true }).click();
+    await drawer.getByRole('button', { name: 'Yes, forget' }).click();
+    await page.locator('.toast-success', { hasText: 'forgotten' }).waitFor();
+    await waitFor('the removal record deleted', async () => (await foreignCluster(A, name)) === null, { timeoutMs: 60_000 });
+    await card.waitFor({ state: 'detached' });
   });
 
   it('raised no page errors and no Content-Security-Policy violations', () => {

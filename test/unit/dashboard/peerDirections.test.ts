@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Advertisement, ForeignCluster, PeeringRequest } from '../../../src/api/crds.js';
-import { counts, peerView } from '../../../src/dashboard/peerView.js';
+import { counts, peerView, peerViews } from '../../../src/dashboard/peerView.js';
 import type { NodeLike } from '../../../src/virtualnode/virtualNode.js';
 
 const B = 'bbbbbbbb-0000-4000-8000-000000000002';
@@ -98,5 +98,25 @@ describe('the dashboard: each direction of a peering on its card', () => {
     const v = peerView({ fc: fc({ phase: 'None' }, { phase: 'Pending', reason: 'WaitingForApproval', message: 'waiting for an administrator: kubepeer peer accept' }, false), now });
     expect(v.state).toBe('available');
     expect(v.incomingState).toMatchObject({ label: 'Incoming · Pending', tone: 'progress', detail: 'waiting for an administrator: kubepeer peer accept' });
+  });
+});
+
+describe('the dashboard: removed and request-only peers', () => {
+  it('shows a removed discovered peer as a record with what Connect and Forget do', () => {
+    const record = {
+      metadata: { name: 'lan-b', annotations: { 'discovery.kubepeer.io/removed': secondsAgo(60) } },
+      spec: { clusterID: B, clusterName: 'cluster-b', discoveryType: 'LAN', join: false },
+      status: { outgoing: { phase: 'None' }, incoming: { phase: 'None' } },
+    } as unknown as ForeignCluster;
+    const v = peerView({ fc: record, now });
+    expect(v).toMatchObject({ state: 'available', listed: true, removedAt: secondsAgo(60) });
+    expect(v.summary).toMatch(/^Removed by a person: discovery does not connect it again.*Forget/);
+  });
+
+  it('lists a peer known only by its accepted request to us (its ForeignCluster missing) under Connected', () => {
+    const views = peerViews({ fcs: [], advertisements: [], nodes: [], requests: [{ ...acceptedRequest, spec: { clusterID: B, clusterName: 'cluster-b', apiUrl: 'https://198.51.100.7:6443' } } as unknown as PeeringRequest], domains: [] }, now);
+    expect(views).toHaveLength(1);
+    expect(views[0]).toMatchObject({ clusterID: B, state: 'connected', listed: true, direction: 'incoming' });
+    expect(views[0]!.incomingState.label).toBe('Incoming · Established');
   });
 });

@@ -235,12 +235,12 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
 
   const now = tick + clockOffset;
 
-  const track = async (key: string, title: string, action: () => Promise<unknown>, success?: string): Promise<boolean> => {
+  const track = async (key: string, title: string, action: () => Promise<unknown>, success?: string | (() => string)): Promise<boolean> => {
     setBusy((b) => new Set(b).add(key));
     try {
       await action();
       setErrors(({ [key]: _, ...rest }) => rest);
-      if (success) notify.success(success);
+      if (success) notify.success(typeof success === 'string' ? success : success());
       refresh();
       return true;
     } catch (e) {
@@ -280,7 +280,21 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
     busy,
     errors,
   };
-  const remove = (p: PeerView) => track(p.name, `Could not remove ${p.displayName}`, () => api('DELETE', `/api/peers/${encodeURIComponent(p.name)}`), `${p.displayName} removed: both directions of the peering end`);
+  const remove = (p: PeerView, forget = false) => {
+    let kept = false;
+    return track(
+      p.name,
+      `Could not ${forget ? 'forget' : 'remove'} ${p.displayName}`,
+      async () => {
+        const r = await api<{ ended?: { kept?: boolean } }>('DELETE', `/api/peers/${encodeURIComponent(p.name)}${forget ? '/forget' : ''}`);
+        kept = !!r.ended?.kept;
+      },
+      () =>
+        forget
+          ? `${p.displayName} forgotten: discovery may find and connect it again`
+          : `${p.displayName} removed: both directions of the peering end${kept ? '; kept as a record so that discovery does not connect it again' : ''}`,
+    );
+  };
 
   const peers = state?.peers ?? [];
   const connected = peers.filter((p) => p.state === 'connected');

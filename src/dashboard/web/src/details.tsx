@@ -40,7 +40,7 @@ export function DetailsDrawer({
   now: number;
   onClose(): void;
   setJoin(peer: PeerView, join: boolean): Promise<void>;
-  remove(peer: PeerView): Promise<boolean>;
+  remove(peer: PeerView, forget?: boolean): Promise<boolean>;
 }) {
   const [data, setData] = useState<PeerDetails | null>(null);
   const [error, setError] = useState<RequestError | null>(null);
@@ -107,19 +107,27 @@ export function DetailsDrawer({
                   <button
                     class="button danger"
                     onClick={async () => {
-                      if (await remove(peer)) onClose();
+                      if (await remove(peer, !!peer.removedAt)) onClose();
                       setConfirmRemove(false);
                     }}
                   >
-                    Yes, remove
+                    {peer.removedAt ? 'Yes, forget' : 'Yes, remove'}
                   </button>
                   <button class="button ghost" onClick={() => setConfirmRemove(false)}>
                     Cancel
                   </button>
                 </>
               ) : (
-                <button class="button ghost" onClick={() => setConfirmRemove(true)} title="End both directions (it stops using this cluster too) and delete the ForeignCluster">
-                  Remove
+                <button
+                  class="button ghost"
+                  onClick={() => setConfirmRemove(true)}
+                  title={
+                    peer.removedAt
+                      ? 'Delete the record of its removal: discovery may then find and connect it again'
+                      : 'End both directions (it stops using this cluster too); a discovered peer stays as a record so that discovery does not connect it again'
+                  }
+                >
+                  {peer.removedAt ? 'Forget' : 'Remove'}
                 </button>
               )}
             </div>
@@ -135,7 +143,10 @@ export function DetailsDrawer({
             <section>
               <h3>Peering</h3>
               <dl class="facts">
-                <Row label="Status">{peer.summary}</Row>
+                <Row label="Status">
+                  {peer.summary}
+                  {peer.unreachable && <span class="block small">{peer.unreachable.todo}</span>}
+                </Row>
                 <Row label="Outgoing">
                   <Phase p={peer.outgoing} />
                 </Row>

@@ -92,6 +92,11 @@ export function AvailablePeer({ peer, actions }: { peer: PeerView; actions: Peer
         <DiscoveryBadge type={peer.discoveryType} />
         <TrustBadge peer={peer} />
         {peer.requestWaiting && <span class="badge attention">Request waiting</span>}
+        {peer.removedAt && (
+          <span class="badge neutral" data-removed title={`Removed by a person at ${peer.removedAt}`}>
+            Removed
+          </span>
+        )}
         <span class={`peer-status ${peer.state === 'failed' || peer.problem ? 'warn' : ''}`}>
           {connecting && !peer.problem && <span class="spinner" aria-hidden="true" />}
           {peer.deleting ? 'Being removed…' : peer.summary}
