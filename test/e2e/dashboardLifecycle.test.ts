@@ -4,9 +4,13 @@
  * waits for B's approval (B accepts by hand), so for a while one direction is pending while the
  * other is established; A leaves, re-joins, then B goes down (its agent killed, its control plane
  * stopped), and A removes it. At each step the card must show both directions' own states, and
- * the removal must end both (issue 13 items 2 and 7). Screenshots: test-output/screenshots/lifecycle-*.
+ * the removal must end both (issue 13 items 2 and 7). B's dashboard, served by another replica
+ * (a DashboardServer in this process, on B's API server), must say once B's agent stopped that no
+ * agent runs (issue 16). Screenshots: test-output/screenshots/lifecycle-*.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Annotations, Labels, Names } from '../../src/api/constants.js';
@@ -15,6 +19,7 @@ import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
 import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { clusterIDOf, describeFC, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
+import { DashboardServer } from '../../src/dashboard/dashboardServer.js';
 import { dashboardUrlOf, launchBrowser, mintToken, screenshot } from './support/dashboard.js';
 
 let a: LocalCluster;
@@ -26,6 +31,9 @@ let B: KubeClient;
 let idA: string;
 let idB: string;
 let urlA: string;
+let dashboardB: DashboardServer;
+let urlB: string;
+let tokenB: string;
 let browser: Browser;
 let page: Page;
 const pageProblems: string[] = [];
@@ -45,6 +53,13 @@ beforeAll(async () => {
   urlA = await dashboardUrlOf(agentA);
   [idA, idB] = await Promise.all([clusterIDOf(A), clusterIDOf(B)]);
   const token = await mintToken(A, 'lifecycle-admin', ['cluster-admin']);
+  tokenB = await mintToken(B, 'lifecycle-admin', ['cluster-admin']);
+  // B's dashboard as a replica other than the leading agent serves it: the same server, without the agent.
+  dashboardB = new DashboardServer(
+    { identity: () => ({ clusterID: idB, clusterName: 'life-b', namespace: 'liqo' }), apiServer: () => b.apiUrl, caPem: () => readFileSync(b.caCert, 'utf8'), log: pino({ level: 'silent' }) },
+    { listen: '127.0.0.1:0', fallback: false, insecureHttp: true },
+  );
+  urlB = (await dashboardB.start()).url;
   browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   page = await context.newPage();
@@ -57,6 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await dashboardB?.stop();
   await Promise.all([agentA?.stop(), agentB?.kill()]);
   await Promise.all([a?.stop(), b?.stop()]);
 });
@@ -146,6 +162,18 @@ describe('a peer card through join, leave, rejoin, peer down and remove', () => 
 
   it('peer down: B\'s agent and control plane stop; B stays under Connected, unreachable both ways, with what to do', async () => {
     await agentB.kill();
+    // B's own dashboard, still served by another replica, says that no agent runs once its Lease lapses.
+    const pageB = await page.context().newPage();
+    await pageB.goto(urlB);
+    await pageB.getByLabel('Kubernetes bearer token').fill(tokenB);
+    await pageB.getByRole('button', { name: 'Sign in' }).click();
+    const banner = pageB.locator('[data-agent-down]');
+    await banner.waitFor({ timeout: 90_000 });
+    expect(await banner.textContent()).toMatch(/The kubepeer agent of this cluster is not running since \d{4}-\d\d-\d\dT.*Z/);
+    expect(await banner.textContent()).toContain('kubepeer status');
+    await screenshot(pageB, 'lifecycle-06a-peer-agent-down-its-dashboard');
+    await pageB.close();
+
     await b.stop();
     await expectCard('Outgoing · Unreachable', 'Incoming · Unreachable', 180_000);
     const note = cardOfB().locator('[data-unreachable]');
