@@ -2,7 +2,9 @@
  * Issue 13 item 2 on two real control planes with real agents: an incoming-only peering always
  * shows (peer list, status), even when someone deletes the ForeignCluster kubepeer made for it;
  * and deleting a ForeignCluster while the peer's control plane is down leaves nothing behind on
- * our side (no request, no credential either way, no Advertisement or virtual node, no retries).
+ * our side (no request, no credential either way, no Advertisement or virtual node, no retries);
+ * and a removed peer that is kept as a record (one found by discovery) stays removed: its new
+ * request waits for a person, whatever the accept policy.
  * The removal record of a discovered peer is tested with real LAN discovery in lanPeering.test.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -75,11 +77,52 @@ describe('an incoming-only peering', () => {
   }, 300_000);
 });
 
-describe('deleting a ForeignCluster while the peer is down', () => {
-  it('leaves nothing behind on our side: no request, no credential either way, no Advertisement, no virtual node, no retries', async () => {
+describe('a removed discovered peer', () => {
+  it('stays removed: its new request waits for a person even under AcceptAll; peer accept connects it again and clears the record', async () => {
     // B peers with A too, so A holds B's accepted request and its credential
     const add = kubepeer(['peer', 'add', idA, '--api-url', a.apiUrl, '--allow-untrusted-ca', '--join', '--kubeconfig', b.kubeconfig]);
     expect(add.code, add.stderr).toBe(0);
+    await waitForReadyNode(B, idA, 120_000);
+    // A knows B as a SearchDomain would have listed it (what kind of peer is kept as a record)
+    const onA = (await foreignClusterByID(A, idB))!;
+    await A.mergePatch(resourcePath(GVR.foreignCluster, { name: onA.metadata.name }), { spec: { discoveryType: 'WAN' } });
+
+    const removed = kubepeer(['peer', 'remove', onA.metadata.name, '--kubeconfig', a.kubeconfig]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('kept as a record');
+    expect(removed.stdout).toContain('its incoming peering ends too');
+    await waitFor('A: B\'s request ended and our peering with B ended', async () => !(await request(A, idB)) && !(await virtualNode(A, idB)), { timeoutMs: 90_000 });
+    const record = (await foreignClusterByID(A, idB))!;
+    expect(record.metadata.uid).toBe(onA.metadata.uid);
+    expect(record.spec.join).toBe(false);
+    await waitFor('A: the record says Removed', async () => (await foreignClusterByID(A, idB))?.status?.outgoing?.reason === 'Removed', { timeoutMs: 60_000, describe: () => foreignClusterByID(A, idB) });
+    expect(rowOf(peerList(a).stdout, idB)).toMatch(/Removed/);
+
+    // B asks again (a person there leaves and joins): A, which accepts all, waits for a person
+    const fcOnB = (await foreignClusterByID(B, idA))!.metadata.name;
+    expect(kubepeer(['peer', 'leave', fcOnB, '--kubeconfig', b.kubeconfig]).code).toBe(0);
+    await waitFor('B: its old request to A gone', async () => (await virtualNode(B, idA)) === null, { timeoutMs: 90_000 });
+    expect(kubepeer(['peer', 'join', fcOnB, '--kubeconfig', b.kubeconfig]).code).toBe(0);
+    const waiting = await waitFor('A: B\'s new request waiting for a person', async () => {
+      const p = await request(A, idB);
+      return p?.status?.reason === 'WaitingForApproval' ? p : undefined;
+    }, { timeoutMs: 90_000, describe: () => request(A, idB) });
+    expect(waiting.status?.message).toContain('removed by a person');
+    await waitFor('B: told it waits for approval', async () => (await foreignClusterByID(B, idA))?.status?.outgoing?.reason === 'WaitingForApproval', { timeoutMs: 60_000, describe: () => foreignClusterByID(B, idA) });
+
+    const accept = kubepeer(['peer', 'accept', idB, '--kubeconfig', a.kubeconfig]);
+    expect(accept.code, accept.stderr).toBe(0);
+    await waitForReadyNode(B, idA, 120_000);
+    expect((await foreignClusterByID(A, idB))?.metadata.annotations?.['discovery.kubepeer.io/removed']).toBeUndefined();
+    // and A's own direction comes back when a person joins it
+    expect(kubepeer(['peer', 'join', onA.metadata.name, '--kubeconfig', a.kubeconfig]).code).toBe(0);
+    await waitForReadyNode(A, idB, 120_000);
+  }, 400_000);
+});
+
+describe('deleting a ForeignCluster while the peer is down', () => {
+  it('leaves nothing behind on our side: no request, no credential either way, no Advertisement, no virtual node, no retries', async () => {
+    // peered both ways (the test before), so A holds B's accepted request and its credential
     await waitForReadyNode(B, idA, 120_000);
     await waitFor('A: B\'s request Accepted, its credential stored', async () => (await request(A, idB))?.status?.phase === 'Accepted' && !!(await secret(A, `liqo-peer-${idB}`)), { timeoutMs: 60_000 });
     expect(await secret(A, `liqo-remote-${idB}`)).not.toBeNull();

@@ -91,6 +91,15 @@ async function offloadingForWide(client: KubeClient): Promise<PeerOffloading[] |
   }
 }
 
+/** Accepting a removed peer's request is connecting it again: the removal record's mark goes (src/peering/peerRecords.ts). */
+async function clearRemoval(client: KubeClient, clusterID: string): Promise<void> {
+  const fcs = await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster), { labelSelector: `${Labels.clusterID}=${clusterID}` });
+  for (const fc of fcs.items.filter((f) => isRemoved(f))) {
+    await client.mergePatch(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }), { metadata: { annotations: { [Annotations.removed]: null } } });
+    process.stderr.write(`foreigncluster/${fc.metadata.name}: no longer marked removed\n`);
+  }
+}
+
 /** Incoming PeeringRequests, or none (with a warning) when this user may not list them. */
 async function requestsIfAllowed(client: KubeClient): Promise<PeeringRequest[]> {
   try {
@@ -304,12 +313,15 @@ export function registerPeerCommands(program: Command): void {
         const pr = await withClient(g, async (client) => {
           const current = await client.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }));
           if (current?.status?.phase === 'Denied') throw new CliError(`peeringrequest/${id} is already denied (${current.status.reason}: ${current.status.message}); there is nothing to ${verb}`);
+          let pr: PeeringRequest;
           try {
-            return await client.mergePatch<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }), { metadata: { annotations: { [Annotations.approval]: value } } });
+            pr = await client.mergePatch<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }), { metadata: { annotations: { [Annotations.approval]: value } } });
           } catch (e) {
             if (isNotFound(e)) throw new CliError(`no PeeringRequest from ${id}; waiting requests: kubepeer peer requests`);
             throw e;
           }
+          if (value === 'accepted') await clearRemoval(client, pr.spec.clusterID);
+          return pr;
         });
         const ends = value === 'rejected' && pr.status?.phase === 'Accepted';
         printObject(g.output, pr, {

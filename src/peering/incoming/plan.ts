@@ -20,7 +20,7 @@ import { tokenRenewalDue } from './tokenRenewal.js';
 import { certificateFingerprint } from '../../trust/pki.js';
 import { knownWithoutProof, proofMatches, requestProof } from '../../trust/peeringSecret.js';
 import { knownByCAPin } from '../../discovery/dns/caPin.js';
-import { isRemoved, madeBeforeRemoval } from '../peerRecords.js';
+import { isRemoved, madeBeforeRemoval, removedAt } from '../peerRecords.js';
 
 export const FIELD_MANAGER = 'kubepeer-incoming';
 /** Denied requests are kept this long for people to see, then dropped so the requester may retry. */
@@ -341,10 +341,14 @@ export function planIncoming(o: IncomingObserved): Action[] {
         peer,
       );
     }
-    const accept = approval === 'accepted' || policy === 'AcceptAll' || (policy === 'AutoAcceptKnown' && knownPeer);
+    // A peer a person removed here waits for a person whatever the policy: accepting it by itself
+    // would undo the removal within minutes.
+    const removedHere = removedAt(o.foreignCluster);
+    const accept = approval === 'accepted' || (!removedHere && (policy === 'AcceptAll' || (policy === 'AutoAcceptKnown' && knownPeer)));
     if (!accept) {
-      const why =
-        policy === 'Manual'
+      const why = removedHere
+        ? `${who} was removed by a person on ${o.own.clusterName} at ${removedHere}: run "kubepeer peer accept ${id}" or "kubepeer peer join ${id}" there to connect it again`
+        : policy === 'Manual'
           ? `waiting for approval (acceptPolicy: Manual): run "kubepeer peer accept ${id}" on ${o.own.clusterName}`
           : `${who} is not a known peer (it did not prove our LAN peering secret, its CA is not in our trust store, and no person connected it): run "kubepeer peer join ${id}" or "kubepeer peer accept ${id}" on ${o.own.clusterName} to accept`;
       const wasPending = pr.status?.reason === 'WaitingForApproval';

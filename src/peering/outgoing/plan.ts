@@ -186,6 +186,15 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
     return [{ type: 'mergePatch', target: fcTarget(fc), patch: { metadata: { labels: { [Labels.clusterID]: id, [Labels.discoveryType]: fc.spec.discoveryType } } } }];
   }
 
+  // join set on a removal record can only be a person's (discovery never sets it there), e.g. with
+  // kubectl edit: that is connecting the peer again, so the record's mark goes, as with peer join.
+  if (fc.spec.join && isRemoved(fc)) {
+    return [
+      { type: 'mergePatch', target: fcTarget(fc), patch: { metadata: { annotations: { [Annotations.removed]: null } } } },
+      { type: 'event', object: fc, eventType: 'Normal', reason: 'RemovalCleared', message: `join set on the removed peer ${id}: connecting it again` },
+    ];
+  }
+
   if (id === o.ownClusterID) {
     return status(o, 'None', 'OwnCluster', 'this ForeignCluster names our own cluster ID; a cluster never peers with itself', undefined, [
       { type: 'PeeringRequested', status: 'False', reason: 'OwnCluster', message: 'this is our own cluster ID: nothing to peer with' },

@@ -122,6 +122,14 @@ describe('the removal record', () => {
     const a = planIncoming(incoming(pr(NOW - 1000, waiting), { foreignCluster: removed(NOW - 60_000) }));
     expect(a).toContainEqual(expect.objectContaining({ type: 'mergePatch', patch: expect.objectContaining({ status: expect.objectContaining({ phase: 'Pending', reason: 'WaitingForApproval' }) }) }));
     expect(answers(a)).toEqual(['PeeringPending']);
+    // whatever the policy: AcceptAll does not undo a person's removal either
+    const all = planIncoming(incoming(pr(NOW - 1000, waiting), { foreignCluster: removed(NOW - 60_000), acceptPolicy: 'AcceptAll' }));
+    const pending = all.find((x) => x.type === 'answer') as { message: string } | undefined;
+    expect(pending?.message).toContain('was removed by a person');
+    expect(answers(all)).toEqual(['PeeringPending']);
+    // a person's accept does
+    const approved = { ...pr(NOW - 1000, waiting), metadata: { ...pr(NOW - 1000).metadata, annotations: { [Annotations.approval]: 'accepted' } } } as PeeringRequest;
+    expect(answers(planIncoming(incoming(approved, { foreignCluster: removed(NOW - 60_000), advertised: { ok: true } })))).toEqual(['PeeringAccepted']);
   });
 
   it('ends an accepted request older than the removal (tells the peer, deletes request and credential), but not a newer one a person accepted', () => {
@@ -144,6 +152,13 @@ describe('the removal record', () => {
     expect(st?.outgoing.reason).toBe('Removed');
     expect(st?.outgoing.message).toContain(`kubepeer peer remove --forget ${PEER}`);
     expect(st?.outgoing.message).toContain(`kubepeer peer join ${PEER}`);
+  });
+
+  it('join set on it by hand (kubectl edit) is a person connecting it: the agent takes the mark away', () => {
+    const f = removed(NOW - 60_000, { join: true });
+    const a = planOutgoing({ now: new Date(NOW), ownClusterID: OWN, foreignCluster: f, twins: [], virtualNodeReady: false, hasCredential: false });
+    expect(a[0]).toMatchObject({ type: 'mergePatch', patch: { metadata: { annotations: { [Annotations.removed]: null } } } });
+    expect(eventReasons(a)).toEqual(['RemovalCleared']);
   });
 });
 
