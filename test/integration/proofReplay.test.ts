@@ -12,7 +12,8 @@
  *      proof does not match and the request waits for a person; with A's CA copied the proof
  *      matches, but B's identity callback, verified with that CA, never reaches S's API server, so
  *      nothing is accepted. The same proof with A's own CA and server is accepted with no typing
- *      (the control that the proof is what is being tested).
+ *      (the control that the proof is what is being tested). And once A is accepted, S claiming
+ *      A's ID again does not replace A's request (B knows A only from it; S has another CA).
  *
  * a and s are network-namespace hosts on one bridge (mDNS); b runs on loopback, off the LAN, so
  * that it is S alone that claims B's ID there. Needs root; skipped otherwise.
@@ -215,7 +216,7 @@ describe.skipIf(!canUseNetns)('a stranger replaying the LAN peering secret proof
     announcer = undefined;
   });
 
-  it("(b) S replaying A's request proof to B is not accepted, with its own CA or with A's; A's own request with it is", async () => {
+  it("(b) S replaying A's request proof to B is not accepted, with its own CA or with A's; A's own request with it is, and S cannot replace it", async () => {
     // S stands in for A as far as it can: its API server says it is A, and gives a token that reads it.
     await put(s.client, Names.clusterIDConfigMap, { [Names.clusterIDKey]: a.id });
     const sToken = await readerToken(s, 'stranger');
@@ -255,5 +256,18 @@ describe.skipIf(!canUseNetns)('a stranger replaying the LAN peering secret proof
       return pr?.status?.phase === 'Accepted' ? pr : undefined;
     }, { timeoutMs: 90_000, describe: describeB(a.id) });
     expect(accepted.status?.reason).toBe('AutoAcceptKnown');
+
+    // 4. S claims A's ID again now that A is accepted: its create meets AlreadyExists, and its
+    //    identity would check out at its own server, but B knows A only from A's request, so a
+    //    newcomer with another CA and no proof over it does not replace A's accepted request
+    //    (before the fix it did: A's credential was deleted and S's request took its place)
+    const sent = await requestToB({ clusterID: a.id, apiUrl: s.cluster.apiUrl, caPem: s.caPem, token: sToken, proof }).then(() => 'created', (e: Error) => e.message);
+    expect(sent).toMatch(/already exists/);
+    await new Promise((r) => setTimeout(r, 15_000));
+    const kept = await requestOnB(a.id);
+    expect(kept?.metadata.uid).toBe(accepted.metadata.uid);
+    expect(kept?.spec.apiUrl).toBe(a.cluster.apiUrl);
+    expect(kept?.status?.phase).toBe('Accepted');
+    expect(readFileSync(b.agent!.logFile, 'utf8')).not.toContain('it replaces the stored one');
   });
 });

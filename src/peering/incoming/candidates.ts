@@ -7,10 +7,14 @@
  * replace the stored request at once.
  *
  * Why that is safe: the newcomer gives the same proof a first request gives (an API server that
- * accepts its token over TLS verified with its CA answers with the cluster ID it claims, at the
- * address we already know for that ID when we know one), so it can only be the cluster itself. It
- * lets the real peer's request win over one that squats its ID, and a peer that re-joins replace
- * its old request without waiting for our next heartbeat to be refused.
+ * accepts its token over TLS verified with its CA answers with the cluster ID it claims), at the
+ * address we already know for that ID when we know one, where only the cluster itself passes it.
+ * Where we know the ID only from its requests, any cluster can claim it that way, so a newcomer
+ * replaces a request that already proved itself (verified or accepted) only with the stored
+ * credential's CA or its own proof of being known (plan.ts, candidateMayReplace): a stranger
+ * cannot end an established peering by claiming the peer's ID. It lets the real peer's request win
+ * over one that squats its ID, and a peer that re-joins replace its old request without waiting
+ * for our next heartbeat to be refused.
  *
  * Kept in memory, in the process whose webhook saw the create; with several replicas, a create
  * that reached another replica is seen again at the requester's next re-send.

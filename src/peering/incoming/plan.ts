@@ -14,7 +14,7 @@ import { GVR, type AcceptPolicy, type ForeignCluster, type PeeringRequest, type 
 import { setCondition, type ConditionInput } from '../../k8s/conditions.js';
 import type { RuntimeAction } from '../../k8s/executor.js';
 import type { PhaseInput } from '../../k8s/foreignClusterStatus.js';
-import type { TokenKubeconfig } from '../kubeconfig.js';
+import { parseTokenKubeconfig, type TokenKubeconfig } from '../kubeconfig.js';
 import { conditionOf } from '../reasons.js';
 import { tokenRenewalDue } from './tokenRenewal.js';
 import { certificateFingerprint } from '../../trust/pki.js';
@@ -207,6 +207,39 @@ export function isKnownRequester(o: Pick<IncomingObserved, 'own' | 'request' | '
   return proofMatches(requestProof(o.peeringSecret, pr.spec.clusterID, o.own.clusterID, ca), pr.spec.peeringProof);
 }
 
+/**
+ * Whether a newcomer with a stored request's name may replace it (step 0 of planIncoming). Where we
+ * know the peer at an address of our own, the newcomer's identity is checked there, which only the
+ * cluster itself passes. Where we know it only from its requests, "proves its identity" means only
+ * that some API server, verified with the CA the newcomer sent, says it is that ID, which any
+ * cluster can say of itself: such a newcomer may replace a request that is still unverified, but a
+ * verified or accepted one only when it shows what a stranger cannot copy: the same CA as the
+ * stored credential (the same cluster with a new token), or its own proof of being known (our LAN
+ * peering secret over its CA, a CA we trust or pinned: isKnownRequester). Otherwise anyone could
+ * end an established peering by claiming the peer's ID.
+ */
+export function candidateMayReplace(o: Pick<IncomingObserved, 'own' | 'foreignCluster' | 'peeringSecret' | 'trustedCAFingerprints' | 'credential'>, stored: PeeringRequest, candidate: PeeringRequest, knownAt: string | undefined): boolean {
+  if (knownAt) return true;
+  const proven = stored.status?.phase === 'Accepted' || stored.status?.conditions?.some((c) => c.type === 'IdentityVerified' && c.status === 'True');
+  if (!proven) return true;
+  let kubeconfig: TokenKubeconfig;
+  try {
+    kubeconfig = parseTokenKubeconfig(candidate.spec.kubeconfig ?? '');
+  } catch {
+    return false;
+  }
+  const fingerprint = (pem: string | undefined) => {
+    try {
+      return pem ? certificateFingerprint(pem) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const ca = fingerprint(kubeconfig.caPem);
+  if (ca && o.credential?.ok && ca === fingerprint(o.credential.kubeconfig.caPem)) return true;
+  return isKnownRequester({ ...o, request: candidate }, kubeconfig);
+}
+
 export function planIncoming(o: IncomingObserved): Action[] {
   const pr = o.request;
   if (!pr) return forget(o);
@@ -230,7 +263,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
   //    not wait for the old request to end (candidates.ts says why this is safe).
   const c = o.candidate;
   const storedToken = o.credential?.ok ? o.credential.kubeconfig.token : undefined;
-  if (c && c.request.spec.clusterID === id && c.token !== storedToken && (!o.candidateCheck || (o.candidateCheck.ok && o.candidateCheck.clusterID === id))) {
+  if (c && c.request.spec.clusterID === id && c.token !== storedToken && candidateMayReplace(o, pr, c.request, knownAt) && (!o.candidateCheck || (o.candidateCheck.ok && o.candidateCheck.clusterID === id))) {
     if (!o.candidateCheck) return [{ type: 'checkCandidate', candidate: c.request, atMs: c.atMs, apiUrl: knownAt ?? c.request.spec.apiUrl }];
     return [
       { type: 'event', object: pr, eventType: 'Normal', reason: 'RequestSuperseded', message: `a newer PeeringRequest from ${id} proved its identity at ${knownAt ?? c.request.spec.apiUrl}: it replaces this one` },
