@@ -17,7 +17,7 @@ import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
 import { agentMetricsUrl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { clusterIDOf, describeFC, foreignCluster, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
-import { dashboardUrlOf, ensureKubepeerReader, launchBrowser, mintToken, screenshot } from './support/dashboard.js';
+import { dashboardUrlOf, ensureKubepeerReader, launchBrowser, mintToken, screenshot, signIn as signInAt } from './support/dashboard.js';
 
 let a: LocalCluster;
 let b: LocalCluster;
@@ -73,12 +73,7 @@ afterAll(async () => {
 const available = () => page.getByRole('list', { name: 'Available peers' });
 const connected = () => page.getByRole('list', { name: 'Connected peers' });
 
-async function signIn(token: string) {
-  await page.goto(urlA);
-  await page.getByLabel('Kubernetes bearer token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: /Available Peers/ }).waitFor();
-}
+const signIn = (token: string) => signInAt(page, urlA, token);
 
 async function openAddDialog(which: 'Add domain' | 'Add remote peer') {
   await page.getByRole('button', { name: 'Add a domain or a remote peer' }).click();

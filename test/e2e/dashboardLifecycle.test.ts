@@ -20,7 +20,7 @@ import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '..
 import { clusterIDOf, describeFC, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
 import { DashboardServer } from '../../src/dashboard/dashboardServer.js';
-import { dashboardUrlOf, launchBrowser, mintToken, screenshot } from './support/dashboard.js';
+import { dashboardUrlOf, launchBrowser, mintToken, screenshot, signIn } from './support/dashboard.js';
 
 let a: LocalCluster;
 let b: LocalCluster;
@@ -64,10 +64,7 @@ beforeAll(async () => {
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   page = await context.newPage();
   page.on('pageerror', (e) => pageProblems.push(`pageerror: ${e.message}`));
-  await page.goto(urlA);
-  await page.getByLabel('Kubernetes bearer token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: /Available Peers/ }).waitFor();
+  await signIn(page, urlA, token);
 });
 
 afterAll(async () => {
@@ -164,9 +161,7 @@ describe('a peer card through join, leave, rejoin, peer down and remove', () => 
     await agentB.kill();
     // B's own dashboard, still served by another replica, says that no agent runs once its Lease lapses.
     const pageB = await page.context().newPage();
-    await pageB.goto(urlB);
-    await pageB.getByLabel('Kubernetes bearer token').fill(tokenB);
-    await pageB.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(pageB, urlB, tokenB);
     const banner = pageB.locator('[data-agent-down]');
     await banner.waitFor({ timeout: 90_000 });
     expect(await banner.textContent()).toMatch(/The kubepeer agent of this cluster is not running since \d{4}-\d\d-\d\dT.*Z/);

@@ -63,6 +63,14 @@ export async function ensureKubepeerReader(client: KubeClient, name = 'kubepeer-
   return name;
 }
 
+/** Signs in at `url` with `token` as a person does, and waits for the home view. */
+export async function signIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Kubernetes bearer token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: /Available Peers/ }).waitFor();
+}
+
 export const screenshotDir = join(repoRoot, 'test-output', 'screenshots');
 
 /** A full-page screenshot; `hideToasts` leaves out the notifications of earlier steps. */
