@@ -13,7 +13,7 @@ import { certificateFingerprint, splitPemBundle } from '../../trust/pki.js';
 import { readClusterID } from '../../identity/clusterID.js';
 import { CliError, age, isStructured, kindName, printList, printObject, progress, progressDone, type Column } from '../output.js';
 import { globals, seconds, withClient, type GlobalOptions } from '../globals.js';
-import { damagedUUID, isClusterID } from '../clusterIDInput.js';
+import { damagedUUID, isClusterID } from '../../api/clusterIDInput.js';
 import { describeDirection, type PeerOffloading } from '../../offloading/usage.js';
 import { readOffloading } from './offload.js';
 import { endBothDirections } from '../../peering/endPeering.js';
