@@ -13,33 +13,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
 import { GVR, type PeeringRequest } from '../../src/api/crds.js';
-import { agentMetricsUrl, kubectl, kubepeer, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
-import { clusterIDOf, foreignClusterByID, setClusterConfig, virtualNode, waitForReadyNode } from '../support/peering.js';
+import { kubectl, kubepeer } from '../support/clusters.js';
+import { startClusterPair, type ClusterPair } from '../support/clusterPair.js';
+import { foreignClusterByID, virtualNode, waitForReadyNode } from '../support/peering.js';
 import { waitFor } from '../support/wait.js';
 
+let pair: ClusterPair;
 let a: LocalCluster;
 let b: LocalCluster;
-let agentA: AgentProcess;
-let agentB: AgentProcess;
 let A: KubeClient;
 let B: KubeClient;
 let idA: string;
 let idB: string;
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startCluster('removal-a'), startCluster('removal-b')]);
-  A = a.client();
-  B = b.client();
-  await Promise.all([setClusterConfig(A, { peeringConfig: { acceptPolicy: 'AcceptAll' } }), setClusterConfig(B, { peeringConfig: { acceptPolicy: 'AcceptAll' } })]);
-  agentA = startAgent(a);
-  agentB = startAgent(b);
-  await Promise.all([agentMetricsUrl(agentA), agentMetricsUrl(agentB)]);
-  [idA, idB] = await Promise.all([clusterIDOf(A), clusterIDOf(B)]);
+  pair = await startClusterPair(['removal-a', 'removal-b'], { peeringConfig: { acceptPolicy: 'AcceptAll' } });
+  ({ a, b, A, B, idA, idB } = pair);
 });
 
 afterAll(async () => {
-  await Promise.all([agentA?.stop(), agentB?.stop()]);
-  await Promise.all([a?.stop(), b?.stop()]);
+  await pair?.stop();
 });
 
 const request = (client: KubeClient, id: string) => client.getOrNull<PeeringRequest>(resourcePath(GVR.peeringRequest, { name: id }));
@@ -127,7 +120,7 @@ describe('deleting a ForeignCluster while the peer is down', () => {
     await waitFor('A: B\'s request Accepted, its credential stored', async () => (await request(A, idB))?.status?.phase === 'Accepted' && !!(await secret(A, `liqo-peer-${idB}`)), { timeoutMs: 60_000 });
     expect(await secret(A, `liqo-remote-${idB}`)).not.toBeNull();
 
-    await agentB.stop();
+    await pair.agentB.stop();
     await b.stop();
     const fc = (await foreignClusterByID(A, idB))!;
     const del = kubectl(a, ['delete', 'foreignclusters', fc.metadata.name, '--timeout=90s']);
@@ -148,9 +141,9 @@ describe('deleting a ForeignCluster while the peer is down', () => {
 
     // No retries: nothing is left to reconcile for B. Watched for longer than the work queue's
     // 30 s backoff cap, so a retrying key would have logged at least once.
-    const offset = readFileSync(agentA.logFile, 'utf8').length;
+    const offset = readFileSync(pair.agentA.logFile, 'utf8').length;
     await sleep(35_000);
-    const retries = readFileSync(agentA.logFile, 'utf8').slice(offset).split('\n').filter((l) => l.includes(idB) && /reconcile failed|could not notify|heartbeat|writeAdvertisement/.test(l));
+    const retries = readFileSync(pair.agentA.logFile, 'utf8').slice(offset).split('\n').filter((l) => l.includes(idB) && /reconcile failed|could not notify|heartbeat|writeAdvertisement/.test(l));
     expect(retries, retries.join('\n')).toEqual([]);
     expect(await leftovers()).toEqual({ foreignCluster: null, request: null, peerCredential: false, ourCredential: false, advertisement: false, virtualNode: false });
   }, 300_000);
