@@ -21,6 +21,7 @@ import { isoSeconds } from '../../k8s/time.js';
 import { buildTokenKubeconfig, parseTokenKubeconfig } from '../../peering/kubeconfig.js';
 import { peerCredentialSecret } from '../../peering/incoming/plan.js';
 import { requesterClient, resolveCallbackAddress } from '../../peering/incoming/requesterClient.js';
+import { lookupForUrl } from '../../discovery/dns/knownAddresses.js';
 import { CONSUMER_SERVICE_ACCOUNT, CONSUMER_TOKEN_SECRET, OffloadingAnnotations, OffloadingLabels, tenantCredentialOnConsumer, tenantNamespace } from '../names.js';
 import { offerFor } from './offer.js';
 import { tenancyHash, tenancyObjects, tokenRenewalDue, tokenStateOf, type TenancyObject } from './tenancy.js';
@@ -111,7 +112,8 @@ export function tenancyController(ctx: AgentContext, namespaces: Informer<Namesp
     const secret = informers.secrets.get(`${ctx.namespace}/${peerCredentialSecret(pr.spec.clusterID)}`) as { data?: Record<string, string> } | undefined;
     const text = secret?.data?.kubeconfig ? Buffer.from(secret.data.kubeconfig, 'base64').toString('utf8') : undefined;
     if (!text) throw new Error(`no credential for ${pr.spec.clusterID} yet (Secret ${peerCredentialSecret(pr.spec.clusterID)})`);
-    const pinned = await resolveCallbackAddress(pr.spec.apiUrl, ctx.apiUrl);
+    // the same policy and resolution as the identity callback
+    const pinned = await resolveCallbackAddress(pr.spec.apiUrl, ctx.apiUrl, lookupForUrl(informers.foreignClusters.list(), pr.spec.apiUrl), ctx.config().peeringConfig.allowedPeerCIDRs);
     return requesterClient(pr.spec.apiUrl, parseTokenKubeconfig(text), pinned);
   }
 

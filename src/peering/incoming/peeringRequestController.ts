@@ -23,7 +23,7 @@ import { peerAnswerBody, peerAnswerName } from '../outgoing/peerAnswers.js';
 import { planIncoming, peerCredentialSecret, type Answer, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
 import { offerFor } from '../../offloading/provider/offer.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
-import { lookupWith, type LookupAll } from '../../net/peerAddress.js';
+import { lookupForUrl } from '../../discovery/dns/knownAddresses.js';
 import { renewPeerToken } from './tokenRenewal.js';
 import { candidatesOf } from './candidates.js';
 import { isoSeconds } from '../../k8s/time.js';
@@ -94,13 +94,8 @@ export function peeringRequestController(ctx: AgentContext): Controller {
     return c;
   }
 
-  /**
-   * How the callback resolves a URL's host: a peer we discovered through a SearchDomain is called
-   * at the addresses that SearchDomain's DNS server gave (the system resolver may not know a name
-   * only that server serves); anything else through the system resolver.
-   */
-  const callbackLookup = (apiUrl: string): LookupAll =>
-    lookupWith(informers.foreignClusters.list().find((f) => f.spec.apiUrl === apiUrl && f.status?.dnsAddresses)?.status?.dnsAddresses);
+  /** A peer we discovered through a SearchDomain is called back at the addresses its DNS server gave. */
+  const callbackLookup = (apiUrl: string) => lookupForUrl(informers.foreignClusters.list(), apiUrl);
 
   const failure = (e: unknown) => {
     if (!(e instanceof PeeringError)) throw e;
