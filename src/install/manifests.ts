@@ -163,8 +163,8 @@ export function baseManifests(opts: InstallOptions = {}): Manifest[] {
  * Who may use the dashboard. It acts with the signed-in person's token only
  * (src/dashboard/handlers.ts), so these ClusterRoles hold exactly what its pages read and its
  * buttons write: peers, requests, domains, advertisements, virtual nodes, the pods and quotas of
- * offloading, events (cluster-wide: those about cluster-scoped objects live in "default") and the
- * public cluster-info. ServiceAccounts kubepeer-dashboard (operate) and kubepeer-dashboard-viewer
+ * offloading, events (cluster-wide: those about cluster-scoped objects live in "default"), the
+ * public cluster-info and the agent's leader Lease (whether an agent runs). ServiceAccounts kubepeer-dashboard (operate) and kubepeer-dashboard-viewer
  * (read only) are bound to them; `kubepeer dashboard token [--read-only]` makes a token for one.
  */
 export function dashboardManifests(opts: InstallOptions = {}): Manifest[] {
@@ -178,6 +178,8 @@ export function dashboardManifests(opts: InstallOptions = {}): Manifest[] {
     { apiGroups: [CONFIG_GROUP], resources: ['clusterconfigs'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['nodes', 'pods', 'resourcequotas', 'events'], verbs: read },
     { apiGroups: [''], resources: ['configmaps'], resourceNames: [Names.clusterInfoConfigMap], verbs: ['get'] },
+    // The agent's leader Lease: the page says when no agent runs (agentLiveness).
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [Names.agentLease], verbs: ['get'] },
   ];
   const bound = (name: string, write: boolean): Manifest[] => [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, labels } },

@@ -344,6 +344,9 @@ describe('the dashboard in a browser', () => {
     // ClusterRole kubepeer-dashboard-viewer may list events everywhere, so they show.
     await expect.poll(() => drawer.locator('table.events tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
     expect(await page.locator('.banner.forbidden').count()).toBe(0);
+    // It may read the agent's Lease: the page can say whether an agent runs.
+    const state = await (await fetch(`${urlA}api/state`, { headers: { Authorization: `Bearer ${r.stdout.trim()}` } })).json();
+    expect(state.overview.agent).toMatchObject({ running: true });
     await screenshot(page, '11b-dashboard-token-read-only', { hideToasts: true });
     await drawer.getByRole('button', { name: 'Close details' }).click();
     await drawer.waitFor({ state: 'detached' });
