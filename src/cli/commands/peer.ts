@@ -121,7 +121,7 @@ async function setJoin(client: KubeClient, fc: ForeignCluster, join: boolean, tr
  * ForeignCluster). `--wait` stops at once on them; the others (unreachable, pending, refused for
  * now) are waited out.
  */
-export const TERMINAL_REASONS = new Set(['UntrustedCA', 'CAChanged', 'CAPinMismatch', 'IdentityMismatch', 'CertificateInvalid', 'NoPublishedCA', 'MissingApiUrl', 'OwnCluster', 'DuplicateClusterID', 'Denied']);
+export const TERMINAL_REASONS = new Set(['UntrustedCA', 'CAChanged', 'CAPinMismatch', 'IdentityMismatch', 'CertificateInvalid', 'NoPublishedCA', 'MissingApiUrl', 'ForbiddenAddress', 'OwnCluster', 'DuplicateClusterID', 'Denied']);
 
 /** The terminal reason the ForeignCluster is in for its current spec, if any (a condition written for an older generation does not count). */
 export function terminalReason(fc: ForeignCluster): { reason: string; message: string } | undefined {
