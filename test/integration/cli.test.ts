@@ -138,3 +138,72 @@ describe('help', () => {
     expect(r.stdout).not.toContain('--timeout');
   });
 });
+
+describe('removing a peer (issue 13 item 2): the record a discovered peer leaves, as the CLI shows and changes it', () => {
+  const fcs = async () => (await cluster.client().list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items;
+  const discovered = (id: string, discoveryType: 'LAN' | 'WAN') =>
+    cluster.client().create(resourcePath(GVR.foreignCluster), {
+      apiVersion: 'discovery.liqo.io/v1',
+      kind: 'ForeignCluster',
+      metadata: { name: id, labels: { 'discovery.liqo.io/cluster-id': id }, annotations: { 'discovery.kubepeer.io/autojoin': 'PeeringSecret' } },
+      spec: { clusterID: id, apiUrl: 'https://203.0.113.30:6443', discoveryType, join: true },
+    });
+
+  it('peer remove keeps a LAN or WAN peer as a record (join false, marked removed, listed as Removed); --forget deletes it', async () => {
+    for (const [id, type] of [['lan-peer', 'LAN'], ['wan-peer', 'WAN']] as const) {
+      await discovered(id, type);
+      const r = kp('peer', 'remove', id);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('kept as a record');
+      const record = (await fcs()).find((f) => f.spec.clusterID === id)!;
+      expect(record.spec.join).toBe(false);
+      expect(record.metadata.annotations?.['discovery.kubepeer.io/removed']).toBeTruthy();
+      expect(record.metadata.annotations?.['discovery.kubepeer.io/autojoin']).toBeUndefined();
+      expect(kp('peer', 'list').stdout.split('\n').find((l) => l.startsWith(id))).toMatch(/\sRemoved\s/);
+      const forgot = kp('peer', 'remove', id, '--forget');
+      expect(forgot.code, forgot.stderr).toBe(0);
+      expect(forgot.stdout).toContain(`foreigncluster/${id} deleted`);
+      expect((await fcs()).some((f) => f.spec.clusterID === id)).toBe(false);
+    }
+  });
+
+  it('peer join and peer add connect a removed peer again (the mark goes); a Manual peer is deleted, not kept', async () => {
+    await discovered('lan-again', 'LAN');
+    expect(kp('peer', 'remove', 'lan-again').code).toBe(0);
+    expect(kp('peer', 'join', 'lan-again').code).toBe(0);
+    let f = (await fcs()).find((x) => x.spec.clusterID === 'lan-again')!;
+    expect(f.spec.join).toBe(true);
+    expect(f.metadata.annotations?.['discovery.kubepeer.io/removed']).toBeUndefined();
+
+    expect(kp('peer', 'remove', 'lan-again').code).toBe(0);
+    const add = kp('peer', 'add', 'lan-again', '--api-url', 'https://203.0.113.31:6443', '--join');
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stderr).toContain('(removed earlier) added again');
+    f = (await fcs()).find((x) => x.spec.clusterID === 'lan-again')!;
+    expect(f.spec).toMatchObject({ discoveryType: 'Manual', join: true, apiUrl: 'https://203.0.113.31:6443' });
+    expect(f.metadata.annotations?.['discovery.kubepeer.io/removed']).toBeUndefined();
+
+    const manual = kp('peer', 'remove', 'lan-again');
+    expect(manual.stdout).toContain('deleted');
+    // (no agent here to run the finalizer of a joined peer: the ForeignCluster is only being deleted)
+    await waitFor('lan-again being deleted', async () => ((await fcs()).find((x) => x.spec.clusterID === 'lan-again')?.metadata.deletionTimestamp ? true : !(await fcs()).some((x) => x.spec.clusterID === 'lan-again')));
+  });
+
+  it('peer list and status show a peer known only by its request to us', async () => {
+    const id = 'asks-only';
+    await cluster.client().create(resourcePath(GVR.peeringRequest), {
+      apiVersion: 'discovery.liqo.io/v1alpha1',
+      kind: 'PeeringRequest',
+      metadata: { name: id },
+      spec: { clusterID: id, clusterName: 'asker', namespace: 'liqo', apiUrl: 'https://203.0.113.40:6443' },
+    });
+    const row = kp('peer', 'list').stdout.split('\n').find((l) => l.includes(id));
+    expect(row).toMatch(/IncomingPeering/);
+    expect(row).toMatch(/Pending/);
+    // -o json prints objects that exist: the ForeignClusters only
+    expect(kp('peer', 'list', '-o', 'json').stdout).not.toContain(id);
+    const status = JSON.parse(kp('status', '-o', 'json').stdout) as { peers: { incomingOnly: Array<{ clusterID: string; incoming: string }> } };
+    expect(status.peers.incomingOnly).toContainEqual({ clusterID: id, name: 'asker', incoming: 'Pending' });
+    expect(kp('status').stdout).toContain('incoming only, no ForeignCluster yet: asker (Pending)');
+  });
+});
