@@ -17,6 +17,10 @@ import { tenantCredentialOnConsumer } from '../names.js';
 import { PodReflector } from './podReflector.js';
 import { offloadMetrics } from './metrics.js';
 import { remotePodDirectory } from './remotePods.js';
+import { apiUrlProblem } from '../../peering/apiUrl.js';
+import { policyFor } from '../../net/addressPolicy.js';
+import { resolvePeerTarget } from '../../net/peerAddress.js';
+import { findForeignCluster } from '../../discovery/foreignClusterUpsert.js';
 
 const PREFIX = tenantCredentialOnConsumer('');
 
@@ -43,6 +47,21 @@ export function offloadingController(ctx: AgentContext): { controller: Controlle
     r.reflector.target.client.close();
   }
 
+  /**
+   * Where to connect for the API server the peer put in its tenant credential: that URL is the
+   * peer's word, so it gets the policy and the resolution of every call to a peer (docs/design.md
+   * §9), including the addresses a SearchDomain's DNS server gave for a name only it knows.
+   */
+  async function checkedAddress(server: string, providerID: string): Promise<string | undefined> {
+    const allowedCIDRs = ctx.config().peeringConfig.allowedPeerCIDRs;
+    const problem = apiUrlProblem(server, `the API server in the tenant credential of ${providerID}`, ctx.apiUrl, allowedCIDRs);
+    if (problem) throw new Error(`not offloading to ${providerID}: ${problem}`);
+    const known = findForeignCluster(ctx, providerID)?.status?.dnsAddresses;
+    const target = await resolvePeerTarget(server, policyFor(ctx.apiUrl, allowedCIDRs), { known });
+    if (!target.ok) throw new Error(`not offloading to ${providerID}: ${target.message}`);
+    return target.address;
+  }
+
   async function reconcile(providerID: string) {
     const secret = ctx.informers.secrets.get(`${ctx.namespace}/${tenantCredentialOnConsumer(providerID)}`) as TenantSecret | undefined;
     const nodeName = `${Names.virtualNodePrefix}${providerID}`;
@@ -58,7 +77,7 @@ export function offloadingController(ctx: AgentContext): { controller: Controlle
     const namespace = decode(secret, 'namespace');
     if (!text || !namespace) throw new Error(`Secret ${secret.metadata.name} from ${providerID} lacks kubeconfig or namespace`);
     const kc = parseTokenKubeconfig(text);
-    const client = KubeClient.withToken(kc.server, kc.token, kc.caPem, false);
+    const client = KubeClient.withToken(kc.server, kc.token, kc.caPem, false, await checkedAddress(kc.server, providerID));
     const providerName = decode(secret, 'clusterName') || providerID;
     const reflector = new PodReflector(ctx, { providerID, providerName, nodeName, client, tenantNamespace: namespace });
     reflectors.set(providerID, { version, reflector });
