@@ -117,6 +117,7 @@ export async function ensureCredential(ctx: AgentContext, fc: ForeignCluster): P
   const token = existing?.data?.token && Buffer.from(existing.data.token, 'base64').toString('utf8');
   if (token) {
     if (existing?.metadata.annotations?.[Annotations.credentialRevision] !== CREDENTIAL_REVISION) await upgradeCredential(ctx, fc, secretPath, token);
+    else await keepAudiencesRecorded(ctx, token);
     return token;
   }
   for (const { ref, body } of credentialObjects(ctx, fc)) await createIfMissing(ctx, ref, body);
@@ -158,6 +159,30 @@ async function recordTokenAudiences(ctx: AgentContext, token: string): Promise<v
   const audiences = tokenAudiences(token);
   if (!audiences) return;
   await ctx.client.mergePatch(resourcePath(Core.namespaces, { name: ctx.namespace }), { metadata: { annotations: { [Annotations.tokenAudiences]: audiences } } });
+}
+
+/** When each namespace's recorded audiences were last looked at (keepAudiencesRecorded). */
+const audiencesCheckedAt = new Map<string, number>();
+export const AUDIENCES_RECHECK_MS = 10 * 60_000;
+
+/**
+ * Records the audiences again when someone removed them: without them the policy refuses every
+ * peer's renewal (it fails closed). Looked at once per AUDIENCES_RECHECK_MS per namespace, so an
+ * established credential costs no extra request in most reconciles. `forget` starts over (tests).
+ */
+export async function keepAudiencesRecorded(ctx: AgentContext, token: string, forget = false): Promise<void> {
+  const now = Date.now();
+  if (forget) audiencesCheckedAt.delete(ctx.namespace);
+  if (now - (audiencesCheckedAt.get(ctx.namespace) ?? -Infinity) < AUDIENCES_RECHECK_MS) return;
+  audiencesCheckedAt.set(ctx.namespace, now);
+  try {
+    const ns = await ctx.client.getOrNull<{ metadata: { annotations?: Record<string, string> } }>(resourcePath(Core.namespaces, { name: ctx.namespace }));
+    if (ns && !ns.metadata.annotations?.[Annotations.tokenAudiences]) await recordTokenAudiences(ctx, token);
+  } catch (e) {
+    // not this credential's business: looked at again at the next call
+    audiencesCheckedAt.delete(ctx.namespace);
+    ctx.log?.debug({ err: (e as Error).message }, 'could not check the recorded token audiences');
+  }
 }
 
 /**
