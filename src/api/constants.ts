@@ -98,6 +98,12 @@ export const Names = {
   anonymousClusterRole: 'kubepeer-anonymous-peering',
   anonymousRole: 'kubepeer-anonymous-cluster-info',
   webhookConfiguration: 'kubepeer-peeringrequest-validation',
+  /**
+   * ConfigMap in kube-system, written where kubepeer configures the API server (local clusters):
+   * `ca.crt` signs the client certificate the API server presents to admission webhooks, named
+   * `client-name`. The agent then answers no other caller of its webhook (webhookClientAuth.ts).
+   */
+  webhookClientConfigMap: 'kubepeer-webhook-client',
   virtualNodeTaintKey: 'virtual-node.liqo.io/not-allowed',
   /** ClusterProperty holding the SIG-Multicluster cluster ID, when the About API is installed. */
   clusterProperty: 'cluster.clusterset.k8s.io',
@@ -108,12 +114,6 @@ export const ClusterInfoKeys = {
   clusterID: 'cluster-id',
   clusterName: 'cluster-name',
   namespace: 'namespace',
-  /**
-   * ConfigMap in kube-system, written where kubepeer configures the API server (local clusters):
-   * `ca.crt` signs the client certificate the API server presents to admission webhooks, named
-   * `client-name`. The agent then answers no other caller of its webhook (webhookClientAuth.ts).
-   */
-  webhookClientConfigMap: 'kubepeer-webhook-client',
   caCert: 'ca.crt',
   /** HMAC of the peering secret over our cluster ID and CA fingerprint (src/trust/peeringSecret.ts). */
   peeringProof: 'peering-proof',
@@ -123,6 +123,11 @@ export const Defaults = {
   dashboardListen: '127.0.0.1:8443',
   metricsListen: '127.0.0.1:9464',
   webhookListen: '127.0.0.1:9443',
+  /**
+   * Common name of the client certificate the API server presents to the admission webhook where
+   * kubepeer sets its admission configuration (local clusters; `--webhook-client-ca`).
+   */
+  webhookClientName: 'kube-apiserver-webhook-client',
   apiServerPort: 6443,
   mdnsService: '_liqo._tcp',
   mdnsDomain: 'local.',
@@ -133,11 +138,6 @@ export const Defaults = {
   heartbeatSeconds: 10,
   maxPendingRequests: 50,
   resourceSharingPercentage: 30,
-  /**
-   * Common name of the client certificate the API server presents to the admission webhook where
-   * kubepeer sets its admission configuration (local clusters; `--webhook-client-ca`).
-   */
-  webhookClientName: 'kube-apiserver-webhook-client',
   /** client-go leader election defaults. */
   leaseDurationSeconds: 15,
   renewDeadlineSeconds: 10,
