@@ -272,12 +272,20 @@ export async function addPeer(kube: KubeClient, id: DashboardIdentity, body: unk
   }
 }
 
+/**
+ * Connect or disconnect. `{"join": true, "allowUntrustedCA": true}` also lets the agent pin the
+ * peer's CA on first use, as `kubepeer peer join --allow-untrusted-ca` does: what a person does
+ * about a peer whose CA this cluster does not trust.
+ */
 export async function setJoin(kube: KubeClient, name: string, body: unknown): Promise<PeerView> {
-  const join = (body as { join?: unknown } | null)?.join;
+  const { join, allowUntrustedCA } = (body ?? {}) as { join?: unknown; allowUntrustedCA?: unknown };
   if (typeof join !== 'boolean') throw new HttpError(400, 'Invalid', 'The body must be {"join": true} or {"join": false}.');
+  if (allowUntrustedCA !== undefined && allowUntrustedCA !== true) throw new HttpError(400, 'Invalid', '"allowUntrustedCA" can only be true (unset it on the ForeignCluster to trust only known CAs again).');
   const doing = join ? `connect to peer "${name}"` : `disconnect from peer "${name}"`;
   const current = await getPeerFor(kube, name, doing);
-  const fc = await required(kube.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name }), joinPatch(current, join)), 'patch', GVR.foreignCluster, doing);
+  const patch = joinPatch(current, join) as { spec: Record<string, unknown> };
+  if (allowUntrustedCA) patch.spec.allowUntrustedCA = true;
+  const fc = await required(kube.mergePatch<ForeignCluster>(resourcePath(GVR.foreignCluster, { name }), patch), 'patch', GVR.foreignCluster, doing);
   return peerView({ fc, now: new Date() });
 }
 

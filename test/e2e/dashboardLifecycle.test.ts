@@ -124,12 +124,23 @@ describe('a peer card through join, leave, rejoin, peer down and remove', () => 
     expect(await available().locator(`[data-cluster-id="${idB}"]`).count()).toBe(0);
     await screenshot(page, 'lifecycle-01-incoming-established', { hideToasts: true });
 
-    // A connects back: B asks a person, so A's half waits while B's half is established. (B's CA
-    // is not in A's trust store: the person lets A pin it on first use, as "Add remote peer" does.)
-    await A.mergePatch(resourcePath(GVR.foreignCluster, { name: (await foreignClusterByID(A, idB))!.metadata.name }), { spec: { allowUntrustedCA: true } });
+    // A connects back. B's CA is not in A's trust store: the card says so on the outgoing half and
+    // offers to pin it on first use (what "Add remote peer" and peer join --allow-untrusted-ca do).
     await cardOfB().getByRole('button', { name: 'Connect back' }).click();
     await expectCard('Outgoing · Pending', 'Incoming · Established');
-    expect(await cardOfB().locator('[data-direction="outgoing"]').getAttribute('title')).toMatch(/approval|approve|accept/i);
+    const pin = cardOfB().getByRole('button', { name: 'Pin its CA and connect' });
+    await pin.waitFor({ timeout: 60_000 });
+    expect(await cardOfB().locator('[data-direction="outgoing"]').getAttribute('title')).toContain('not signed by a trusted CA');
+    await screenshot(page, 'lifecycle-01b-connect-back-untrusted-ca', { hideToasts: true });
+    await pin.click();
+    // B asks a person, so A's half waits while B's half is established.
+    const outgoing = cardOfB().locator('[data-direction="outgoing"]');
+    await waitFor('the outgoing half to wait for B\'s approval', async () => /approval/i.test((await outgoing.getAttribute('title', { timeout: 1000 })) ?? ''), {
+      timeoutMs: 90_000,
+      describe: () => outgoing.getAttribute('title', { timeout: 1000 }),
+    });
+    await expectCard('Outgoing · Pending', 'Incoming · Established');
+    expect((await foreignClusterByID(A, idB))?.spec.allowUntrustedCA).toBe(true);
     await screenshot(page, 'lifecycle-02-outgoing-pending-incoming-established', { hideToasts: true });
 
     await approveOnB();

@@ -268,8 +268,11 @@ function Dashboard({ session, onSignOut }: { session: Session; onSignOut(): void
         : [`Could not stop connecting to ${name}`, `Stopped connecting to ${name}`];
     await track(peer.name, failed, () => api('PATCH', `/api/peers/${encodeURIComponent(peer.name)}`, { join }), done);
   };
+  const pinAndConnect = (peer: PeerView) =>
+    track(peer.name, `Could not connect to ${peer.displayName}`, () => api('PATCH', `/api/peers/${encodeURIComponent(peer.name)}`, { join: true, allowUntrustedCA: true }), `Connecting to ${peer.displayName}: its CA is pinned on first use`);
   const actions: PeerActions = {
     setJoin,
+    pinAndConnect: async (p) => void (await pinAndConnect(p)),
     open: (p) => setRoute(`/peer/${encodeURIComponent(p.name)}`),
     decide: async (r: RequestView, accept: boolean) => {
       await track(`request:${r.name}`, `Could not ${accept ? 'accept' : 'reject'} the request from ${r.clusterName || r.clusterID}`, () => api('POST', `/api/requests/${encodeURIComponent(r.name)}/${accept ? 'accept' : 'reject'}`, {}), accept ? `Accepted ${r.clusterName || r.clusterID}` : `Rejected ${r.clusterName || r.clusterID}`);

@@ -6,6 +6,8 @@ import { ArrowLeft, ArrowRight, ArrowsBoth, DiscoveryIcon, Globe, Inbox, Server,
 
 export interface PeerActions {
   setJoin(peer: PeerView, join: boolean): Promise<void>;
+  /** Connect and let the agent pin the peer's CA on first use (allowUntrustedCA). */
+  pinAndConnect(peer: PeerView): Promise<void>;
   open(peer: PeerView): void;
   decide(req: RequestView, accept: boolean): Promise<void>;
   removeDomain(d: DomainView): Promise<void>;
@@ -103,6 +105,7 @@ export function AvailablePeer({ peer, actions }: { peer: PeerView; actions: Peer
         </span>
       </div>
       <DirectionStates peer={peer} all={false} />
+      <UntrustedCAAction peer={peer} actions={actions} />
       <InlineError error={actions.errors[peer.name]} />
     </li>
   );
@@ -149,6 +152,26 @@ export function DirectionStates({ peer, all }: { peer: PeerView; all: boolean })
           <span class="direction-detail">{d.detail}</span>
         </span>
       ))}
+    </div>
+  );
+}
+
+/**
+ * The outgoing direction is blocked because this cluster does not trust the peer's CA: offer what
+ * `kubepeer peer join --allow-untrusted-ca` does (the condition's message says the alternative).
+ */
+function UntrustedCAAction({ peer, actions }: { peer: PeerView; actions: PeerActions }) {
+  if (peer.problem?.reason !== 'UntrustedCA' || !peer.join || peer.allowUntrustedCA) return null;
+  return (
+    <div class="untrusted-ca-action">
+      <button
+        class="button secondary"
+        disabled={actions.busy.has(peer.name)}
+        onClick={() => actions.pinAndConnect(peer)}
+        title="Read its CA from its public cluster-info once and pin it (sets spec.allowUntrustedCA); do this only if you know this is the cluster you mean"
+      >
+        Pin its CA and connect
+      </button>
     </div>
   );
 }
@@ -206,6 +229,7 @@ export function ConnectedPeer({ peer, actions }: { peer: PeerView; actions: Peer
         <DirectionTag peer={peer} />
       </div>
       <DirectionStates peer={peer} all={true} />
+      <UntrustedCAAction peer={peer} actions={actions} />
       <UnreachableNote peer={peer} />
       {outgoing ? (
         <div class="resources">
