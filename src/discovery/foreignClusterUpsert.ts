@@ -68,9 +68,10 @@ export function findForeignCluster(ctx: Pick<AgentContext, 'informers'>, cluster
 /**
  * A ForeignCluster that the peeringrequest controller created only because a request arrived
  * before any source saw the peer (IncomingPeering, join false, no outgoing peering). The first
- * discovery sighting at the same URL adopts it as if it had created it: discoveryType, `join` and
- * `allowUntrustedCA` come from the sighting (otherwise the peer would stay "unknown" for
- * AutoAcceptKnown and never be joined by autojoin, only because of the order of two events).
+ * discovery sighting at the same URL (or a SearchDomain's that pins the CA, at its own URL) adopts
+ * it as if it had created it: discoveryType, `join`, `allowUntrustedCA` and the pin come from the
+ * sighting (otherwise the peer would stay "unknown" for AutoAcceptKnown and never be joined by
+ * autojoin, only because of the order of two events).
  */
 export function isAdoptable(fc: ForeignCluster): boolean {
   return fc.spec.discoveryType === 'IncomingPeering' && !fc.spec.join && (fc.status?.outgoing?.phase ?? 'None') === 'None';
@@ -127,9 +128,13 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
 
   const fc = existing;
   const urlDiffers = !!fc.spec.apiUrl && fc.spec.apiUrl !== s.apiUrl;
-  const adopt = isAdoptable(fc) && !urlDiffers;
+  // A requester's apiUrl is its own word, and often not the name a private DNS zone publishes for
+  // it: a SearchDomain that pins its CA adopts the record at the zone's URL (the pin is checked
+  // over TLS before anything is sent, and makes the requester known only if it is its CA).
+  const adoptByPin = urlDiffers && isAdoptable(fc) && s.source === 'WAN' && !!s.caFingerprint;
+  const adopt = isAdoptable(fc) && (!urlDiffers || adoptByPin);
   const sameSource = fc.spec.discoveryType === s.source || adopt;
-  if (urlDiffers && (!sameSource || isPeered(fc))) {
+  if (urlDiffers && !adoptByPin && (!sameSource || isPeered(fc))) {
     // Never redirect a person's or a peered ForeignCluster on the word of a discovery answer.
     const msg = `${s.via} announces cluster ${s.clusterID} at ${s.apiUrl}, but this ForeignCluster uses ${fc.spec.apiUrl}; not followed (if the cluster really moved, edit spec.apiUrl)`;
     const changed = await applyForeignClusterStatus(ctx, fc, managerFor(s.source), { lastSeen: { ...(fc.status?.lastSeen ?? {}), [s.source]: lastSeenValue(fc, s.source, now) }, ...keptAddresses(fc, s.source) }, [
@@ -145,6 +150,7 @@ export async function upsertDiscovered(ctx: AgentContext, s: Sighting, now = new
     specPatch.discoveryType = s.source;
     if (s.join) specPatch.join = true;
     if (s.allowUntrustedCA) specPatch.allowUntrustedCA = true;
+    if (s.caFingerprint && !fc.spec.caFingerprint) specPatch.caFingerprint = s.caFingerprint;
   }
   // A cluster discovery only listed (no person decided) that now proves it belongs: join it.
   // Never one a person removed: that stays removed until a person connects it.

@@ -160,15 +160,36 @@ describe('the seed SearchDomain with autojoin', () => {
   it("discovers B and C as WAN ForeignClusters owned by the SearchDomain, and peers with B (its TXT pins its CA) at the address named gave for a name the system resolver does not know", async () => {
     // the premise: only named knows B's API server name
     await expect(lookup(B_HOST)).rejects.toMatchObject({ code: expect.stringMatching(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/) });
+    // B asks A first (a person's ForeignCluster on B): A holds a record made for that request, at
+    // the URL B gives for itself, which is not the name the zone publishes.
+    const toA = kubectl(b, ['apply', '-f', '-'], `apiVersion: discovery.liqo.io/v1
+kind: ForeignCluster
+metadata: { name: to-a }
+spec: { clusterID: ${idA}, apiUrl: "${a.apiUrl}", join: true, allowUntrustedCA: true }
+`);
+    expect(toA.code, toA.stderr).toBe(0);
+    const record = await waitFor("A's record for B's request", async () => {
+      const f = await foreignClusterByID(A, idB);
+      return f?.spec.discoveryType === 'IncomingPeering' ? f : undefined;
+    }, { timeoutMs: 60_000, describe: describeFC(b.client(), 'to-a') });
+    expect(record.spec.apiUrl).toBe(b.apiUrl);
+
     const seed = seedManifests().find((s) => s.kind === 'SearchDomain')!;
     expect(seed.apiVersion).toBe('discovery.liqo.io/v1');
     const applied = kubectl(a, ['apply', '-f', '-'], seed.yaml.replace('autojoin: false', 'autojoin: true'));
     expect(applied.code, applied.stderr).toBe(0);
     const sd = (await sdOf(DOMAIN))!;
 
+    // The zone pins B's CA, so its listing takes the record over at the zone's URL.
     const [fcB, fcC] = await Promise.all(
-      [idB, idC].map((id) => waitFor(`ForeignCluster for ${id}`, () => foreignClusterByID(A, id), { timeoutMs: 60_000, describe: describeSD(DOMAIN) })),
+      [idB, idC].map((id) =>
+        waitFor(`WAN ForeignCluster for ${id}`, async () => {
+          const f = await foreignClusterByID(A, id);
+          return f?.spec.discoveryType === 'WAN' ? f : undefined;
+        }, { timeoutMs: 60_000, describe: describeSD(DOMAIN) }),
+      ),
     );
+    expect(fcB!.metadata.name).toBe(idB);
     for (const [fc, cluster] of [[fcB!, b], [fcC!, c]] as const) {
       expect(fc.spec).toMatchObject({ discoveryType: 'WAN', apiUrl: localUrl(cluster), namespace: 'liqo', clusterName: cluster.name });
       expect(fc.metadata.labels).toMatchObject({ [Labels.searchDomain]: DOMAIN, [Labels.discoveryType]: 'WAN' });
@@ -190,6 +211,11 @@ describe('the seed SearchDomain with autojoin', () => {
     const peered = (await foreignClusterByID(A, idB))!;
     expect(peered.status?.trustMode).toBe('Pinned');
     expect(peered.status?.apiUrl).toBe(localUrl(b));
+    // A (AutoAcceptKnown) knows B by the pin its SearchDomain lists, which is the CA of B's request:
+    // B's request, which came first, is accepted.
+    await waitForReadyNode(b.client(), idA, 150_000, describeFC(b.client(), 'to-a'));
+    expect((await foreignClusterByID(A, idB))!.status?.incoming?.phase).toBe('Established');
+    expect((await A.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.filter((f) => f.spec.clusterID === idB)).toHaveLength(1);
   });
 
   it('lists C, whose TXT has no CA pin, for a person to connect: no request, no virtual node, until kubepeer peer join', async () => {
