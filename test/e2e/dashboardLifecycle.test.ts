@@ -168,7 +168,7 @@ describe('a peer card through join, leave, rejoin, peer down and remove', () => 
     await screenshot(page, 'lifecycle-05-rejoined', { hideToasts: true });
   });
 
-  it('peer down: B\'s agent and control plane stop; B stays under Connected, unreachable both ways, with what to do', async () => {
+  it('peer down: B\'s agent stops (its heartbeats stop), then its control plane; B stays under Connected, unreachable each way as it happens, with what to do', async () => {
     await agentB.kill();
     // B's own dashboard, still served by another replica, says that no agent runs once its Lease lapses.
     const pageB = await page.context().newPage();
@@ -179,7 +179,12 @@ describe('a peer card through join, leave, rejoin, peer down and remove', () => 
     expect(await banner.textContent()).toContain('kubepeer status');
     await screenshot(pageB, 'lifecycle-06a-peer-agent-down-its-dashboard');
     await pageB.close();
+    // On A: B's heartbeats stopped (outgoing), while A still writes to B's API server (incoming).
+    await expectCard('Outgoing · Unreachable', 'Incoming · Established');
+    expect(await cardOfB().locator('[data-unreachable]').textContent()).toMatch(/no heartbeat from it/);
+    await screenshot(page, 'lifecycle-06b-peer-agent-down', { hideToasts: true });
 
+    // Then B's control plane too: A can no longer write to it either.
     await b.stop();
     await expectCard('Outgoing · Unreachable', 'Incoming · Unreachable', 180_000);
     const note = cardOfB().locator('[data-unreachable]');
