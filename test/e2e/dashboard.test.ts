@@ -431,6 +431,29 @@ describe('the dashboard in a browser', () => {
     await card.waitFor({ state: 'detached' });
   });
 
+  it('removes a peer that uses this cluster: both directions end, its request and credential go, and the peer is told', async () => {
+    // B still peers with A (B's request to A, accepted above); A's own half was disconnected.
+    await waitForReadyNode(B, idA, 60_000, describeFC(B, 'peer-a'));
+    const card = connected().locator('[data-peer="peer-b"]');
+    await card.getByRole('button', { name: 'Details' }).click();
+    const drawer = page.getByRole('dialog');
+    await drawer.getByRole('button', { name: 'Remove', exact: true }).click();
+    await drawer.getByRole('button', { name: 'Yes, remove' }).click();
+    await page.locator('.toast-success', { hasText: 'both directions of the peering end' }).waitFor();
+    const leftOnA = async () => ({
+      foreignCluster: !!(await foreignCluster(A, 'peer-b')),
+      request: !!(await A.getOrNull(resourcePath(GVR.peeringRequest, { name: idB }))),
+      credential: !!(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-peer-${idB}` }))),
+    });
+    await waitFor('A to keep nothing of B', async () => Object.values(await leftOnA()).every((v) => !v), { timeoutMs: 90_000, describe: leftOnA });
+    // B is told: its outgoing peering with A ends (Denied), its virtual node for A goes.
+    await waitFor('B told (outgoing Denied) and its virtual node for A gone', async () => (await foreignCluster(B, 'peer-a'))?.status?.outgoing?.phase === 'Denied' && (await virtualNode(B, idA)) === null, {
+      timeoutMs: 90_000,
+      describe: describeFC(B, 'peer-a'),
+    });
+    await card.waitFor({ state: 'detached' });
+  });
+
   it('raised no page errors and no Content-Security-Policy violations', () => {
     expect(pageProblems).toEqual([]);
   });
