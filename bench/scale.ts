@@ -3,7 +3,7 @@
  * clusters peering in a full mesh (time to converge, API requests per peering, agent CPU/RSS).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GVR, apiVersionOf } from '../src/api/crds.js';
+import { GVR, apiVersionOf, type ForeignCluster } from '../src/api/crds.js';
 import { Defaults, Labels } from '../src/api/constants.js';
 import { Core, resourcePath } from '../src/k8s/rest.js';
 import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../test/support/clusters.js';
@@ -30,8 +30,18 @@ async function manyForeignClusters(quick: boolean): Promise<Figure[]> {
         }),
       );
     }
-    // Let the agent reconcile all of them once (labels, status), then measure the steady state.
-    await sleep(quick ? 20_000 : 40_000);
+    // Let the agent reconcile all of them once (status written, its Event recorded), then measure
+    // the steady state. A fixed wait was not enough on a loaded machine: the window then counted
+    // the first reconciles of the last few hundred as steady-state writes.
+    const began = Date.now();
+    for (;;) {
+      const items = (await client.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items;
+      if (items.length >= n && items.every((f) => f.status?.outgoing?.phase)) break;
+      if (Date.now() - began > 300_000) throw new Error(`the agent had not reconciled ${n} ForeignClusters once after 300 s (${items.filter((f) => f.status?.outgoing?.phase).length} done)`);
+      await sleep(1000);
+    }
+    process.stderr.write(`bench: scale: ${n} ForeignClusters reconciled once ${((Date.now() - began) / 1000).toFixed(1)} s after the last create\n`);
+    await sleep(quick ? 10_000 : 20_000);
     const window = quick ? 30_000 : 60_000;
     const agentOwn = (l: Record<string, string>) => isWriteSample(l) && l.client === 'agent';
     const byResource = (l: Record<string, string>) => `${l.verb} ${l.subresource ? `${l.resource}/${l.subresource}` : l.resource}`;
