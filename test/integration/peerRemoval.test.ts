@@ -70,6 +70,24 @@ describe('an incoming-only peering', () => {
   }, 300_000);
 });
 
+describe('a request deleted on the foreign side by hand', () => {
+  it('the requester is told (PeeringDropped), sends it again at once, and the peering goes on', async () => {
+    const old = (await request(B, idA))!;
+    expect(old.metadata.finalizers).toContain('discovery.liqo.io/request-cleanup');
+    const del = kubectl(b, ['delete', 'peeringrequest', idA, '--timeout=60s']);
+    expect(del.code, del.stderr).toBe(0);
+    const again = await waitFor('B: A\'s new request, accepted', async () => {
+      const p = await request(B, idA);
+      return p && p.metadata.uid !== old.metadata.uid && p.status?.phase === 'Accepted' ? p : undefined;
+    }, { timeoutMs: 60_000, describe: () => request(B, idA) });
+    expect(again.spec.clusterID).toBe(idA);
+    const fcName = (await foreignClusterByID(A, idB))!.metadata.name;
+    const events = await A.list<{ reason: string; message: string }>(resourcePath(Core.events, { namespace: 'default' }), { fieldSelector: `involvedObject.name=${fcName}` });
+    expect(events.items.map((e) => e.message).join('\n')).toContain('dropped our PeeringRequest');
+    await waitForReadyNode(A, idB, 60_000);
+  }, 200_000);
+});
+
 describe('a removed discovered peer', () => {
   it('stays removed: its new request waits for a person even under AcceptAll; peer accept connects it again and clears the record', async () => {
     // B peers with A too, so A holds B's accepted request and its credential

@@ -20,7 +20,7 @@ import type { AgentContext } from '../../agent/context.js';
 import { PeeringError } from '../errors.js';
 import { buildTokenKubeconfig, parseTokenKubeconfig } from '../kubeconfig.js';
 import { peerAnswerBody, peerAnswerName } from '../outgoing/peerAnswers.js';
-import { planIncoming, peerCredentialSecret, type Answer, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
+import { REQUEST_FINALIZER, planIncoming, peerCredentialSecret, type Answer, type IncomingAction, type IncomingObserved, type RequesterEndpoint } from './plan.js';
 import { offerFor } from '../../offloading/provider/offer.js';
 import { readRequesterClusterID, requesterClient, resolveCallbackAddress } from './requesterClient.js';
 import { lookupForUrl } from '../../discovery/dns/knownAddresses.js';
@@ -126,7 +126,9 @@ export function peeringRequestController(ctx: AgentContext): Controller {
         const old = await client.get<{ metadata: { resourceVersion: string } }>(secretPath(id));
         await client.replace(secretPath(id), { ...body, metadata: { ...body.metadata, resourceVersion: old.metadata.resourceVersion } });
       }
-      await client.mergePatch(resourcePath(GVR.peeringRequest, { name: pr.metadata.name }), { spec: { kubeconfig: null } });
+      // the finalizer with it: from now on we hold a credential to tell the requester if someone else deletes the request
+      const finalizers = [...(pr.metadata.finalizers ?? []).filter((f) => f !== REQUEST_FINALIZER), REQUEST_FINALIZER];
+      await client.mergePatch(resourcePath(GVR.peeringRequest, { name: pr.metadata.name }), { metadata: { finalizers }, spec: { kubeconfig: null } });
     },
     readCredential: async ({ clusterID }) => {
       const secret = await client.getOrNull<Secret>(secretPath(clusterID));

@@ -98,7 +98,10 @@ export type Answer = 'PeeringPending' | 'PeeringDenied' | 'PeeringAccepted' | 'P
 
 /** The actions only this controller has (the executor's own are in RuntimeAction). */
 export type IncomingAction =
-  /** Move the kubeconfig of the request into Secret `liqo-peer-<id>` owned by the request, then clear it from the request. */
+  /**
+   * Move the kubeconfig of the request into Secret `liqo-peer-<id>` owned by the request, then clear
+   * it from the request and put REQUEST_FINALIZER on it (one write).
+   */
   | { type: 'storeCredential'; request: PeeringRequest }
   | { type: 'readCredential'; clusterID: string }
   /** Check the callback URL against the address policy and resolve it to a checked address. */
@@ -128,9 +131,21 @@ export type IncomingAction =
 export type Action = RuntimeAction | IncomingAction;
 
 const prTarget = (name: string, subresource?: string) => ({ resource: GVR.peeringRequest, name, ...(subresource ? { subresource } : {}) });
+/**
+ * On every request whose credential we hold: a deletion we did not make ourselves (a person's
+ * `kubectl delete peeringrequest`, anything else) waits for us to tell the requester that we
+ * dropped its request (PeeringDropped), with the credential it gave us, before both go. Without
+ * it a requester whose accepted request vanished would wait for heartbeats forever.
+ */
+export const REQUEST_FINALIZER = 'discovery.liqo.io/request-cleanup';
+const hasRequestFinalizer = (pr: PeeringRequest) => !!pr.metadata.finalizers?.includes(REQUEST_FINALIZER);
+/** Our own deletions let go of the finalizer first: the requester was told what it needs (or revoked us). */
+const release = (pr: PeeringRequest): Action[] =>
+  hasRequestFinalizer(pr) ? [{ type: 'removeFinalizer', target: prTarget(pr.metadata.name), object: pr, finalizer: REQUEST_FINALIZER }] : [];
 /** Delete a request and, at once, the credential Secret it owns. */
 const deleteRequest = (pr: PeeringRequest): Action[] => [
   { type: 'deleteCredential', clusterID: pr.spec.clusterID, request: pr },
+  ...release(pr),
   { type: 'delete', target: prTarget(pr.metadata.name) },
 ];
 
@@ -245,7 +260,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
   if (!pr) return forget(o);
   const name = pr.metadata.name;
   const id = pr.spec.clusterID;
-  if (pr.metadata.deletionTimestamp) return [];
+  if (pr.metadata.deletionTimestamp && !hasRequestFinalizer(pr)) return [];
   if (name !== id || id === o.own.clusterID) {
     return deny(o, pr, 'InvalidRequest', name !== id ? `PeeringRequest name ${name} does not match its clusterID ${id}` : 'a cluster never peers with itself');
   }
@@ -257,6 +272,22 @@ export function planIncoming(o: IncomingObserved): Action[] {
   // A peer we know at an address of our own is called back there, never at the request's apiUrl.
   const knownAt = known?.spec.discoveryType !== 'IncomingPeering' && known?.spec.apiUrl ? known.spec.apiUrl : undefined;
 
+  // Someone else deleted the request (ours release the finalizer first): the requester, waiting
+  // or peered, is told where its address passes the policy, so that it sends a new one at once.
+  if (pr.metadata.deletionTimestamp) {
+    // Told last, once the request is gone: a new one it sends at once must not meet the old name.
+    const dropped = (tell?: RequesterEndpoint): Action[] => [
+      { type: 'event', object: pr, eventType: 'Normal', reason: 'RequestDeleted', message: `the PeeringRequest of ${id} was deleted: its credential goes with it${tell ? `, and ${id} is told` : ''}` },
+      { type: 'deleteCredential', clusterID: id, request: pr },
+      ...release(pr),
+      ...(tell ? [{ type: 'answer', peer: tell, namespace: pr.spec.namespace, reason: 'PeeringDropped', message: 'your PeeringRequest was deleted here; send a new one if you still want to peer' } as const] : []),
+    ];
+    if (!o.credential?.ok) return dropped();
+    if (!o.callback) return [{ type: 'resolveCallback', apiUrl: knownAt ?? pr.spec.apiUrl }];
+    if (!o.callback.ok) return dropped();
+    return dropped({ clusterID: id, apiUrl: knownAt ?? pr.spec.apiUrl, kubeconfig: o.credential.kubeconfig, ...(o.callback.pinnedAddress ? { pinnedAddress: o.callback.pinnedAddress } : {}) });
+  }
+
   // 0. A newcomer with this request's name (its create met AlreadyExists) that proves the identity
   //    the name claims, with its own credential at the address we call, replaces this request at
   //    once: the real peer wins over a request that squats its ID, and a peer that re-joins does
@@ -267,6 +298,7 @@ export function planIncoming(o: IncomingObserved): Action[] {
     if (!o.candidateCheck) return [{ type: 'checkCandidate', candidate: c.request, atMs: c.atMs, apiUrl: knownAt ?? c.request.spec.apiUrl }];
     return [
       { type: 'event', object: pr, eventType: 'Normal', reason: 'RequestSuperseded', message: `a newer PeeringRequest from ${id} proved its identity at ${knownAt ?? c.request.spec.apiUrl}: it replaces this one` },
+      ...release(pr),
       { type: 'supersede', old: pr, candidate: c.request, atMs: c.atMs },
     ];
   }
@@ -293,10 +325,11 @@ export function planIncoming(o: IncomingObserved): Action[] {
     const why = `the requester did not prove its identity within ${UNVERIFIED_LIFETIME_MS / 60_000} minutes (${pr.status?.message ?? 'no answer'})`;
     if (!o.callback) return [{ type: 'resolveCallback', apiUrl }];
     const tell: RequesterEndpoint | undefined = o.callback.ok ? { clusterID: id, apiUrl, kubeconfig, ...(o.callback.pinnedAddress ? { pinnedAddress: o.callback.pinnedAddress } : {}) } : undefined;
+    // told once the request is gone, so that a new one it sends at once does not meet the old name
     return [
-      ...(tell ? [{ type: 'answer', peer: tell, namespace: pr.spec.namespace, reason: 'PeeringDropped', message: `your PeeringRequest was dropped: ${why}; send a new one` } as const] : []),
       { type: 'event', object: pr, eventType: 'Warning', reason: 'RequestExpired', message: `${why}; request dropped` },
       ...deleteRequest(pr),
+      ...(tell ? [{ type: 'answer', peer: tell, namespace: pr.spec.namespace, reason: 'PeeringDropped', message: `your PeeringRequest was dropped: ${why}; send a new one` } as const] : []),
     ];
   }
   /**

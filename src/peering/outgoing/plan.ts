@@ -281,24 +281,30 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
     { type: 'Reachable', status: 'True', reason: 'Reachable', message: `${fc.spec.apiUrl} answered over verified TLS` },
   ];
 
+  // The peer's answer counts only when it is about our last request or a later one. The time of
+  // our last request: the condition (kept in status across restarts) or, newer, the one this
+  // agent remembers.
+  const answer = o.peerAnswer;
+  const requested = getCondition(fc.status?.conditions, 'PeeringRequested');
+  const requestedAt = requested?.status === 'True' ? Date.parse(requested.lastTransitionTime) : 0;
+  const lastRequestAt = Math.max(requestedAt, o.lastSentMs ?? 0);
+  const answered = (r: PeerAnswer['reason']) => answer?.reason === r && lastRequestAt > 0 && Date.parse(answer.at) >= lastRequestAt - 1000;
+
   // 3. outcome so far: the peer's Advertisement and our virtual node, or the peer's answer.
   //    A denial after the peer accepted means it ended the peering (a person rejected or removed
   //    us there): its Advertisement, our virtual node and the credential it no longer holds go.
-  {
-    const requestedNow = getCondition(fc.status?.conditions, 'PeeringRequested');
-    const lastAt = Math.max(requestedNow?.status === 'True' ? Date.parse(requestedNow.lastTransitionTime) : 0, o.lastSentMs ?? 0);
-    const a = o.peerAnswer;
-    if (o.advertisement && a?.reason === 'PeeringDenied' && lastAt > 0 && Date.parse(a.at) >= lastAt - 1000) {
-      return [
-        { type: 'revokeCredential', clusterID: id },
-        { type: 'delete', target: { resource: GVR.advertisement, name: `${Names.advertisementPrefix}${id}` } },
-        { type: 'delete', target: { resource: Core.nodes, name: `${Names.virtualNodePrefix}${id}` } },
-        { type: 'event', object: fc, eventType: 'Warning', reason: 'PeerEndedPeering', message: `${who} ended the peering: ${a.message}; virtual node, Advertisement and credential removed` },
-        { type: 'requeueAfter', ms: 1000 },
-      ];
-    }
+  if (o.advertisement && answered('PeeringDenied')) {
+    return [
+      { type: 'revokeCredential', clusterID: id },
+      { type: 'delete', target: { resource: GVR.advertisement, name: `${Names.advertisementPrefix}${id}` } },
+      { type: 'delete', target: { resource: Core.nodes, name: `${Names.virtualNodePrefix}${id}` } },
+      { type: 'event', object: fc, eventType: 'Warning', reason: 'PeerEndedPeering', message: `${who} ended the peering: ${answer!.message}; virtual node, Advertisement and credential removed` },
+      { type: 'requeueAfter', ms: 1000 },
+    ];
   }
-  if (o.advertisement?.status?.phase === 'Accepted') {
+  //    A drop after it accepted (someone deleted our request there): its Advertisement is history;
+  //    the request is sent again at once (step 4) and the peer accepts it anew.
+  if (o.advertisement?.status?.phase === 'Accepted' && !answered('PeeringDropped')) {
     const ready = o.virtualNodeReady;
     if (fc.status?.outgoing?.phase !== 'Established' && ready) {
       const since = Date.parse(getCondition(fc.status?.conditions, 'PeeringRequested')?.lastTransitionTime ?? '') || now;
@@ -322,13 +328,6 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
     ];
   }
 
-  const answer = o.peerAnswer;
-  const requested = getCondition(fc.status?.conditions, 'PeeringRequested');
-  const requestedAt = requested?.status === 'True' ? Date.parse(requested.lastTransitionTime) : 0;
-  // The time of our last request: the condition (kept in status across restarts) or, newer, the
-  // one this agent remembers. An answer counts only when it is about that request or a later one.
-  const lastRequestAt = Math.max(requestedAt, o.lastSentMs ?? 0);
-  const answered = (r: PeerAnswer['reason']) => answer?.reason === r && lastRequestAt > 0 && Date.parse(answer.at) >= lastRequestAt - 1000;
   // Every status written from here on keeps PeeringRequested: a server-side apply without it
   // would drop it, and with it the time of the last request (and the request would go at once).
   const requestedCond: ConditionInput[] = requested?.status === 'True' ? [{ type: 'PeeringRequested', status: 'True', reason: requested.reason, message: requested.message }] : [];

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Annotations } from '../../../src/api/constants.js';
 import type { ForeignCluster, PeeringRequest } from '../../../src/api/crds.js';
-import { UNVERIFIED_LIFETIME_MS, isKnownRequester, planIncoming, type Action as InAction, type IncomingObserved } from '../../../src/peering/incoming/plan.js';
+import { REQUEST_FINALIZER, UNVERIFIED_LIFETIME_MS, isKnownRequester, planIncoming, type Action as InAction, type IncomingObserved } from '../../../src/peering/incoming/plan.js';
 import { FINALIZER, MIN_RESEND_MS, planOutgoing, trustKey, type Action as OutAction, type OutgoingObserved } from '../../../src/peering/outgoing/plan.js';
 import { allPeers, discoveryWouldRecreate, isRemoved, madeBeforeRemoval, removalPatch, requestOnlyPeers } from '../../../src/peering/peerRecords.js';
 import { isPeered } from '../../../src/discovery/foreignClusterUpsert.js';
@@ -203,10 +203,59 @@ describe('"I dropped your request" (PeeringDropped)', () => {
     const a = planIncoming(incoming(expiredPending));
     expect(answers(a)).toEqual(['PeeringDropped']);
     expect(eventReasons(a)).toEqual(['RequestExpired']);
-    expect(types(a).slice(-2)).toEqual(['deleteCredential', 'delete']);
+    // told once the request is gone, so that its new one does not meet the old name
+    expect(types(a).slice(-3)).toEqual(['deleteCredential', 'delete', 'answer']);
     const refused = planIncoming(incoming(expiredPending, { callback: { ok: false, reason: 'ForbiddenApiUrl', message: 'metadata address' } }));
     expect(answers(refused)).toEqual([]);
     expect(types(refused).slice(-2)).toEqual(['deleteCredential', 'delete']);
+  });
+
+  it('a request someone else deleted (its finalizer holds it) is told, after it is gone; our own deletions let the finalizer go first', () => {
+    const held = (p: PeeringRequest, deleting: boolean) =>
+      ({ ...p, metadata: { ...p.metadata, finalizers: [REQUEST_FINALIZER], ...(deleting ? { deletionTimestamp: iso(NOW - 1000) } : {}) } }) as PeeringRequest;
+    const deleted = held(pr(NOW - 3600_000, accepted), true);
+    expect(planIncoming(incoming(deleted, { callback: undefined }))).toEqual([{ type: 'resolveCallback', apiUrl: API }]);
+    const a = planIncoming(incoming(deleted));
+    expect(types(a)).toEqual(['event', 'deleteCredential', 'removeFinalizer', 'answer']);
+    expect(answers(a)).toEqual(['PeeringDropped']);
+    expect(eventReasons(a)).toEqual(['RequestDeleted']);
+    // no credential, or an address the policy refuses: let it go without a word
+    expect(types(planIncoming(incoming(deleted, { credential: null })))).toEqual(['event', 'deleteCredential', 'removeFinalizer']);
+    expect(answers(planIncoming(incoming(deleted, { callback: { ok: false, reason: 'ForbiddenApiUrl', message: '' } })))).toEqual([]);
+    // without our finalizer (a request from before it, or one we never stored): nothing to do
+    expect(planIncoming(incoming({ ...deleted, metadata: { ...deleted.metadata, finalizers: [] } } as PeeringRequest))).toEqual([]);
+    // our own: the rejection of an accepted request releases it before deleting it (and says Denied, not Dropped)
+    const rejected = held({ ...pr(NOW - 3600_000, accepted), metadata: { ...pr(NOW - 3600_000).metadata, annotations: { [Annotations.approval]: 'rejected' } } } as PeeringRequest, false);
+    const ended = planIncoming(incoming(rejected));
+    expect(types(ended).slice(-3)).toEqual(['deleteCredential', 'removeFinalizer', 'delete']);
+    expect(answers(ended)).toEqual(['PeeringDenied']);
+  });
+
+  it('the requester of an accepted request that was dropped sends it again at once, its Advertisement notwithstanding', () => {
+    const f = fc({
+      discoveryType: 'Manual',
+      join: true,
+      status: {
+        outgoing: { phase: 'Established', reason: 'VirtualNodeReady', message: '', lastTransitionTime: iso(NOW - 600_000) },
+        conditions: [{ type: 'PeeringRequested', status: 'True', reason: 'RequestSent', message: '', lastTransitionTime: iso(NOW - 600_000) }],
+      } as unknown as ForeignCluster['status'],
+    });
+    const base: OutgoingObserved = {
+      now: new Date(NOW),
+      ownClusterID: OWN,
+      foreignCluster: f,
+      twins: [],
+      advertisement: { metadata: { name: `advertisement-${PEER}` }, spec: { clusterID: PEER }, status: { phase: 'Accepted' } } as never,
+      virtualNodeReady: true,
+      hasCredential: true,
+      credential: { token: 'tok' },
+      trust: { ok: true, key: trustKey(f), atMs: NOW, outcome: { mode: 'Trusted', ca: ['CA'], reason: 'TrustedCA', message: '' } },
+    };
+    expect(types(planOutgoing(base))).not.toContain('sendRequest');
+    const dropped = { ...base, peerAnswer: { reason: 'PeeringDropped' as const, message: 'your PeeringRequest was deleted here', at: iso(NOW - 100) } };
+    expect(types(planOutgoing(dropped))).toEqual(['sendRequest']);
+    // once sent, the Advertisement counts again (the peer accepts the new request and goes on writing it)
+    expect(types(planOutgoing({ ...dropped, lastSentMs: NOW - 50 }))).not.toContain('sendRequest');
   });
 
   it('is not sent when a denied request\'s retention ends: that would turn the 5-minute denial backoff into a minute', () => {
