@@ -79,6 +79,19 @@ describe('the dashboard: each direction of a peering on its card', () => {
     expect(v.unreachable?.message).toContain('no heartbeat from it for 40 s');
   });
 
+  it('marks an established peering unreachable when its API server stops answering our checks, heartbeats still fresh', () => {
+    const v = peerView({
+      fc: fc({ phase: 'Established', reason: 'PeerUnreachable' }, { phase: 'None' }, true, [
+        { type: 'Reachable', status: 'False', reason: 'PeerUnreachable', message: 'cluster-b unreachable at https://198.51.100.7:6443: connect ETIMEDOUT; retrying with backoff', lastTransitionTime: secondsAgo(3) },
+      ]),
+      node: node(true),
+      advertisement: advertisement(1),
+      now,
+    });
+    expect(v.outgoingState).toMatchObject({ label: 'Outgoing · Unreachable', detail: 'cluster-b unreachable at https://198.51.100.7:6443: connect ETIMEDOUT; retrying with backoff' });
+    expect(v.state).toBe('connected');
+  });
+
   it('a first connection in progress is connecting, not unreachable, and a blocking condition shows on its direction', () => {
     const connecting = peerView({ fc: fc({ phase: 'Pending', reason: 'RequestSent', message: 'waiting for cluster-b' }, { phase: 'None' }), now });
     expect(connecting.state).toBe('connecting');
