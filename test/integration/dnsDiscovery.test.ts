@@ -38,6 +38,9 @@ const OTHER = 'other.test';
 const BROKEN_ID = 'ff5aa14a-dd6e-4fd2-80fe-eaecb827cf55';
 /** A cluster published in OTHER that never peers (nothing listens at its URL). */
 const D_ID = '0d0d0d0d-0000-4000-8000-00000000000d';
+/** A cluster published in META, with a CA pin, whose API server name resolves to the metadata address. */
+const E_ID = '0e0e0e0e-0000-4000-8000-00000000000e';
+const META = 'meta.test';
 
 let a: LocalCluster, b: LocalCluster, c: LocalCluster;
 let A: KubeClient;
@@ -77,7 +80,7 @@ liqo-cluster._liqo._tcp.${DOMAIN}.    TXT     ( "id=${BROKEN_ID}"
 liqo-cluster-api-server.${DOMAIN}.    A       127.0.0.1
 `;
 
-function zones(o: { withC: boolean; dPort: number | null; bAddress?: string }): ZoneSpec[] {
+function zones(o: { withC: boolean; dPort: number | null; bAddress?: string; withMeta?: boolean }): ZoneSpec[] {
   const mine = [withoutPtrAt(recordsB, `_liqo._tcp.${DOMAIN}.`), brokenSeed];
   if (o.withC) mine.push(withoutPtrAt(recordsC, `${DOMAIN}.`));
   const other = [recordsBOther];
@@ -88,6 +91,14 @@ function zones(o: { withC: boolean; dPort: number | null; bAddress?: string }): 
     { origin: 'localhost', records: 'localhost. IN A 127.0.0.1' },
     { origin: 'kubepeer.test', records: `${B_HOST}. IN A ${o.bAddress ?? '127.0.0.1'}` },
     { origin: STRANGERS, records: recordsA },
+    ...(o.withMeta
+      ? [
+          {
+            origin: META,
+            records: publishRecords({ domain: META, instanceName: 'liqo-e', clusterID: E_ID, apiUrl: `https://api.${META}:6443`, caFingerprint: `sha256:${'e'.repeat(64)}`, addresses: ['169.254.169.254'] }),
+          },
+        ]
+      : []),
   ];
 }
 
@@ -359,6 +370,34 @@ describe('a second SearchDomain and zone changes', () => {
     await Promise.all(watches);
     expect(writes, `writes seen during unchanged resyncs (refreshes allowed: ${allowedRefreshes.join(', ')})`).toEqual([]);
     expect(await metric('kubepeer_discovery_dns_queries_total')).toBeGreaterThan(0);
+  });
+
+  it('refuses to connect where a DNS answer points at the metadata address: Reachable=False/ForbiddenAddress and an Event, nothing sent', async () => {
+    await dns!.reload(zones({ withC: false, dPort: null, withMeta: true }));
+    const added = kubepeer(['domain', 'add', META, '--name', 'meta', '--autojoin', '--wait', '--kubeconfig', a.kubeconfig]);
+    expect(added.code, added.stderr).toBe(0);
+    try {
+      // its TXT pins a CA, so the SearchDomain joins it: the address policy is what stops it
+      const fcE = await waitFor('E refused', async () => {
+        const f = await foreignClusterByID(A, E_ID);
+        return getCondition(f?.status?.conditions, 'Reachable')?.reason === 'ForbiddenAddress' ? f : undefined;
+      }, { timeoutMs: 120_000, describe: describeFC(A, E_ID) });
+      expect(fcE.spec.join).toBe(true);
+      expect(fcE.status?.dnsAddresses).toEqual({ host: `api.${META}`, addresses: ['169.254.169.254'], server: dns!.address });
+      const reachable = getCondition(fcE.status?.conditions, 'Reachable')!;
+      expect(reachable.status).toBe('False');
+      expect(reachable.message).toBe(
+        `api.${META} of https://api.${META}:6443 resolves (DNS server ${dns!.address}) to 169.254.169.254, a link-local address (where cloud metadata services live); refusing to connect to it; nothing was sent`,
+      );
+      expect(fcE.status?.outgoing).toMatchObject({ phase: 'Pending', reason: 'ForbiddenAddress' });
+      const events = JSON.parse(kubectl(a, ['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${E_ID}`, '-o', 'json']).stdout) as { items: { reason: string; message: string }[] };
+      expect(events.items).toContainEqual(expect.objectContaining({ reason: 'ForbiddenAddress', message: reachable.message }));
+      expect(await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${E_ID}` }))).toBeNull();
+    } finally {
+      expect(kubepeer(['domain', 'remove', 'meta', '--kubeconfig', a.kubeconfig]).code).toBe(0);
+      await A.delete(resourcePath(GVR.foreignCluster, { name: E_ID }));
+      await dns!.reload(zones({ withC: false, dPort: null }));
+    }
   });
 
   it("follows B's address when named changes it: the peering is checked again at the new address, from the same server", async () => {
