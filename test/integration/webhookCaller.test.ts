@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request, Agent } from 'node:https';
+import { Agent } from 'node:https';
 import { stringify } from 'yaml';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Core, resourcePath, type KubeClient } from '../../src/k8s/rest.js';
@@ -21,6 +21,7 @@ import { buildTokenKubeconfig } from '../../src/peering/kubeconfig.js';
 import { createCA, issueCertificate, type KeyPairPem } from '../../src/trust/pki.js';
 import { agentMetricsUrl, kubectl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { waitFor } from '../support/wait.js';
+import { peeringRequestCreateReview, postJson, type JsonAnswer } from '../support/webhookCalls.js';
 
 let b: LocalCluster;
 let admin: KubeClient;
@@ -40,51 +41,14 @@ function peeringRequest(id: string = randomUUID(), apiUrl = 'https://127.0.0.1:1
   };
 }
 
-type Answer = { status: number; body: { reason?: string; message?: string; response?: { allowed?: boolean } } };
 
-function post(url: URL, payload: string, opts: { ca?: string; agent?: Agent; rejectUnauthorized?: boolean; cert?: string; key?: string }): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, ...opts }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body = {};
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = { message: text };
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30s')));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-const anonymousCreate = (obj: unknown, dryRun = false) => post(new URL(`${b.apiUrl}${resourcePath(GVR.peeringRequest)}${dryRun ? '?dryRun=All' : ''}`), JSON.stringify(obj), { ca: caPem, agent: httpsAgent });
+const anonymousCreate = (obj: unknown, dryRun = false) => postJson(new URL(`${b.apiUrl}${resourcePath(GVR.peeringRequest)}${dryRun ? '?dryRun=All' : ''}`), JSON.stringify(obj), { ca: caPem, agent: httpsAgent });
 
 /** A CREATE review posted straight to the webhook (from loopback, the API server's address too). */
-function forgedReview(client?: KeyPairPem): Promise<Answer> {
+function forgedReview(client?: KeyPairPem): Promise<JsonAnswer> {
   const pr = peeringRequest();
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: 'discovery.liqo.io', version: 'v1alpha1', kind: 'PeeringRequest' },
-      resource: { group: 'discovery.liqo.io', version: 'v1alpha1', resource: 'peeringrequests' },
-      operation: 'CREATE',
-      name: pr.metadata.name,
-      userInfo: { username: 'system:anonymous' },
-      object: pr,
-      dryRun: false,
-    },
-  };
-  return post(webhookUrl, JSON.stringify(review), { rejectUnauthorized: false, ...(client ? { cert: client.certPem, key: client.keyPem } : {}) });
+  const review = peeringRequestCreateReview(pr);
+  return postJson(webhookUrl, JSON.stringify(review), { rejectUnauthorized: false, ...(client ? { cert: client.certPem, key: client.keyPem } : {}) });
 }
 
 const listPRs = async () => (await admin.list<{ metadata: { name: string } }>(resourcePath(GVR.peeringRequest))).items;

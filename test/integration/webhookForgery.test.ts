@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request, Agent } from 'node:https';
+import { Agent } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { Core, KubeClient, resourcePath } from '../../src/k8s/rest.js';
@@ -21,6 +21,7 @@ import { buildTokenKubeconfig } from '../../src/peering/kubeconfig.js';
 import { createCA } from '../../src/trust/pki.js';
 import { agentMetricsUrl, startAgent, startCluster, type AgentProcess } from '../support/clusters.js';
 import { waitFor } from '../support/wait.js';
+import { peeringRequestCreateReview, postJson, type JsonAnswer } from '../support/webhookCalls.js';
 
 let b: LocalCluster;
 let admin: KubeClient;
@@ -43,50 +44,15 @@ function peeringRequest(id: string = randomUUID()) {
   };
 }
 
-function post(url: URL, payload: string, opts: { ca?: string; localAddress?: string; agent?: Agent; rejectUnauthorized?: boolean }): Promise<{ status: number; body: { reason?: string; message?: string; response?: { allowed?: boolean } } }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, ...opts }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body = {};
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = { message: text };
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30s')));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 /** A create through the API server as the anonymous user, the way a requester sends it. */
-const anonymousCreate = (obj: unknown) => post(new URL(`${b.apiUrl}${resourcePath(GVR.peeringRequest)}`), JSON.stringify(obj), { ca: caPem, agent: httpsAgent });
+const anonymousCreate = (obj: unknown) => postJson(new URL(`${b.apiUrl}${resourcePath(GVR.peeringRequest)}`), JSON.stringify(obj), { ca: caPem, agent: httpsAgent });
 
 /** An AdmissionReview for a CREATE, posted straight to the webhook from the forger's address. */
 function forgedReview(): Promise<{ status: number; body: { response?: { allowed?: boolean } } }> {
   const pr = peeringRequest();
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: 'discovery.liqo.io', version: 'v1alpha1', kind: 'PeeringRequest' },
-      resource: { group: 'discovery.liqo.io', version: 'v1alpha1', resource: 'peeringrequests' },
-      operation: 'CREATE',
-      name: pr.metadata.name,
-      userInfo: { username: 'system:anonymous' },
-      object: pr,
-      dryRun: false,
-    },
-  };
-  return post(webhookUrl, JSON.stringify(review), { localAddress: FORGER, rejectUnauthorized: false });
+  const review = peeringRequestCreateReview(pr);
+  return postJson(webhookUrl, JSON.stringify(review), { localAddress: FORGER, rejectUnauthorized: false });
 }
 
 async function deleteAllPRs(): Promise<void> {
