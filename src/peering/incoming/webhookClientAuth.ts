@@ -61,17 +61,26 @@ export function loadWebhookClientAuth(caFile: string, commonName: string = Defau
  * there is none (or the agent may not read it: a warning). A ConfigMap that is there but unusable
  * stops the agent rather than leave the webhook open by mistake.
  */
-export async function discoverWebhookClientAuth(client: KubeClient, log?: Logger): Promise<WebhookClientAuth | undefined> {
+export async function discoverWebhookClientAuth(client: KubeClient, log?: Logger, opts: { waitMs: number } = { waitMs: 120_000 }): Promise<WebhookClientAuth | undefined> {
   const where = `ConfigMap kube-system/${Names.webhookClientConfigMap}`;
-  let cm: { data?: Record<string, string> } | null;
-  try {
-    cm = await client.getOrNull<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace: 'kube-system', name: Names.webhookClientConfigMap }));
-  } catch (e) {
-    if (e instanceof ApiError && e.code === 403) {
-      log?.warn({ err: e.message }, `cannot read ${where}: the webhook answers any caller (give the agent get on it, or pass --webhook-client-ca)`);
-      return undefined;
+  let cm: { data?: Record<string, string> } | null = null;
+  // An API server that is restarting (connection reset, 5xx, 429) is waited for, with backoff: the
+  // agent must not give up its webhook, nor serve it open, because of one failed read at start.
+  const deadline = Date.now() + opts.waitMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      cm = await client.getOrNull<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace: 'kube-system', name: Names.webhookClientConfigMap }));
+      break;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 403) {
+        log?.warn({ err: e.message }, `cannot read ${where}: the webhook answers any caller (give the agent get on it, or pass --webhook-client-ca)`);
+        return undefined;
+      }
+      const transient = !(e instanceof ApiError) || e.code === 0 || e.code === 429 || e.code >= 500;
+      if (!transient || Date.now() + delay > deadline) throw e;
+      log?.warn({ err: (e as Error).message, retryInMs: delay }, `cannot read ${where} yet; retrying`);
+      await new Promise((r) => setTimeout(r, delay));
     }
-    throw e;
   }
   if (!cm) return undefined;
   return parseWebhookClientAuth(cm.data?.['ca.crt'] ?? '', cm.data?.['client-name'] ?? Defaults.webhookClientName, where);
