@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { KubeClient } from '../../../k8s/rest.js';
 
 export interface RemoteOptions {
@@ -50,7 +50,10 @@ export async function dialRemote(client: KubeClient, path: string, query: string
   const lookup: LookupFunction | undefined = pinned
     ? (((_h: string, o: { all?: boolean }, cb: (e: Error | null, a: unknown, f?: number) => void) => (o?.all ? cb(null, [{ address: pinned, family: isIP(pinned) }]) : cb(null, pinned, isIP(pinned)))) as unknown as LookupFunction)
     : undefined;
-  const ws = new WebSocket(url, protocols, {
+  // Loaded on the first dial: most agents never relay a stream, and loading ws costs ~70 ms of every
+  // agent start (which LAN discovery's first announcement waits for).
+  const { default: WebSocketClient } = await import('ws');
+  const ws = new WebSocketClient(url, protocols, {
     headers: { 'User-Agent': 'kubepeer-virtual-kubelet', ...creds.headers },
     ca: access.caPem,
     cert: creds.cert,
