@@ -49,11 +49,24 @@ export function collectStreams(session: SpdySession, expected: string[], timeout
   });
 }
 
-/** Ends our side of every stream, then the session (GOAWAY; the socket closes once the client is done, or after a grace). */
-function finishSession(session: SpdySession, streams: Iterable<SpdyStream>): void {
-  for (const s of streams) if (!s.destroyed && !s.writableEnded) s.end();
-  session.goAway();
-  setTimeout(() => session.destroy('relay finished'), 2000).unref();
+/**
+ * Ends our side of every stream, then the session: once everything we wrote has gone out (FIN
+ * included), GOAWAY, and the session closes when the client is done with every stream, or 2 s
+ * later. GOAWAY is a frame written at once, so sent any earlier it overtook the output still queued
+ * in the streams (a `kubectl cp` tar's last frames) and the API server dropped what came after it:
+ * kubectl read an unexpected EOF. A client that stops reading is cut after `maxDrainMs`.
+ */
+function finishSession(session: SpdySession, streams: Iterable<SpdyStream>, maxDrainMs = 60_000): void {
+  const all = [...streams];
+  for (const s of all) if (!s.destroyed && !s.writableEnded) s.end();
+  const flushed = all.map((s) => (s.destroyed || s.writableFinished ? Promise.resolve() : new Promise<void>((r) => (s.once('finish', r), s.once('close', r)))));
+  const cap = setTimeout(() => session.destroy('relay finished: the client did not read the rest'), maxDrainMs);
+  cap.unref();
+  void Promise.all(flushed).then(() => {
+    clearTimeout(cap);
+    session.goAway();
+    setTimeout(() => session.destroy('relay finished'), 2000).unref();
+  });
 }
 
 export async function relayExec(session: SpdySession, req: ExecRequest, loc: RemotePodLocation, limits: StreamingLimits, log: Logger): Promise<void> {
