@@ -6,6 +6,7 @@
  * deletes the copy. Copies are never made for objects no offloaded pod referenced. Pure decisions
  * here; objectReflector.ts observes and acts.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { OffloadingAnnotations, OffloadingLabels, remoteName } from '../names.js';
 
 export type ReflectedKind = 'configmaps' | 'secrets';
@@ -66,11 +67,8 @@ export type ReflectedObjectAction =
   | { type: 'applyCopy'; body: ReflectableObject & { apiVersion: string; kind: string } }
   | { type: 'deleteCopy'; name: string };
 
-const same = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => {
-  const ka = Object.keys(a ?? {});
-  if (ka.length !== Object.keys(b ?? {}).length) return false;
-  return ka.every((k) => b?.[k] === a?.[k]);
-};
+/** Absent and empty are the same: the API server drops an empty map. */
+const same = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => isDeepStrictEqual(a ?? {}, b ?? {});
 
 export function planReflectedObject(o: ReflectedObjectObserved, tenantNamespace: string, consumerID: string): ReflectedObjectAction[] {
   if (!o.copy) return []; // made with the first pod that needs it (podReflector), never ahead of one
