@@ -186,66 +186,69 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     log.info({ healthUrl: `http://${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}` }, 'serving /healthz, /livez and /readyz (unauthenticated)');
   }
 
-  for (const i of Object.values(informers)) i.start();
-  await Promise.all(Object.values(informers).map((i) => i.waitForSync(120_000)));
-  const rootCA = informers.configMaps.get(`${namespace}/kube-root-ca.crt`);
-  kubeRootCA = rootCA?.data?.['ca.crt'] ?? '';
-
-  // Plugins: the webhook, dashboard, peering, discovery. Each contributes servers (started in
-  // every replica) and controllers (run by the leader only). Leader election starts while the
-  // servers start: LAN discovery only needs the caches, and its RFC 6762 probing (~1 s) is the
-  // longest step between an agent's start and its peers seeing it.
-  for (const make of agentPlugins) plugins.push(await make(ctx, opts));
-  const serversStarted = (async () => {
-    for (const p of plugins) await p.start?.();
-  })();
-  serversStarted.catch(() => {});
-
-  const elector = new LeaderElector(electionClient, {
-    namespace,
-    name: Names.agentLease,
-    identity,
-    leaseDurationMs: opts.leaseDurationMs,
-    onStartedLeading: async () => {
-      log.info({ identity }, 'leading: starting controllers');
-      controllers = [identityController(ctx), ...plugins.flatMap((p) => p.controllers?.() ?? [])];
-      await Promise.all(plugins.map((p) => p.onLeadingEarly?.()));
-      // A server that failed to start fails startAgent itself, which then stops the elector.
-      if (!(await serversStarted.then(() => true, () => false))) return;
-      for (const c of controllers) c.start();
-      for (const p of plugins) await p.onLeading?.();
-      // What this term actually runs, for `kubepeer status` (the servers are up: their URLs are known).
-      const dashboardUrl = plugins.map((p) => p.urls?.().dashboard).find(Boolean);
-      const running: AgentStatusData = Object.assign({ [AgentStatusKeys.leader]: identity, [AgentStatusKeys.metricsUrl]: metricsUrl, [AgentStatusKeys.dashboardUrl]: dashboardUrl }, ...plugins.map((p) => p.status?.() ?? {}));
-      await writeAgentStatus(client, namespace, running).catch((e: unknown) => log.warn({ err: (e as Error).message }, `could not write ConfigMap ${namespace}/${Names.agentStatusConfigMap}; kubepeer status will not show what runs`));
-    },
-    onStoppedLeading: async () => {
-      log.info({ identity }, 'no longer leading: stopping controllers');
-      for (const p of plugins) await p.onNotLeading?.();
-      await Promise.all(controllers.map((c) => c.stop()));
-      controllers = [];
-    },
-  });
-  elector.start();
-  try {
-    await serversStarted;
-  } catch (e) {
-    await elector.stop();
-    throw e;
-  }
-
+  // Stops whatever has started so far: also when start-up fails half-way, so that a failed agent
+  // exits (to be restarted) instead of lingering with caches and no servers.
+  let elector: LeaderElector | undefined;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await elector.stop();
-    for (const p of [...plugins].reverse()) await p.stop?.();
+    await elector?.stop();
+    for (const p of [...plugins].reverse()) await Promise.resolve(p.stop?.()).catch((e: unknown) => log.warn({ err: (e as Error).message, plugin: p.name }, 'plugin did not stop cleanly'));
     for (const i of Object.values(informers)) i.stop();
-    await new Promise<void>((r) => metricsServer.close(() => r()));
-    if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+    if (metricsServer.listening) await new Promise<void>((r) => metricsServer.close(() => r()));
+    if (healthServer?.listening) await new Promise<void>((r) => healthServer.close(() => r()));
     metricsServer.closeAllConnections?.();
     client.close();
     electionClient.close();
   };
+
+  try {
+    for (const i of Object.values(informers)) i.start();
+    await Promise.all(Object.values(informers).map((i) => i.waitForSync(120_000)));
+    const rootCA = informers.configMaps.get(`${namespace}/kube-root-ca.crt`);
+    kubeRootCA = rootCA?.data?.['ca.crt'] ?? '';
+
+    // Plugins: the webhook, dashboard, peering, discovery. Each contributes servers (started in
+    // every replica) and controllers (run by the leader only). Leader election starts while the
+    // servers start: LAN discovery only needs the caches, and its RFC 6762 probing (~1 s) is the
+    // longest step between an agent's start and its peers seeing it.
+    for (const make of agentPlugins) plugins.push(await make(ctx, opts));
+    const serversStarted = (async () => {
+      for (const p of plugins) await p.start?.();
+    })();
+    serversStarted.catch(() => {});
+
+    elector = new LeaderElector(electionClient, {
+      namespace,
+      name: Names.agentLease,
+      identity,
+      leaseDurationMs: opts.leaseDurationMs,
+      onStartedLeading: async () => {
+        log.info({ identity }, 'leading: starting controllers');
+        controllers = [identityController(ctx), ...plugins.flatMap((p) => p.controllers?.() ?? [])];
+        await Promise.all(plugins.map((p) => p.onLeadingEarly?.()));
+        // A server that failed to start fails startAgent itself, which then stops the elector.
+        if (!(await serversStarted.then(() => true, () => false))) return;
+        for (const c of controllers) c.start();
+        for (const p of plugins) await p.onLeading?.();
+        // What this term actually runs, for `kubepeer status` (the servers are up: their URLs are known).
+        const dashboardUrl = plugins.map((p) => p.urls?.().dashboard).find(Boolean);
+        const running: AgentStatusData = Object.assign({ [AgentStatusKeys.leader]: identity, [AgentStatusKeys.metricsUrl]: metricsUrl, [AgentStatusKeys.dashboardUrl]: dashboardUrl }, ...plugins.map((p) => p.status?.() ?? {}));
+        await writeAgentStatus(client, namespace, running).catch((e: unknown) => log.warn({ err: (e as Error).message }, `could not write ConfigMap ${namespace}/${Names.agentStatusConfigMap}; kubepeer status will not show what runs`));
+      },
+      onStoppedLeading: async () => {
+        log.info({ identity }, 'no longer leading: stopping controllers');
+        for (const p of plugins) await p.onNotLeading?.();
+        await Promise.all(controllers.map((c) => c.stop()));
+        controllers = [];
+      },
+    });
+    elector.start();
+    await serversStarted;
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 
   return {
     ctx,
@@ -256,7 +259,7 @@ export async function startAgent(opts: AgentOptions = {}): Promise<RunningAgent>
     get dashboardUrl() {
       return plugins.map((p) => p.urls?.().dashboard).find(Boolean);
     },
-    isLeader: () => elector.isLeader,
+    isLeader: () => !!elector?.isLeader,
     stop,
   };
 }

@@ -6,6 +6,7 @@
 import { Defaults } from '../api/constants.js';
 import type { AgentPlugin, AgentPluginFactory } from '../agent/plugins.js';
 import { DashboardServer } from './dashboardServer.js';
+import { untilServing } from '../k8s/untilServing.js';
 import { DASHBOARD_SERVING, ensureServingSecret } from '../trust/servingSecret.js';
 
 export const dashboardPlugin: AgentPluginFactory = async (ctx, opts) => {
@@ -16,7 +17,7 @@ export const dashboardPlugin: AgentPluginFactory = async (ctx, opts) => {
       identity: () => ({ clusterID: ctx.clusterID, clusterName: ctx.clusterName, namespace: ctx.namespace }),
       apiServer: () => ctx.client.server,
       caPem: () => ctx.caPem,
-      servingTls: (hosts) => ensureServingSecret(ctx.client, ctx.namespace, hosts, log, DASHBOARD_SERVING),
+      servingTls: (hosts) => untilServing(() => ensureServingSecret(ctx.client, ctx.namespace, hosts, log, DASHBOARD_SERVING), { what: `read or create the dashboard's serving Secret`, log }),
       log,
     },
     { listen: opts.dashboardListen ?? Defaults.dashboardListen, fallback: !opts.dashboardListen, insecureHttp: !!opts.dashboardInsecureHttp },

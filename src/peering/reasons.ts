@@ -17,6 +17,8 @@ const conditionByReason: Record<string, PeeringConditionType> = {
   CAChanged: 'TrustEstablished',
   CertificateInvalid: 'TrustEstablished',
   NoPublishedCA: 'TrustEstablished',
+  // liqo-cluster-info refused or missing (kubepeer not installed there, or its agent never ran)
+  NoClusterInfo: 'TrustEstablished',
   UntrustedCA: 'TrustEstablished',
   PeeringSecretNotProven: 'TrustEstablished',
   TrustedModeUntrustedCA: 'TrustEstablished',

@@ -10,7 +10,7 @@
  */
 import { Labels, Names } from '../api/constants.js';
 import type { ForeignCluster, TrustMode } from '../api/crds.js';
-import { Core, isAlreadyExists, resourcePath } from '../k8s/rest.js';
+import { ApiError, Core, isAlreadyExists, resourcePath } from '../k8s/rest.js';
 import type { AgentContext } from '../agent/context.js';
 import { PeeringError } from '../peering/errors.js';
 import { apiUrlProblem } from '../peering/apiUrl.js';
@@ -64,12 +64,28 @@ export async function evaluateTrust(ctx: AgentContext, fc: ForeignCluster): Prom
       `${url} was joined because it proved our LAN peering secret, but ${why}; nothing was sent. If this cluster belongs with us, connect it: kubepeer peer join ${fc.metadata.name}`,
     );
   if (!secret) throw notProven('this cluster has no peering secret now (discoveryConfig.peeringSecretRef)');
-  const info = await fetchClusterInfo(url, fc.spec.namespace || 'liqo', { ca: outcome.ca.join('\n'), address: outcome.address });
+  const info = await readClusterInfo(url, fc.spec.namespace || 'liqo', { ca: outcome.ca.join('\n'), address: outcome.address });
   if (info.clusterID !== fc.spec.clusterID || !outcome.fingerprint) throw notProven('its liqo-cluster-info does not name it');
   if (!proofMatches(clusterInfoProof(secret, fc.spec.clusterID, outcome.fingerprint), info.peeringProof)) {
     throw notProven(`its liqo-cluster-info, read over TLS verified with CA ${outcome.fingerprint}, carries no valid proof of it`);
   }
   return { ...outcome, message: `${outcome.message}; proved the LAN peering secret` };
+}
+
+/**
+ * The peer's liqo-cluster-info, its failures as trust failures the ForeignCluster's status shows
+ * (a person sees "not published" or "unavailable", not the last probe's outcome): the ConfigMap
+ * refused or missing (kubepeer not installed there, or its agent never ran) is NoClusterInfo; an
+ * API server that is restarting or answers garbage is Unreachable. Both are retried with backoff.
+ */
+async function readClusterInfo(url: string, namespace: string, tls: Parameters<typeof fetchClusterInfo>[2]): Promise<RemoteClusterInfo> {
+  try {
+    return await fetchClusterInfo(url, namespace, tls);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.code === 403 || e.code === 404) throw new PeeringError('NoClusterInfo', `${e.message}; retrying with backoff`);
+    throw new PeeringError('Unreachable', `${url} did not answer for ${namespace}/${Names.clusterInfoConfigMap}: ${e.message}; retrying with backoff`);
+  }
 }
 
 /** The peer's API server as the evaluation calls it: at the checked address, TLS still naming the URL's host. */
@@ -95,7 +111,7 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
   const peer: PeerEndpoint = {
     where: address ? `${url} (at ${address}, from ${target.via})` : url,
     probe: (ca) => probeTLS(url, ca, 5000, address),
-    clusterInfo: (namespace, tls) => fetchClusterInfo(url, namespace, { ...tls, address }),
+    clusterInfo: (namespace, tls) => readClusterInfo(url, namespace, { ...tls, address }),
   };
   const outcome = await evaluateCAAt(ctx, fc, peer);
   return address ? { ...outcome, address } : outcome;

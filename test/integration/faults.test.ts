@@ -127,9 +127,13 @@ describe('control-plane restarts mid-handshake', () => {
     try {
     await b.restart('kube-apiserver');
     await waitForReadyNode(A, idB, 180_000, describeFC(A, 'api-restart'));
+    // B's agent was starting when its API server went away: it waited, it did not exit
+    expect(agentB.exited()).toBe(false);
     // The home API server restarted while peered: heartbeats resume, the node stays Ready.
     await a.restart('kube-apiserver');
-    await waitFor('A API server back', async () => A.get('/readyz').then(() => true, () => false), { timeoutMs: 90_000 });
+    // /readyz can answer before the CRDs' paths are installed again (503 "before all known HTTP
+    // paths have been installed"): wait until the ForeignCluster itself is served
+    await waitFor('A API server serving ForeignClusters again', async () => A.get(resourcePath(GVR.foreignCluster, { name: 'api-restart' })).then(() => true, () => false), { timeoutMs: 90_000 });
     await waitForReadyNode(A, idB, 120_000);
     await unpeerAndCheckClean('api-restart');
     } finally {

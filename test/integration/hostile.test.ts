@@ -96,3 +96,23 @@ describe('a CA swapped under a pinned peer', () => {
     await waitFor('credential revoked', async () => (await A.getOrNull(resourcePath(Core.secrets, { namespace: 'liqo', name: `liqo-remote-${idB}` }))) === null);
   });
 });
+
+describe('an API server that does not publish liqo-cluster-info', () => {
+  it('is reported as NoClusterInfo in the status, not as the last probe said (the reason a person can act on)', async () => {
+    // B's API server, asked for the cluster info in a namespace where kubepeer is not installed
+    const id = randomUUID();
+    await A.create(resourcePath(GVR.foreignCluster), {
+      apiVersion: apiVersionOf(GVR.foreignCluster),
+      kind: 'ForeignCluster',
+      metadata: { name: 'no-info' },
+      spec: { clusterID: id, apiUrl: b.apiUrl, namespace: 'not-kubepeer', discoveryType: 'Manual', join: true, allowUntrustedCA: true },
+    });
+    try {
+      const cond = await waitFor('TrustEstablished=False NoClusterInfo', async () => (await foreignCluster(A, 'no-info'))?.status?.conditions?.find((c) => c.type === 'TrustEstablished' && c.status === 'False' && c.reason === 'NoClusterInfo'), { describe: describeFC(A, 'no-info'), timeoutMs: 60_000 });
+      expect(cond.message).toContain('does not publish not-kubepeer/liqo-cluster-info');
+      expect((await foreignCluster(A, 'no-info'))?.status?.outgoing).toMatchObject({ phase: 'Pending', reason: 'NoClusterInfo' });
+    } finally {
+      await A.delete(resourcePath(GVR.foreignCluster, { name: 'no-info' })).catch(() => {});
+    }
+  });
+});

@@ -74,9 +74,14 @@ describe("a peer's token requests", () => {
     const { id, token } = await peerCredential();
     const secret = await A.get<{ metadata: { uid: string } }>(resourcePath(Core.secrets, { namespace: ns, name: credentialName(id) }));
     const bound = { boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name: credentialName(id), uid: secret.metadata.uid } };
-    // The policy takes a moment to be served after install: wait until the broadest request is refused.
+    // The two policies take a moment each to be served after install, the audiences one longer
+    // (it waits for its parameter, the namespace): wait until each refuses its broadest request.
     const unbound = await waitFor('an unbound 10-year token refused', async () => {
       const r = await tokenRequest(token, id, { expirationSeconds: 10 * 365 * 86400 });
+      return r.ok ? undefined : r;
+    }, { timeoutMs: 30_000 });
+    await waitFor('a token for another audience refused', async () => {
+      const r = await tokenRequest(token, id, { ...bound, expirationSeconds: 3600, audiences: ['vault'] });
       return r.ok ? undefined : r;
     }, { timeoutMs: 30_000 });
     expect(unbound.code, unbound.message).toBe(403);

@@ -17,6 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { KubeClient } from '../../k8s/rest.js';
 import type { Logger } from '../../observability/logger.js';
+import { untilServing } from '../../k8s/untilServing.js';
 
 export const CLIENT_CA_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication', key: 'client-ca-file' } as const;
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
@@ -125,11 +126,16 @@ export class KubeletAuth {
     return this.clientCA;
   }
 
-  /** Reads the client CA; true when it changed. A failure keeps the previous one. */
-  async loadClientCA(): Promise<boolean> {
+  /**
+   * Reads the client CA; true when it changed. A failure keeps the previous one. At start
+   * (`waitMs`), an API server that is restarting is waited for: without the CA, the API server's
+   * own calls (logs, exec) would be refused until the next periodic read.
+   */
+  async loadClientCA(waitMs = 0): Promise<boolean> {
     const { namespace, name, key } = CLIENT_CA_CONFIGMAP;
     try {
-      const cm = await this.client.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${name}`);
+      const read = () => this.client.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${name}`);
+      const cm = waitMs > 0 ? await untilServing(read, { what: `read ConfigMap ${namespace}/${name}`, log: this.log, waitMs }) : await read();
       const pem = cm.data?.[key] ?? '';
       if (!pem) this.log.warn({ configMap: `${namespace}/${name}` }, `no ${key} in the API server's authentication ConfigMap: only bearer tokens can call the kubelet endpoint`);
       if (pem === this.clientCA) return false;

@@ -107,7 +107,7 @@ export const servingPlugin: AgentPluginFactory = async (ctx, opts) => {
       enabledNamespaces.start();
       const address = await chooseAddress();
       const listen = opts.kubeletListen ?? hostPort(address, DEFAULT_KUBELET_PORT);
-      await auth.loadClientCA();
+      await auth.loadClientCA(120_000);
       // Listen at once with a throwaway certificate: the signed one replaces it as soon as the
       // signer answers, and agent start-up never waits for the CSR API.
       const ca = await createCA('kubepeer-virtual-kubelet-temporary', 1);

@@ -17,6 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import { Defaults, Names } from '../../api/constants.js';
 import { ApiError, Core, resourcePath, type KubeClient } from '../../k8s/rest.js';
 import type { Logger } from '../../observability/logger.js';
+import { untilServing } from '../../k8s/untilServing.js';
 import { splitPemBundle } from '../../trust/pki.js';
 
 export interface WebhookClientAuth {
@@ -63,24 +64,17 @@ export function loadWebhookClientAuth(caFile: string, commonName: string = Defau
  */
 export async function discoverWebhookClientAuth(client: KubeClient, log?: Logger, opts: { waitMs: number } = { waitMs: 120_000 }): Promise<WebhookClientAuth | undefined> {
   const where = `ConfigMap kube-system/${Names.webhookClientConfigMap}`;
-  let cm: { data?: Record<string, string> } | null = null;
-  // An API server that is restarting (connection reset, 5xx, 429) is waited for, with backoff: the
-  // agent must not give up its webhook, nor serve it open, because of one failed read at start.
-  const deadline = Date.now() + opts.waitMs;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
-    try {
-      cm = await client.getOrNull<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace: 'kube-system', name: Names.webhookClientConfigMap }));
-      break;
-    } catch (e) {
-      if (e instanceof ApiError && e.code === 403) {
-        log?.warn({ err: e.message }, `cannot read ${where}: the webhook answers any caller (give the agent get on it, or pass --webhook-client-ca)`);
-        return undefined;
-      }
-      const transient = !(e instanceof ApiError) || e.code === 0 || e.code === 429 || e.code >= 500;
-      if (!transient || Date.now() + delay > deadline) throw e;
-      log?.warn({ err: (e as Error).message, retryInMs: delay }, `cannot read ${where} yet; retrying`);
-      await new Promise((r) => setTimeout(r, delay));
+  let cm: { data?: Record<string, string> } | null;
+  // An API server that is restarting is waited for: the agent must not give up its webhook, nor
+  // serve it open, because of one failed read at start.
+  try {
+    cm = await untilServing(() => client.getOrNull<{ data?: Record<string, string> }>(resourcePath(Core.configMaps, { namespace: 'kube-system', name: Names.webhookClientConfigMap })), { what: `read ${where}`, log, waitMs: opts.waitMs });
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 403) {
+      log?.warn({ err: e.message }, `cannot read ${where}: the webhook answers any caller (give the agent get on it, or pass --webhook-client-ca)`);
+      return undefined;
     }
+    throw e;
   }
   if (!cm) return undefined;
   return parseWebhookClientAuth(cm.data?.['ca.crt'] ?? '', cm.data?.['client-name'] ?? Defaults.webhookClientName, where);

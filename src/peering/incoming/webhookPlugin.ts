@@ -10,6 +10,7 @@
 import { Defaults } from '../../api/constants.js';
 import { WEBHOOK_TLS_SECRET } from '../../install/manifests.js';
 import { keyOf } from '../../k8s/informer.js';
+import { untilServing } from '../../k8s/untilServing.js';
 import { parseListen } from '../../agent/listen.js';
 import type { AgentPlugin, AgentPluginFactory } from '../../agent/plugins.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -146,7 +147,7 @@ export const webhookPlugin: AgentPluginFactory = async (ctx, opts) => {
 
     async start() {
       pending.follow(ctx.informers.peeringRequests);
-      tls = await ensureServingSecret(ctx.client, ctx.namespace, hosts, log);
+      tls = await untilServing(() => ensureServingSecret(ctx.client, ctx.namespace, hosts, log), { what: `read or create Secret ${secretKey}`, log });
       const addr = await server.start(tls);
       url = webhookUrl(host, addr.port);
       shared.changed();
