@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { readClusterID } from '../../identity/clusterID.js';
 import { install } from '../../install/install.js';
-import { CliError, printObject } from '../output.js';
+import { AgentStillRunning, uninstall } from '../../install/uninstall.js';
+import { CliError, printObject, progress, progressDone } from '../output.js';
 import { globals, withClient } from '../globals.js';
 import { startAgent } from '../../agent/agent.js';
 import { logger } from '../../observability/logger.js';
@@ -17,6 +18,37 @@ export function registerClusterCommands(program: Command): void {
       const { server, report } = await withClient(g, async (client) => ({ server: client.server, report: await install(client, { namespace: g.namespace, clusterName: opts.clusterName }) }));
       printObject(g.output, report, {
         text: () => `kubepeer installed in ${server} (${report.applied.length} applied, ${report.created.length} created, ${report.kept.length} kept as they were)`,
+      });
+    });
+
+  program
+    .command('uninstall')
+    .description('Remove kubepeer from a cluster: peerings ended through the running agent (each peer told), then every kubepeer object, finalizer, namespace and CRD. Idempotent.')
+    .option('--timeout <seconds>', 'how long to wait for the agent to end the peerings, and for namespaces and CRDs to go', '60')
+    .option('--keep-crds', 'leave the CustomResourceDefinitions')
+    .addHelpText('after', '\nStop an agent that does not run in the cluster (kubepeer agent, local up --agent) once the peerings are ended: uninstall says when.\n\nExamples:\n  kubepeer uninstall --kubeconfig ~/.kube/config\n  kubepeer uninstall --keep-crds')
+    .action(async (opts: { timeout: string; keepCrds?: boolean }, cmd: Command) => {
+      const g = globals(cmd, { printsObjects: false });
+      const timeoutS = Number(opts.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS < 0) throw new CliError(`--timeout must be a number of seconds, not "${opts.timeout}"`);
+      const { server, report } = await withClient(g, async (client) => {
+        try {
+          return { server: client.server, report: await uninstall(client, { namespace: g.namespace, timeoutMs: timeoutS * 1000, keepCRDs: !!opts.keepCrds, progress }) };
+        } catch (e) {
+          if (e instanceof AgentStillRunning) throw new CliError(e.message);
+          throw e;
+        } finally {
+          progressDone();
+        }
+      });
+      printObject(g.output, report, {
+        text: () =>
+          [
+            `kubepeer uninstalled from ${server} (${report.deleted.length} object(s) deleted)`,
+            ...(report.peeringsEnded.length ? [`peerings ended (peers told): ${report.peeringsEnded.join(', ')}`] : []),
+            ...(report.peersNotTold.length ? [`peers not told (no agent ended these peerings): ${report.peersNotTold.join(', ')}`] : []),
+            ...(report.remaining.length ? [`still being removed: ${report.remaining.join(', ')} (check again with kubectl get)`] : []),
+          ].join('\n'),
       });
     });
 
