@@ -58,6 +58,8 @@ export interface OffloadingDirectionView {
   pods: number;
   running: number;
   pending: number;
+  /** Pods being deleted, still holding their requests; absent when none. */
+  terminating?: number;
   /** Requests of those pods, as quantities (3m, 12Mi). */
   cpu: string;
   memory: string;

@@ -108,13 +108,13 @@ export function offloadingView(o: PeerOffloading | undefined): OffloadingView | 
   const out: OffloadingView = {};
   if (o.outgoing) {
     const d = o.outgoing;
-    const waiting = d.pending ? `, ${d.pending} pending` : '';
+    const waiting = `${d.pending ? `, ${d.pending} pending` : ''}${d.terminating ? `, ${d.terminating} terminating` : ''}`;
     out.weRunThere = directionView(d, `We run there: ${plural(d.pods, 'pod')} (cpu ${usedOf(d.cpu, d.cpuLimit)}, memory ${usedOf(d.memory, d.memoryLimit, true)}${waiting})`);
   }
   if (o.incoming) {
     const d = o.incoming;
     const quota = [d.podsLimit && `${d.pods}/${d.podsLimit} pods`, d.cpuLimit && `cpu ${usedOf(d.cpu, d.cpuLimit)}`, d.memoryLimit && `memory ${usedOf(d.memory, d.memoryLimit, true)}`].filter(Boolean).join(', ');
-    out.itRunsHere = directionView(d, `It runs here: ${plural(d.pods, 'pod')} (${quota ? `quota ${quota}` : 'no quota'})`);
+    out.itRunsHere = directionView(d, `It runs here: ${plural(d.pods, 'pod')} (${quota ? `quota ${quota}` : 'no quota'}${d.terminating ? `, ${d.terminating} terminating` : ''})`);
   }
   return out;
 }

@@ -15,9 +15,12 @@ interface Obj {
 }
 
 export interface Direction {
+  /** Pods that hold resources and are not being deleted. */
   pods: number;
   running: number;
   pending: number;
+  /** Pods being deleted (still holding their resources until they are gone); absent when none. */
+  terminating?: number;
   cpu: string;
   memory: string;
   /** What the other side allows: the virtual node's allocatable (outgoing) or the tenant quota (incoming). */
@@ -56,11 +59,17 @@ export function memoryText(bytes: number): string {
 
 function direction(pods: Obj[], limits: Record<string, string> | undefined, prefix = ''): Direction {
   const live = pods.filter((p) => !['Succeeded', 'Failed'].includes(p.status?.phase));
+  // A pod being deleted still holds its requests (on the peer, against the quota) until it is
+  // gone, but it is no longer one of the pods a person counts: after a rollout the old ones would
+  // otherwise show as extra pods for as long as they take to stop.
+  const terminating = live.filter((p) => !!p.metadata?.deletionTimestamp);
+  const staying = live.filter((p) => !p.metadata?.deletionTimestamp);
   const sum = sumRequests(live);
   return {
-    pods: live.length,
-    running: live.filter((p) => p.status?.phase === 'Running').length,
-    pending: live.filter((p) => (p.status?.phase ?? 'Pending') === 'Pending').length,
+    pods: staying.length,
+    running: staying.filter((p) => p.status?.phase === 'Running').length,
+    pending: staying.filter((p) => (p.status?.phase ?? 'Pending') === 'Pending').length,
+    ...(terminating.length ? { terminating: terminating.length } : {}),
     // Rounded to whole millicores: a sum of 0.001s may land a hair below 0.003.
     cpu: formatCPU(Math.round(sum.cpu * 1000) / 1000),
     memory: memoryText(sum.memory),
@@ -88,11 +97,11 @@ export function offloadingByPeer(input: { nodes: Obj[]; pods: Obj[]; quotas: Obj
   return [...out.values()].sort((a, b) => a.peerID.localeCompare(b.peerID));
 }
 
-/** "3 (2 running) · cpu 300m/2 · mem 1Gi/4Gi", or "-" when there is no such direction. */
+/** "3/110 pods (2 running, 1 terminating) · cpu 300m/2 · mem 1Gi/4Gi", or "-" when there is no such direction. */
 export function describeDirection(d: Direction | undefined): string {
   if (!d) return '-';
   const lim = (used: string, limit?: string) => (limit ? `${used}/${limit}` : used);
   // A node's allocatable memory comes in Ki (4026532Ki): shown as a person reads it.
   const memLimit = d.memoryLimit ? memoryText(parseQuantity(d.memoryLimit)) : undefined;
-  return `${d.pods}${d.podsLimit ? `/${d.podsLimit}` : ''} pods (${d.running} running) · cpu ${lim(d.cpu, d.cpuLimit)} · mem ${lim(d.memory, memLimit)}`;
+  return `${d.pods}${d.podsLimit ? `/${d.podsLimit}` : ''} pods (${d.running} running${d.terminating ? `, ${d.terminating} terminating` : ''}) · cpu ${lim(d.cpu, d.cpuLimit)} · mem ${lim(d.memory, memLimit)}`;
 }

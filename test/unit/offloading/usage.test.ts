@@ -61,6 +61,13 @@ describe('offloading per peer', () => {
     expect(b!.outgoing).toMatchObject({ pods: 0, cpu: '0' });
   });
 
+  it('counts pods being deleted apart (not as pods a person has), their requests still held until they are gone', () => {
+    const gone = { ...pod('old-1', 'apps', { node: `liqo-${B}`, cpu: '100m' }), metadata: { name: 'old-1', namespace: 'apps', deletionTimestamp: '2026-11-30T12:00:00Z' } };
+    const [b] = offloadingByPeer({ nodes: [virtualNode(B, { pods: '110' })], pods: [gone, pod('new-1', 'apps', { node: `liqo-${B}`, cpu: '100m' })], quotas: [] });
+    expect(b!.outgoing).toMatchObject({ pods: 1, running: 1, terminating: 1, cpu: '200m' });
+    expect(describeDirection(b!.outgoing)).toBe('1/110 pods (1 running, 1 terminating) · cpu 200m · mem 0');
+  });
+
   it('ignores nodes that are no virtual node of a peer', () => {
     expect(offloadingByPeer({ nodes: [{ metadata: { name: 'worker-1', labels: { 'liqo.io/remote-cluster-id': B } } }], pods: [], quotas: [] })).toEqual([]);
   });
