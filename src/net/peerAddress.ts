@@ -42,8 +42,12 @@ export function lookupWith(known: KnownAddresses | undefined, fallback: LookupAl
 }
 
 export type PeerTarget =
-  /** `address` is absent when the URL's host is an address itself. */
-  | { ok: true; address?: string; via?: string }
+  /**
+   * `address` is absent when the URL's host is an address itself. `alternatives`: the host's
+   * other addresses, checked too, in the resolver's order, for a caller to try when `address`
+   * does not answer (an HA control plane behind several A records); absent when there are none.
+   */
+  | { ok: true; address?: string; via?: string; alternatives?: string[] }
   | { ok: false; reason: 'ForbiddenAddress' | 'Unresolvable'; message: string };
 
 const sameName = (a: string, b: string) => a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
@@ -81,5 +85,6 @@ export async function resolvePeerTarget(apiUrl: string, policy: AddressPolicy, o
   if (!choice.ok) {
     return { ok: false, reason: 'ForbiddenAddress', message: `${host} of ${apiUrl} resolves (${via}) to ${choice.address}, ${choice.problem}; refusing to connect to it` };
   }
-  return { ok: true, address: choice.address, via };
+  const alternatives = [...new Set(addresses)].filter((a) => a !== choice.address);
+  return { ok: true, address: choice.address, via, ...(alternatives.length ? { alternatives } : {}) };
 }

@@ -107,14 +107,23 @@ async function evaluateCA(ctx: AgentContext, fc: ForeignCluster): Promise<TrustO
   // recorded its answer) and every address checked; every call then goes to the checked address.
   const target = await resolvePeerTarget(url, policyFor(ctx.apiUrl, allowedCIDRs), { known: fc.status?.dnsAddresses });
   if (!target.ok) throw new PeeringError(target.reason === 'ForbiddenAddress' ? 'ForbiddenAddress' : 'Unreachable', `${target.message}; nothing was sent`);
-  const address = target.address;
-  const peer: PeerEndpoint = {
-    where: address ? `${url} (at ${address}, from ${target.via})` : url,
-    probe: (ca) => probeTLS(url, ca, 5000, address),
-    clusterInfo: (namespace, tls) => readClusterInfo(url, namespace, { ...tls, address }),
-  };
-  const outcome = await evaluateCAAt(ctx, fc, peer);
-  return address ? { ...outcome, address } : outcome;
+  // Each checked address in turn, until one answers: the first that does is where every later
+  // call goes. Only an unreachable address passes to the next; any other verdict is final.
+  const addresses = target.address ? [target.address, ...(target.alternatives ?? [])] : [undefined];
+  for (let i = 0; ; i++) {
+    const address = addresses[i];
+    const peer: PeerEndpoint = {
+      where: address ? `${url} (at ${address}, from ${target.via}${addresses.length > 1 ? `, address ${i + 1} of ${addresses.length}` : ''})` : url,
+      probe: (ca) => probeTLS(url, ca, 5000, address),
+      clusterInfo: (namespace, tls) => readClusterInfo(url, namespace, { ...tls, address }),
+    };
+    try {
+      const outcome = await evaluateCAAt(ctx, fc, peer);
+      return address ? { ...outcome, address } : outcome;
+    } catch (e) {
+      if (!(e instanceof PeeringError && e.reason === 'Unreachable') || i === addresses.length - 1) throw e;
+    }
+  }
 }
 
 async function evaluateCAAt(ctx: AgentContext, fc: ForeignCluster, peer: PeerEndpoint): Promise<TrustOutcome> {

@@ -80,7 +80,7 @@ liqo-cluster._liqo._tcp.${DOMAIN}.    TXT     ( "id=${BROKEN_ID}"
 liqo-cluster-api-server.${DOMAIN}.    A       127.0.0.1
 `;
 
-function zones(o: { withC: boolean; dPort: number | null; bAddress?: string; withMeta?: boolean }): ZoneSpec[] {
+function zones(o: { withC: boolean; dPort: number | null; bAddress?: string | string[]; withMeta?: boolean }): ZoneSpec[] {
   const mine = [withoutPtrAt(recordsB, `_liqo._tcp.${DOMAIN}.`), brokenSeed];
   if (o.withC) mine.push(withoutPtrAt(recordsC, `${DOMAIN}.`));
   const other = [recordsBOther];
@@ -89,7 +89,7 @@ function zones(o: { withC: boolean; dPort: number | null; bAddress?: string; wit
     { origin: DOMAIN, records: mine.join('\n') },
     { origin: OTHER, records: other.join('\n') },
     { origin: 'localhost', records: 'localhost. IN A 127.0.0.1' },
-    { origin: 'kubepeer.test', records: `${B_HOST}. IN A ${o.bAddress ?? '127.0.0.1'}` },
+    { origin: 'kubepeer.test', records: [o.bAddress ?? '127.0.0.1'].flat().map((address) => `${B_HOST}. IN A ${address}`).join('\n') },
     { origin: STRANGERS, records: recordsA },
     ...(o.withMeta
       ? [
@@ -409,11 +409,14 @@ describe('a second SearchDomain and zone changes', () => {
     }, { timeoutMs: 120_000, describe: describeFC(A, idB) });
     expect(reachable(moved)).toMatchObject({ reason: 'Unreachable', message: expect.stringContaining(`${localUrl(b)} (at 127.0.0.9, from DNS server ${dns!.address}) is not reachable`) });
 
-    await dns!.reload(zones({ withC: false, dPort: null }));
-    await waitFor('B reachable again at 127.0.0.1', async () => {
+    // Two A records, the first dead (an HA control plane with a member down; discovery keeps them
+    // sorted, so 127.0.0.0 comes first): the trust step passes on to the one that answers
+    await dns!.reload(zones({ withC: false, dPort: null, bAddress: ['127.0.0.1', '127.0.0.0'] }));
+    const both = await waitFor('B reachable again at its second address', async () => {
       const f = await foreignClusterByID(A, idB);
-      return f?.status?.dnsAddresses?.addresses.join() === '127.0.0.1' && reachable(f)?.status === 'True' ? f : undefined;
+      return f?.status?.dnsAddresses?.addresses.join() === '127.0.0.0,127.0.0.1' && reachable(f)?.status === 'True' ? f : undefined;
     }, { timeoutMs: 120_000, describe: describeFC(A, idB) });
+    expect(getCondition(both.status?.conditions, 'Reachable')?.message).toBe(`${localUrl(b)} answered over verified TLS at 127.0.0.1`);
     await waitForReadyNode(A, idB, 120_000, describeFC(A, idB));
     expect((await foreignClusterByID(A, idB))!.status?.outgoing?.phase).toBe('Established');
   });

@@ -278,7 +278,7 @@ export function planOutgoing(o: OutgoingObserved): Action[] {
   }
   const trustConds: ConditionInput[] = [
     { type: 'TrustEstablished', status: 'True', reason: trust.reason, message: trust.message },
-    { type: 'Reachable', status: 'True', reason: 'Reachable', message: `${fc.spec.apiUrl} answered over verified TLS` },
+    { type: 'Reachable', status: 'True', reason: 'Reachable', message: `${fc.spec.apiUrl} answered over verified TLS${trust.address ? ` at ${trust.address}` : ''}` },
   ];
 
   // The peer's answer counts only when it is about our last request or a later one. The time of

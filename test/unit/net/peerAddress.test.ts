@@ -47,7 +47,8 @@ describe('resolvePeerTarget: where an outbound call to a peer connects', () => {
 
   it("resolves a person's host name with the system resolver and checks every address with the one policy", async () => {
     const lookupAll = resolver({ 'peer.example': ['198.18.5.5', '198.18.5.6'], 'meta.example': ['198.18.5.5', '169.254.169.254'], 'lo.example': ['127.0.0.1'], 'ten.example': ['10.1.2.3'] });
-    expect(await resolvePeerTarget('https://peer.example:6443', policyFor(REMOTE_OWN), { lookupAll })).toMatchObject({ ok: true, address: '198.18.5.5' });
+    // the other addresses, checked as well, for the caller to try when the first does not answer
+    expect(await resolvePeerTarget('https://peer.example:6443', policyFor(REMOTE_OWN), { lookupAll })).toEqual({ ok: true, address: '198.18.5.5', alternatives: ['198.18.5.6'], via: 'the system resolver' });
     const meta = await resolvePeerTarget('https://meta.example:6443', policyFor(REMOTE_OWN), { lookupAll });
     expect(meta).toEqual({
       ok: false,
