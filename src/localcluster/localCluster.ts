@@ -47,7 +47,10 @@ export interface StartLocalClusterOptions {
 export interface LocalCluster extends ClusterState {
   client(): KubeClient;
   stop(): Promise<void>;
-  /** Restart kube-apiserver (SIGUSR1) or etcd (SIGUSR2) in place. */
+  /**
+   * Restart kube-apiserver (SIGUSR1) or etcd (SIGUSR2) in place; resolves once the old process has
+   * exited (the new one may not answer yet), so that nothing the caller does next reaches the old one.
+   */
   restart(component: 'kube-apiserver' | 'etcd'): Promise<void>;
 }
 
@@ -136,7 +139,10 @@ function handle(state: ClusterState, pid: number): LocalCluster {
       await sweepAfterSupervisor(state);
     },
     restart: async (component) => {
+      const current = (JSON.parse(readFileSync(join(state.dir, 'state.json'), 'utf8')) as ClusterState).pids[component];
       process.kill(state.supervisorPid, component === 'kube-apiserver' ? 'SIGUSR1' : 'SIGUSR2');
+      const deadline = Date.now() + 30_000;
+      while (current && isAlive(current) && Date.now() < deadline) await sleep(50);
     },
   };
 }

@@ -9,7 +9,7 @@
  *
  * SIGUSR1 restarts kube-apiserver and SIGUSR2 restarts etcd in place (used by fault tests).
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlane } from './controlplane.js';
 import { HostNode } from './hostNode.js';
@@ -62,8 +62,11 @@ async function main(): Promise<void> {
     }
     setTimeout(() => void cp?.restart(component as 'kube-apiserver').catch((err) => log.error({ err }, 'restart failed')), 500 * 2 ** n);
   };
-  process.on('SIGUSR1', () => void cp?.restart('kube-apiserver').catch((err) => log.error({ err }, 'restart failed')));
-  process.on('SIGUSR2', () => void cp?.restart('etcd').catch((err) => log.error({ err }, 'restart failed')));
+  // After a restart, state.json names the new process (LocalCluster.restart waits for the old one to exit).
+  const restartOnSignal = (component: 'kube-apiserver' | 'etcd') => () =>
+    void cp?.restart(component).then(recordPids, (err: unknown) => log.error({ err }, 'restart failed'));
+  process.on('SIGUSR1', restartOnSignal('kube-apiserver'));
+  process.on('SIGUSR2', restartOnSignal('etcd'));
 
   let nodeState: ClusterState['node'];
   if (real) {
@@ -110,6 +113,18 @@ async function main(): Promise<void> {
   };
   writeFileSync(join(spec.dir, 'state.json'), JSON.stringify(state, null, 2));
   log.info({ apiUrl: state.apiUrl }, 'local control plane ready');
+}
+
+/** Rewrites the pids in state.json (after a restart), when it exists. */
+function recordPids(): void {
+  const file = join(spec.dir, 'state.json');
+  try {
+    const state = JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
+    state.pids = { ...state.pids, ...(cp?.info.pids ?? {}) };
+    writeFileSync(file, JSON.stringify(state, null, 2));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not record the new pids in state.json');
+  }
 }
 
 main().catch(async (err: Error & { reason?: string }) => {

@@ -39,8 +39,11 @@ beforeAll(async () => {
 
 /** Removes a test's ForeignCluster even when the test failed, so the next one starts clean. */
 async function cleanup(name: string): Promise<void> {
-  await A.delete(resourcePath(GVR.foreignCluster, { name })).catch(() => {});
-  await waitFor(`ForeignCluster ${name} gone`, async () => (await foreignCluster(A, name)) === null, { timeoutMs: 60_000 }).catch(() => {});
+  // the delete is asked again until it is gone: an API server restarting refuses the first one
+  await waitFor(`ForeignCluster ${name} gone`, async () => {
+    await A.delete(resourcePath(GVR.foreignCluster, { name })).catch(() => {});
+    return (await foreignCluster(A, name)) === null;
+  }, { timeoutMs: 60_000, intervalMs: 1000 }).catch(() => {});
 }
 
 afterAll(async () => {
