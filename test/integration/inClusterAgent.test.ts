@@ -8,7 +8,7 @@ import { GVR, apiVersionOf } from '../../src/api/crds.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import type { LocalCluster } from '../../src/localcluster/localCluster.js';
 import { deployInClusterAgent } from '../../src/localcluster/inClusterAgent.js';
-import { kubectl, startCluster } from '../support/clusters.js';
+import { kubectl, kubepeer, startCluster } from '../support/clusters.js';
 import { canUseNetns, createTestLab, execInNetns, waitUntil, type NetnsHost, type NetnsLab } from '../support/netns.js';
 import { clusterIDOf, setClusterConfig, waitForReadyNode } from '../support/peering.js';
 
@@ -79,4 +79,17 @@ describe.skipIf(!canUseNetns)('agents running in-cluster as pods', () => {
     const phase = await waitUntil(() => kubectl(b, ['get', 'peeringrequests', idA, '-o', 'jsonpath={.status.phase}']).stdout || undefined, { timeoutMs: 30_000, what: 'request on B' });
     expect(phase).toBe('Accepted');
   });
+
+  it('kubepeer uninstall ends the peering through the agent pods, stops them (Deployment deleted, Lease released) and removes everything', async () => {
+    const idA = kubectl(a, ['-n', 'liqo', 'get', 'configmap', 'cluster-id', '-o', 'jsonpath={.data.cluster-id}']).stdout;
+    const r = kubepeer(['uninstall', '--kubeconfig', a.kubeconfig, '--timeout', '120', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { peeringsEnded: string[]; peersNotTold: string[]; deleted: string[]; remaining: string[] };
+    expect(report).toMatchObject({ peeringsEnded: ['icb'], peersNotTold: [], remaining: [] });
+    expect(report.deleted).toEqual(expect.arrayContaining(['Deployment/liqo/kubepeer-agent', 'Namespace/liqo', 'MutatingWebhookConfiguration/kubepeer-offloading']));
+    // B was told (its next heartbeat is refused): A's request there goes
+    await waitUntil(() => kubectl(b, ['get', 'peeringrequests', idA, '-o', 'name']).stderr.includes('NotFound') || undefined, { timeoutMs: 60_000, what: "A's request gone from B" });
+    expect(kubectl(a, ['get', 'crd', 'foreignclusters.discovery.liqo.io']).code).not.toBe(0);
+    expect(kubectl(a, ['get', 'nodes', '-l', 'liqo.io/remote-cluster-id', '-o', 'name']).stdout.trim()).toBe('');
+  }, 300_000);
 });
