@@ -207,6 +207,23 @@ describe('identity and agent runtime', () => {
 
   const leaseHolder = async () => (await admin.getOrNull<{ spec: { holderIdentity?: string } }>(resourcePath(Core.leases, { namespace: 'liqo', name: Names.agentLease })))?.spec.holderIdentity ?? '';
 
+  it('exits with the reason when its start fails half-way, instead of lingering with caches and no webhook', async () => {
+    // An unusable webhook client CA stops the start after the caches are running (the agent must
+    // not serve its webhook open by mistake); before, the process stayed up, serving nothing.
+    const cmPath = resourcePath(Core.configMaps, { namespace: 'kube-system', name: Names.webhookClientConfigMap });
+    const original = await admin.get<{ data: Record<string, string> }>(cmPath);
+    await admin.mergePatch(cmPath, { data: { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' } });
+    try {
+      const broken = startAgent(a, ['--no-dashboard']);
+      agents.push(broken);
+      await waitFor('the agent to exit', () => broken.exited(), { timeoutMs: 60_000, describe: () => readFileSync(broken.logFile, 'utf8').slice(-2000) });
+      expect(broken.proc.exitCode).not.toBe(0);
+      expect(readFileSync(broken.logFile, 'utf8')).toMatch(/error: .*does not parse/);
+    } finally {
+      await admin.mergePatch(cmPath, { data: { 'ca.crt': original.data['ca.crt'] } });
+    }
+  });
+
   it('hands leadership over when the leader dies, and serves health and metrics', async () => {
     const one = startAgent(a, ['--lease-duration', '4', '--identity', 'replica-one']);
     const two = startAgent(a, ['--lease-duration', '4', '--identity', 'replica-two']);
