@@ -91,6 +91,8 @@ describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded
             imagePullPolicy: 'IfNotPresent',
             command: ['sh', '-c', 'mkdir -p /www /www2 && echo hello-from-b > /www/index.html && echo second-port > /www2/index.html && httpd -p 8081 -h /www2 && exec httpd -f -p 8080 -h /www'],
           },
+          // reads its stdin (attach -i): answers each line
+          { name: 'echo', image: busybox, imagePullPolicy: 'IfNotPresent', stdin: true, command: ['sh', '-c', 'while read l; do echo "got $l"; done'] },
         ],
       },
     }));
@@ -178,6 +180,17 @@ describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded
     }
   });
 
+  it("writes to a running container's stdin with kubectl attach -i, and reads its answer", async () => {
+    const att = background(a, ['-n', NS, 'attach', '-i', POD, '-c', 'echo']);
+    try {
+      // kubectl opens its streams before it reads stdin; a line written at once waits in its pipe
+      att.proc.stdin.write('hello through two clusters\n');
+      await waitUntil(() => att.out.stdout.includes('got hello through two clusters') || undefined, { timeoutMs: 30_000, what: 'the answer through kubectl attach -i', describe: () => att.out });
+    } finally {
+      await att.stop();
+    }
+  });
+
   it('forwards two ports through kubectl port-forward, with concurrent connections, and reports an unreachable port on the error stream (kubectl then ends, as with any kubelet)', async () => {
     const pf = background(a, ['-n', NS, 'port-forward', `pod/${POD}`, ':8080', ':8081', ':9999']);
     try {
@@ -215,5 +228,25 @@ describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded
       req.end();
     });
     expect(status).toBe(401);
+  });
+
+  it('refuses an authenticated caller that may not use the node (403), as a kubelet does', async () => {
+    // A ServiceAccount of A: its token passes TokenReview, but nodes/proxy is not granted
+    k(a, ['-n', NS, 'create', 'serviceaccount', 'nobody']);
+    const token = k(a, ['-n', NS, 'create', 'token', 'nobody']).trim();
+    const node = JSON.parse(k(a, ['get', 'node', nodeName, '-o', 'json'])) as { status: { addresses: Array<{ address: string }>; daemonEndpoints: { kubeletEndpoint: { Port: number } } } };
+    const url = `https://${node.status.addresses[0]!.address}:${node.status.daemonEndpoints.kubeletEndpoint.Port}/exec/${NS}/${POD}/main?command=id&output=1`;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(url, {
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { Authorization: `Bearer ${token}`, Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' },
+      });
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('upgrade', () => resolve(101));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
   });
 });
