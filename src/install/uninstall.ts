@@ -120,7 +120,9 @@ export async function uninstall(client: KubeClient, opts: UninstallOptions = {})
   }
   if (live.running) {
     throw new AgentStillRunning(
-      `the kubepeer agent still runs (${live.text}): stop it (Ctrl-C, or kill the process with identity ${live.leader}), then run kubepeer uninstall again${report.peeringsEnded.length ? `; the peerings with ${report.peeringsEnded.join(', ')} are already ended` : ''}`,
+      `the kubepeer agent still runs (leader ${live.leader}, Lease renewed ${live.renewedSecondsAgo}s ago) and would register its webhooks again: ` +
+        `stop it (Ctrl-C where it runs, or kill its process: a default identity is <host>-<pid>), then run kubepeer uninstall again` +
+        (report.peeringsEnded.length ? `; the peerings with ${report.peeringsEnded.join(', ')} are already ended` : ''),
     );
   }
 
