@@ -225,7 +225,8 @@ spec: { clusterID: ${idA}, apiUrl: "${a.apiUrl}", join: true, allowUntrustedCA: 
     // A (AutoAcceptKnown) knows B by the pin its SearchDomain lists, which is the CA of B's request:
     // B's request, which came first, is accepted.
     await waitForReadyNode(b.client(), idA, 150_000, describeFC(b.client(), 'to-a'));
-    expect((await foreignClusterByID(A, idB))!.status?.incoming?.phase).toBe('Established');
+    // A writes its incoming state as it sends its Advertisement: B's node can be Ready a moment first
+    await waitFor("A's incoming peering with B Established", async () => (await foreignClusterByID(A, idB))?.status?.incoming?.phase === 'Established', { timeoutMs: 30_000, describe: describeFC(A, idB) });
     expect((await A.list<ForeignCluster>(resourcePath(GVR.foreignCluster))).items.filter((f) => f.spec.clusterID === idB)).toHaveLength(1);
   });
 
