@@ -32,6 +32,8 @@ const conditionByReason: Record<string, PeeringConditionType> = {
   SelfReferentialApiUrl: 'IdentityVerified',
   ForbiddenApiUrl: 'IdentityVerified',
   RequesterUnreachable: 'IdentityVerified',
+  // the requester's host name does not resolve (yet): retried, never a reason to drop a request
+  RequesterUnresolvable: 'IdentityVerified',
   CredentialRejected: 'IdentityVerified',
   // our Advertisement on the requester
   AdvertisementConflict: 'PeeringAccepted',

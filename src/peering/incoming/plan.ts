@@ -355,8 +355,11 @@ export function planIncoming(o: IncomingObserved): Action[] {
   if (ended && !o.callback.ok) return endIncoming();
   if (!o.callback.ok) {
     const { reason, message } = o.callback;
-    if (knownAt && pr.status?.phase !== 'Accepted') return dropUnproven(reason, message);
-    if (reason === 'RequesterUnreachable') {
+    // A name we cannot resolve says nothing about the request: a peer DNS discovery listed has its
+    // addresses recorded a moment after its ForeignCluster appears (status.dnsAddresses), and
+    // dropping its request then made it wait for its next re-send (30 s).
+    if (knownAt && pr.status?.phase !== 'Accepted' && reason !== 'RequesterUnresolvable') return dropUnproven(reason, message);
+    if (reason === 'RequesterUnreachable' || reason === 'RequesterUnresolvable') {
       // a name that does not resolve (yet): retried with backoff, not a refusal
       return [
         ...(pr.status?.phase !== 'Accepted' ? requestStatus(o, pr, 'Pending', reason, message, [{ type: conditionOf(reason), status: 'Unknown', reason, message }]) : []),

@@ -52,9 +52,9 @@ export async function resolveCallbackAddress(apiUrl: string, ownApiUrl: string, 
   try {
     addresses = await lookupAll(host);
   } catch (e) {
-    throw new PeeringError('RequesterUnreachable', `cannot resolve ${host} of apiUrl ${apiUrl}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+    throw new PeeringError('RequesterUnresolvable', `cannot resolve ${host} of apiUrl ${apiUrl}: ${(e as { code?: string }).code ?? (e as Error).message}`);
   }
-  if (addresses.length === 0) throw new PeeringError('RequesterUnreachable', `${host} of apiUrl ${apiUrl} resolves to no address`);
+  if (addresses.length === 0) throw new PeeringError('RequesterUnresolvable', `${host} of apiUrl ${apiUrl} resolves to no address`);
   for (const a of addresses) {
     const bad = forbiddenHost(a, policy);
     if (bad) throw new PeeringError('ForbiddenApiUrl', `apiUrl ${apiUrl}: ${host} resolves to ${a}, ${bad}; refusing to call it`);

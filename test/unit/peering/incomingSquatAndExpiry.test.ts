@@ -62,6 +62,16 @@ describe('planIncoming: a known peer\'s ID cannot be squatted', () => {
     }
   });
 
+  it("keeps a known peer's request, retrying, while the address we know it at does not resolve yet (DNS discovery records it a moment after the ForeignCluster appears)", () => {
+    const o = observed(pr(), { foreignCluster: knownFC(), callback: { ok: false, reason: 'RequesterUnresolvable', message: 'cannot resolve api.peer.test of apiUrl https://api.peer.test:6443: ENOTFOUND' } });
+    const a = planIncoming(o);
+    expect(deletesRequest(a)).toBe(false);
+    expect(reasons(a)).not.toContain('UnverifiedRequestDropped');
+    expect(a.at(-1)).toEqual({ type: 'fail', reason: 'RequesterUnresolvable', message: expect.stringContaining('ENOTFOUND') });
+    // it resolves but refuses: dropped, as before
+    expect(reasons(planIncoming({ ...o, callback: { ok: false, reason: 'RequesterUnreachable', message: 'connect ECONNREFUSED' } }))).toEqual(['UnverifiedRequestDropped']);
+  });
+
   it('still retries an unreachable requester that is not a known peer (its request is its only address)', () => {
     const a = planIncoming(observed(pr(), { foreignCluster: knownFC('IncomingPeering'), callback: { ok: true }, identity: { ok: false, reason: 'RequesterUnreachable', message: 'timeout' } }));
     expect(deletesRequest(a)).toBe(false);

@@ -28,7 +28,7 @@ describe('the callback to a requester named by a host name', () => {
     expect(await reason(resolveCallbackAddress('https://me.example:6443', OWN, lookup))).toMatch(/^SelfReferentialApiUrl: .*resolves to 198\.18\.0\.1, this cluster's own API server/);
     // the same address on another port is another server
     expect(await resolveCallbackAddress('https://me.example:7443', OWN, lookup)).toBe('198.18.0.1');
-    expect(await reason(resolveCallbackAddress('https://gone.example', OWN, lookup))).toMatch(/^RequesterUnreachable: cannot resolve gone\.example .*ENOTFOUND/);
+    expect(await reason(resolveCallbackAddress('https://gone.example', OWN, lookup))).toMatch(/^RequesterUnresolvable: cannot resolve gone\.example .*ENOTFOUND/);
     // literal addresses and Service names are refused before any lookup, by the webhook's rule
     expect(await reason(resolveCallbackAddress('https://169.254.169.254', OWN, lookup))).toMatch(/^ForbiddenApiUrl: .*a link-local address/);
     expect(await reason(resolveCallbackAddress('https://kubernetes.default.svc', OWN, lookup))).toMatch(/^ForbiddenApiUrl: .*a Service name inside this cluster/);
