@@ -85,7 +85,7 @@ export async function uninstall(client: KubeClient, opts: UninstallOptions = {})
     const live = await agentRuns();
     if (peers.length && live.running) {
       say(`ending ${peers.length} peering(s) through the running agent (${live.leader}): each credential revoked, each peer's request rejected`);
-      for (const fc of peers) await deleteIfThere(client, resourcePath(GVR.foreignCluster, { name: fc.metadata.name }));
+      for (const fc of peers) await client.delete(resourcePath(GVR.foreignCluster, { name: fc.metadata.name }));
       const deadline = Date.now() + timeoutMs;
       let left: ForeignCluster[] = peers;
       let requests = 0;
@@ -108,7 +108,7 @@ export async function uninstall(client: KubeClient, opts: UninstallOptions = {})
   // 2. the agent stopped: an in-cluster one goes with its Deployment (it releases the Lease)
   let deployments = 0;
   for (const d of (await client.list<Manifest>(resourcePath(Deployments, { namespace: ns }), { labelSelector: selector }).catch(() => ({ items: [] as Manifest[] }))).items) {
-    if (await deleteIfThere(client, resourcePath(Deployments, { namespace: ns, name: d.metadata.name }))) report.deleted.push(idOf('Deployment', d));
+    if (await client.delete(resourcePath(Deployments, { namespace: ns, name: d.metadata.name }))) report.deleted.push(idOf('Deployment', d));
     deployments++;
   }
   // waiting helps only for the replicas of a Deployment we deleted; an agent run elsewhere is a person's to stop
@@ -134,13 +134,13 @@ export async function uninstall(client: KubeClient, opts: UninstallOptions = {})
     await stripFinalizers(client, GVR.peeringRequest, REQUEST_FINALIZER);
     for (const g of Object.values(GVR)) {
       for (const o of (await client.list<Manifest>(resourcePath(g)).catch(() => ({ items: [] as Manifest[] }))).items) {
-        if (await deleteIfThere(client, resourcePath(g, { name: o.metadata.name }))) report.deleted.push(idOf(g.kind, o));
+        if (await client.delete(resourcePath(g, { name: o.metadata.name }))) report.deleted.push(idOf(g.kind, o));
       }
     }
   }
   for (const n of (await client.list<Manifest>(resourcePath(Core.nodes), { labelSelector: Labels.remoteClusterID })).items) {
     if (n.metadata.labels?.[Labels.nodeType] !== 'virtual-node') continue;
-    if (await deleteIfThere(client, resourcePath(Core.nodes, { name: n.metadata.name }))) report.deleted.push(idOf('Node', n));
+    if (await client.delete(resourcePath(Core.nodes, { name: n.metadata.name }))) report.deleted.push(idOf('Node', n));
   }
   for (const [kind, ref] of LABELLED_CLUSTER_KINDS.slice(2)) await deleteLabelled(client, kind, ref, report);
   // what install made, by name (a person may have removed a label), namespaced objects with their namespace
@@ -148,16 +148,16 @@ export async function uninstall(client: KubeClient, opts: UninstallOptions = {})
   for (const m of installed) {
     // our namespace's objects go with it; those elsewhere (kube-system) one by one
     if (m.metadata.namespace === ns || m.kind === 'Namespace' || m.kind === 'ClusterConfig') continue;
-    if (await deleteIfThere(client, resourcePath(refOf(m), { namespace: m.metadata.namespace, name: m.metadata.name }))) report.deleted.push(idOf(m.kind, m));
+    if (await client.delete(resourcePath(refOf(m), { namespace: m.metadata.namespace, name: m.metadata.name }))) report.deleted.push(idOf(m.kind, m));
   }
   const namespaces = (await client.list<Manifest>(resourcePath(Core.namespaces), { labelSelector: selector })).items.map((n) => n.metadata.name);
   if (!namespaces.includes(ns) && (await client.getOrNull(resourcePath(Core.namespaces, { name: ns })))) namespaces.push(ns);
   for (const name of namespaces) {
-    if (await deleteIfThere(client, resourcePath(Core.namespaces, { name }))) report.deleted.push(`Namespace/${name}`);
+    if (await client.delete(resourcePath(Core.namespaces, { name }))) report.deleted.push(`Namespace/${name}`);
   }
   const crds = opts.keepCRDs ? [] : crdManifests().map((c) => c.metadata.name);
   for (const name of crds) {
-    if (await deleteIfThere(client, resourcePath(Core.crds, { name }))) report.deleted.push(`CustomResourceDefinition/${name}`);
+    if (await client.delete(resourcePath(Core.crds, { name }))) report.deleted.push(`CustomResourceDefinition/${name}`);
   }
 
   // namespaces and CRDs go asynchronously: wait, and say what is left
@@ -173,14 +173,9 @@ export async function uninstall(client: KubeClient, opts: UninstallOptions = {})
   return report;
 }
 
-/** Deletes an object; false when it was not there. */
-async function deleteIfThere(client: KubeClient, path: string): Promise<boolean> {
-  return client.delete(path);
-}
-
 async function deleteLabelled(client: KubeClient, kind: string, ref: ResourceRef, report: UninstallReport): Promise<void> {
   const items = (await client.list<Manifest>(resourcePath(ref), { labelSelector: selector }).catch(() => ({ items: [] as Manifest[] }))).items;
-  for (const o of items) if (await deleteIfThere(client, resourcePath(ref, { name: o.metadata.name }))) report.deleted.push(idOf(kind, o));
+  for (const o of items) if (await client.delete(resourcePath(ref, { name: o.metadata.name }))) report.deleted.push(idOf(kind, o));
 }
 
 /** Removes kubepeer's finalizer from every object of a kind: no agent is left to remove it. */

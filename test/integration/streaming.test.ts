@@ -213,40 +213,31 @@ describe.skipIf(!canUseNetns)('exec, attach, cp and port-forward on an offloaded
     }
   });
 
-  it('refuses an unauthenticated upgrade on the kubelet port with 401', async () => {
+  /** The status the virtual node's kubelet endpoint answers to an exec upgrade (101 when it upgrades). */
+  async function execUpgradeStatus(extraHeaders: Record<string, string>): Promise<number> {
     const node = JSON.parse(k(a, ['get', 'node', nodeName, '-o', 'json'])) as { status: { addresses: Array<{ address: string }>; daemonEndpoints: { kubeletEndpoint: { Port: number } } } };
     const url = `https://${node.status.addresses[0]!.address}:${node.status.daemonEndpoints.kubeletEndpoint.Port}/exec/${NS}/${POD}/main?command=id&output=1`;
-    const status = await new Promise<number>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const req = request(url, {
         method: 'POST',
         rejectUnauthorized: false,
-        headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' },
+        headers: { ...extraHeaders, Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' },
       });
       req.on('response', (res) => resolve(res.statusCode ?? 0));
       req.on('upgrade', () => resolve(101));
       req.on('error', reject);
       req.end();
     });
-    expect(status).toBe(401);
+  }
+
+  it('refuses an unauthenticated upgrade on the kubelet port with 401', async () => {
+    expect(await execUpgradeStatus({})).toBe(401);
   });
 
   it('refuses an authenticated caller that may not use the node (403), as a kubelet does', async () => {
     // A ServiceAccount of A: its token passes TokenReview, but nodes/proxy is not granted
     k(a, ['-n', NS, 'create', 'serviceaccount', 'nobody']);
     const token = k(a, ['-n', NS, 'create', 'token', 'nobody']).trim();
-    const node = JSON.parse(k(a, ['get', 'node', nodeName, '-o', 'json'])) as { status: { addresses: Array<{ address: string }>; daemonEndpoints: { kubeletEndpoint: { Port: number } } } };
-    const url = `https://${node.status.addresses[0]!.address}:${node.status.daemonEndpoints.kubeletEndpoint.Port}/exec/${NS}/${POD}/main?command=id&output=1`;
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(url, {
-        method: 'POST',
-        rejectUnauthorized: false,
-        headers: { Authorization: `Bearer ${token}`, Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' },
-      });
-      req.on('response', (res) => resolve(res.statusCode ?? 0));
-      req.on('upgrade', () => resolve(101));
-      req.on('error', reject);
-      req.end();
-    });
-    expect(status).toBe(403);
+    expect(await execUpgradeStatus({ Authorization: `Bearer ${token}` })).toBe(403);
   });
 });
